@@ -1,0 +1,24 @@
+"""What every activity needs from the worker: the configured storage and scratch space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from recast.config import Settings
+from recast.storage import Storage
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    storage: Storage
+
+    @property
+    def scratch(self) -> Path:
+        return self.settings.scratch_dir
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Deps:
+        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings=settings, storage=Storage(settings.storage))

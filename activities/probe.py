@@ -1,0 +1,25 @@
+"""probe_input: ffprobe the input and summarise it as the job's input_metadata."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import Deps
+from activities.scratch import local_input
+from recast import media
+from recast.models import InputMetadata
+
+
+class ProbeActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="probe_input")
+    async def probe_input(self, storage_key: str) -> InputMetadata:
+        path = await local_input(self.deps.storage, self.deps.scratch, storage_key)
+        try:
+            return media.input_metadata(await media.probe_raw(path), path.stat().st_size)
+        except media.MediaError as exc:
+            # A file that is not media stays that way: fail once, no retry storm.
+            raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc

@@ -1,0 +1,170 @@
+"""`/v1/jobs`: submit, read, download links."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from api.auth import organization
+from api.errors import ERROR_RESPONSES, ApiError, describe_validation
+from api.multipart_stream import StoredUpload, parse_form
+from api.job_store import JobStore
+from activities.sign import grant_for
+from recast import ids
+from recast.config import Settings
+from recast.models import InputSource, Job, JobCreate, JobParams, JobSettings, OutputStatus, PlannedOutput
+from recast.signing import file_url
+from recast.storage import Storage, input_key
+
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+MAX_JSON_BYTES = 1024 * 1024
+
+SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["media", "outputs"],
+                    "properties": {
+                        "media": {"type": "string", "format": "binary", "description": "the input file"},
+                        "outputs": {"type": "string", "description": "JSON array of outputs, as in JobCreate"},
+                        "metadata": {"type": "string", "description": "JSON object of string metadata"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+class DownloadLink(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+def _store(request: Request) -> JobStore:
+    return request.app.state.jobs  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _base_url(request: Request) -> str:
+    return _settings(request).public_url or str(request.base_url).rstrip("/")
+
+
+async def _read_json(request: Request) -> dict[str, object]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_JSON_BYTES:
+            raise ApiError(413, "too-large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ApiError(400, "invalid-input", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid-input", "the body must be a JSON object")
+    return data
+
+
+def _form_json(fields: dict[str, str], name: str, default: object) -> object:
+    if name not in fields:
+        return default
+    try:
+        return json.loads(fields[name])
+    except ValueError as exc:
+        raise ApiError(400, "invalid-input", f"{name}: the form field is not valid JSON") from exc
+
+
+@router.post("/jobs", status_code=202, response_model=Job, openapi_extra=SUBMIT_BODY, summary="Submit a job")
+async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
+    """JSON with `input_url`, or multipart with a `media` file part and an `outputs` JSON part."""
+    settings = _settings(request)
+    storage: Storage = request.app.state.storage
+    job_id = ids.job_id()
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_upload_bytes + MAX_JSON_BYTES:
+        raise ApiError(413, "too-large", f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    upload: StoredUpload | None = None
+    if content_type == "multipart/form-data":
+        form = await parse_form(request, storage, "media", lambda name: input_key(org, job_id, name),
+                                settings.max_upload_bytes)  # fmt: skip
+        upload = form.upload
+        raw: dict[str, object] = {
+            "outputs": _form_json(form.fields, "outputs", None),
+            "metadata": _form_json(form.fields, "metadata", {}),
+        }
+        if "input_url" in form.fields:
+            raw["input_url"] = form.fields["input_url"]
+    elif content_type in ("application/json", ""):
+        raw = await _read_json(request)
+    else:
+        raise ApiError(415, "unsupported-media-type", "send application/json or multipart/form-data")
+    try:
+        if raw.get("outputs") is None:
+            raise ApiError(400, "invalid-input", "outputs: at least one output is required")
+        try:
+            req = JobCreate.model_validate(raw)
+        except ValidationError as exc:
+            raise ApiError(400, "invalid-input", describe_validation(list(exc.errors()))) from exc
+        if upload and req.input_url:
+            raise ApiError(400, "invalid-input", "send either a media file or input_url, not both")
+        if upload:
+            source = InputSource(storage_key=upload.key, filename=upload.filename, size=upload.size)
+        elif req.input_url:
+            source = InputSource(url=req.input_url)
+        else:
+            raise ApiError(400, "invalid-input", "media: a media file part (or input_url) is required")
+        params = JobParams(
+            job_id=job_id,
+            organization=org,
+            source=source,
+            outputs=[PlannedOutput(id=ids.output_id(), spec=spec) for spec in req.outputs],
+            metadata=req.metadata,
+            created_at=datetime.now(UTC),
+            settings=JobSettings(
+                heartbeat_timeout_s=settings.heartbeat_timeout_s,
+                stall_timeout_s=settings.stall_timeout_s,
+                encode_attempts=settings.encode_attempts,
+                url_ttl_s=settings.url_ttl_s,
+                public_url=_base_url(request),
+            ),
+        )
+        return await _store(request).start(params)
+    except BaseException:
+        if upload:
+            await storage.delete(upload.key)  # a refused job keeps no orphaned upload
+        raise
+
+
+@router.get("/jobs/{job_id}", response_model=Job, summary="Get a job")
+async def get_job(job_id: str, request: Request, org: str = Depends(organization)) -> Job:
+    return await _store(request).get(job_id, org)
+
+
+@router.get("/jobs/{job_id}/outputs/{output_id}/download", response_model=DownloadLink,
+            summary="Get a signed download URL for a finished output")  # fmt: skip
+async def download_output(job_id: str, output_id: str, request: Request, org: str = Depends(organization)) -> DownloadLink:
+    job = await _store(request).get(job_id, org)
+    out = next((o for o in job.outputs if o.id == output_id), None)
+    if out is None:
+        raise ApiError(404, "not-found", f"job {job_id} has no output {output_id}")
+    if out.status is not OutputStatus.completed:
+        detail = f" ({out.error_code}: {out.error_message})" if out.status is OutputStatus.failed else ""
+        raise ApiError(409, "not-ready", f"output {output_id} is {out.status.value}, not completed{detail}")
+    settings = _settings(request)
+    grant = grant_for(org, job_id, out.id, out.type.value, out.filename or out.id,
+                      out.content_type or "application/octet-stream", settings.url_ttl_s)  # fmt: skip
+    return DownloadLink(
+        url=file_url(_base_url(request), grant, settings.signing_secret),
+        expires_at=datetime.fromtimestamp(grant.expires, UTC),
+    )

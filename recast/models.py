@@ -1,0 +1,349 @@
+"""The job's shape: one set of pydantic models used as REST schema, workflow payload and activity I/O.
+
+Everything here must stay importable inside Temporal's workflow sandbox: no I/O, only pydantic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Request models refuse unknown fields, so a typo is a 400 and not a silently ignored option."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- request ---------------------------------
+
+
+class OutputType(StrEnum):
+    mp4 = "mp4"
+    webm = "webm"
+
+
+class VideoCodec(StrEnum):
+    h264 = "h264"
+    vp9 = "vp9"
+
+
+class Resolution(StrEnum):
+    p480 = "480p"
+    p720 = "720p"
+    p1080 = "1080p"
+
+    @property
+    def height(self) -> int:
+        return int(self.value[:-1])
+
+
+class Quality(StrEnum):
+    economy = "economy"
+    standard = "standard"
+    premium = "premium"
+
+
+# Which video codecs each container may carry; the audio codec follows from the container.
+CONTAINER_CODECS: dict[OutputType, tuple[VideoCodec, ...]] = {
+    OutputType.mp4: (VideoCodec.h264, VideoCodec.vp9),
+    OutputType.webm: (VideoCodec.vp9,),
+}
+CONTAINER_AUDIO: dict[OutputType, str] = {OutputType.mp4: "aac", OutputType.webm: "opus"}
+CONTENT_TYPES: dict[OutputType, str] = {OutputType.mp4: "video/mp4", OutputType.webm: "video/webm"}
+
+
+class VideoVariant(Strict):
+    codec: VideoCodec
+    resolution: Resolution | None = Field(
+        default=None, description="Target height; never upscaled. Omit to keep the input's size."
+    )
+    quality: Quality = Quality.standard
+
+
+class OutputSpec(Strict):
+    type: OutputType
+    video: list[VideoVariant] = Field(
+        min_length=1,
+        max_length=1,
+        description="The video rendition. A single object is accepted as shorthand for a list of one.",
+    )
+
+    @field_validator("video", mode="before")
+    @classmethod
+    def _one_object_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _codec_fits_container(self) -> OutputSpec:
+        allowed = CONTAINER_CODECS[self.type]
+        for variant in self.video:
+            if variant.codec not in allowed:
+                names = ", ".join(c.value for c in allowed)
+                raise ValueError(
+                    f"codec {variant.codec.value} cannot go in {self.type.value}; allowed: {names}"
+                )
+        return self
+
+
+MetadataDict = Annotated[dict[str, str], Field(default_factory=dict)]
+
+
+class JobCreate(Strict):
+    """Body of `POST /v1/jobs` (JSON), or the `outputs`/`metadata` parts of its multipart form."""
+
+    input_url: str | None = Field(default=None, max_length=4096, description="http(s) URL of the input")
+    outputs: list[OutputSpec] = Field(min_length=1, max_length=10)
+    metadata: MetadataDict
+
+    @field_validator("input_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("input_url must be an http:// or https:// URL")
+        return value
+
+
+# ---------------------------------------------------------------- job state -------------------------------
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    probing = "probing"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+    partial = "partial"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.completed, JobStatus.failed, JobStatus.partial)
+
+
+class OutputStatus(StrEnum):
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+
+
+class Stage(StrEnum):
+    """Where a job is; each stage owns a fixed slice of `progress` so it never goes backwards."""
+
+    queued = "queued"
+    fetching = "fetching"
+    probing = "probing"
+    encoding = "encoding"
+    finalizing = "finalizing"
+    done = "done"
+
+
+# stage → (progress at start, progress at end)
+STAGE_PROGRESS: dict[Stage, tuple[int, int]] = {
+    Stage.queued: (0, 0),
+    Stage.fetching: (0, 10),
+    Stage.probing: (10, 15),
+    Stage.encoding: (15, 95),
+    Stage.finalizing: (95, 100),
+    Stage.done: (100, 100),
+}
+
+
+def encoding_progress(outputs: list[Output]) -> int:
+    """Job progress while encoding: the encoding slice, filled by the mean of the outputs' progress."""
+    lo, hi = STAGE_PROGRESS[Stage.encoding]
+    return lo + round((hi - lo) * sum(o.progress for o in outputs) / (100 * max(1, len(outputs))))
+
+
+class InputInfo(BaseModel):
+    url: str | None = None
+    filename: str | None = None
+    size: int | None = None
+
+
+class InputMetadata(BaseModel):
+    duration_ms: int
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None
+    bitrate_kbps: int | None = None
+    framerate: float | None = None
+    audio_codec: str | None = None
+    file_size_bytes: int
+
+
+class AudioInfo(BaseModel):
+    codec: str
+    bitrate_kbps: int | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+
+
+class Output(BaseModel):
+    id: str
+    type: OutputType
+    status: OutputStatus = OutputStatus.pending
+    progress: int = 0
+    video: list[VideoVariant]
+    audio: AudioInfo | None = None
+    file_size_bytes: int | None = None
+    duration_ms: int | None = None
+    width: int | None = None
+    height: int | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    download_url: str | None = Field(
+        default=None, description="Signed URL valid until download_expires_at; the download route signs anew."
+    )
+    download_expires_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Execution(BaseModel):
+    fetch_duration_ms: int | None = None
+    probe_duration_ms: int | None = None
+    encode_duration_ms: int | None = None
+    total_duration_ms: int | None = None
+
+
+class Job(BaseModel):
+    id: str
+    organization: str
+    status: JobStatus = JobStatus.pending
+    progress: int = 0
+    stage: Stage = Stage.queued
+    input: InputInfo
+    input_metadata: InputMetadata | None = None
+    outputs: list[Output]
+    error_code: str | None = None
+    error_message: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    probed_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    execution: Execution = Field(default_factory=Execution)
+
+
+# ---------------------------------------------------------------- workflow & activity payloads ------------
+
+
+class InputSource(BaseModel):
+    """Where the input is: a remote URL to fetch, or an object already in storage (an upload)."""
+
+    url: str | None = None
+    storage_key: str | None = None
+    filename: str | None = None
+    size: int | None = None
+
+
+class JobSettings(BaseModel):
+    """Operational knobs fixed at submit time, so the workflow stays deterministic across replays."""
+
+    heartbeat_timeout_s: float = 30.0
+    stall_timeout_s: float = 60.0
+    encode_attempts: int = 3
+    url_ttl_s: int = 3600
+    public_url: str = ""
+
+
+class PlannedOutput(BaseModel):
+    id: str
+    spec: OutputSpec
+
+
+class JobParams(BaseModel):
+    """The workflow's input: everything `TranscodeJob` needs, decided by whoever submits the job."""
+
+    job_id: str
+    organization: str
+    source: InputSource
+    outputs: list[PlannedOutput]
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    settings: JobSettings = Field(default_factory=JobSettings)
+
+
+def initial_job(params: JobParams) -> Job:
+    """The Job as it stands the moment it is submitted (what `POST /v1/jobs` returns)."""
+    return Job(
+        id=params.job_id,
+        organization=params.organization,
+        input=InputInfo(url=params.source.url, filename=params.source.filename, size=params.source.size),
+        outputs=[
+            Output(
+                id=o.id,
+                type=o.spec.type,
+                video=o.spec.video,
+                content_type=CONTENT_TYPES[o.spec.type],
+            )
+            for o in params.outputs
+        ],
+        metadata=params.metadata,
+        created_at=params.created_at,
+        updated_at=params.created_at,
+    )
+
+
+def output_filename(stem: str, out: Output) -> str:
+    """The download name of an output: the input's name, the rendition, the container."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or "output"
+    v = out.video[0]
+    return f"{safe}-{v.resolution.value if v.resolution else 'source'}-{v.codec.value}.{out.type.value}"
+
+
+class FetchRequest(BaseModel):
+    job_id: str
+    organization: str
+    source: InputSource
+
+
+class FetchResult(BaseModel):
+    storage_key: str
+    size: int
+
+
+class EncodeRequest(BaseModel):
+    job_id: str
+    organization: str
+    output_id: str
+    spec: OutputSpec
+    input_key: str
+    input_metadata: InputMetadata
+    stall_timeout_s: float
+
+
+class EncodeResult(BaseModel):
+    storage_key: str
+    file_size_bytes: int
+    duration_ms: int
+    width: int
+    height: int
+    audio: AudioInfo | None = None
+
+
+class EncodeProgress(BaseModel):
+    """Heartbeat details of an encode activity; the API reads them to report live progress."""
+
+    output_id: str
+    percent: float = 0.0
+    stage: str = "encoding"
+
+
+class SignRequest(BaseModel):
+    organization: str
+    job_id: str
+    outputs: list[Output]
+    ttl_s: int
+    public_url: str
+
+
+class SignedUrl(BaseModel):
+    output_id: str
+    url: str
+    expires_at: datetime

