@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -23,6 +24,9 @@ from recast.models import (
 from workflows.transcode import ORGANIZATION_KEY, STATUS_KEY, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000
+QUERY_TIMEOUT = timedelta(seconds=5)
+# Started, task scheduled, task started, task completed: below this no worker has run the workflow.
+FIRST_TASK_DONE_EVENTS = 4
 
 
 class JobStore:
@@ -75,11 +79,14 @@ class JobStore:
             return await handle.result()
         if desc.status != WorkflowExecutionStatus.RUNNING:
             return await self._from_start_event(handle, failed=True)
-        try:
-            job = await handle.query(TranscodeJob.get_job)
-        except (RPCError, Exception):
-            # No worker has run the workflow's first task yet: the job is as it was submitted.
+        if desc.history_length < FIRST_TASK_DONE_EVENTS:
+            # No worker has run the workflow yet, so a query would wait for one: the job is as submitted.
             return await self._from_start_event(handle)
+        try:
+            job = await handle.query(TranscodeJob.get_job, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            raise ApiError(503, "unavailable", "no worker answered for this job; it is safe in Temporal and "
+                           "continues when a worker runs — try again shortly") from err  # fmt: skip
         self._merge_heartbeats(job, desc.raw_description.pending_activities)
         return job
 

@@ -1,0 +1,180 @@
+"""Fixtures: small clips made with lavfi, and a real Recast stack (Temporal dev server, worker, API)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from recast.stack import Stack, free_port
+
+API_KEY, ORG = "test-key-acme", "acme"
+OTHER_KEY, OTHER_ORG = "test-key-globex", "globex"
+SECRET = "test-signing-secret"
+MAX_UPLOAD = 8 * 1024 * 1024
+TERMINAL = {"completed", "failed", "partial"}
+
+# What every test stack shares: short stall and heartbeat timeouts keep failure tests quick.
+STACK_ENV = {
+    "RECAST_API_KEYS": f"{API_KEY}={ORG},{OTHER_KEY}={OTHER_ORG}",
+    "RECAST_SIGNING_SECRET": SECRET,
+    "RECAST_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+    "RECAST_STALL_TIMEOUT": "3",
+    "RECAST_HEARTBEAT_TIMEOUT": "5",
+    "RECAST_ENCODE_ATTEMPTS": "2",
+}
+
+
+def make_clip(path: Path, seconds: float = 2, size: str = "640x360", audio: bool = True, rate: int = 30) -> Path:
+    if path.exists():
+        return path
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-c:a", "aac"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest", str(path)]
+    subprocess.run(args, check=True)
+    return path
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def stream(data: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((s for s in data["streams"] if s["codec_type"] == kind), None)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    notmedia = d / "notes.mp4"
+    notmedia.write_bytes(b"this is a text file pretending to be a video\n" * 100)
+    return {
+        "small": make_clip(d / "small.mp4"),
+        "silent": make_clip(d / "silent.mp4", audio=False),
+        "long720": make_clip(d / "long720.mp4", seconds=6, size="1280x720"),
+        "notmedia": notmedia,
+    }
+
+
+class Api:
+    """An HTTP client for one running API, with the helpers tests keep needing."""
+
+    def __init__(self, base_url: str, key: str = API_KEY) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def upload(self, clip: Path, outputs: list[dict[str, Any]], **fields: str) -> httpx.Response:
+        with clip.open("rb") as fh:
+            return self.http.post(
+                "/v1/jobs",
+                files={"media": (clip.name, fh, "video/mp4")},
+                data={"outputs": json.dumps(outputs), **fields},
+            )
+
+    def submit(self, clip: Path, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+        resp = self.upload(clip, outputs)
+        assert resp.status_code == 202, resp.text
+        job: dict[str, Any] = resp.json()
+        return job
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        resp = self.http.get(f"/v1/jobs/{job_id}")
+        assert resp.status_code == 200, resp.text
+        job: dict[str, Any] = resp.json()
+        return job
+
+    def wait(self, job_id: str, timeout: float = 90, until: set[str] = TERMINAL) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if job["status"] in until:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s: {job}")
+
+    def download(self, job_id: str, output_id: str, dest: Path) -> httpx.Response:
+        link = self.http.get(f"/v1/jobs/{job_id}/outputs/{output_id}/download")
+        assert link.status_code == 200, link.text
+        resp = httpx.get(link.json()["url"], timeout=30)
+        assert resp.status_code == 200, resp.text
+        dest.write_bytes(resp.content)
+        return resp
+
+
+@pytest.fixture(scope="session")
+def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One Temporal dev server for the session; stacks of API + worker attach to it."""
+    d = tmp_path_factory.mktemp("temporal")
+    stack = Stack(data_dir=d, env={}, quiet=True)
+    stack.start_temporal(free_port(), None, d / "temporal.db")
+    yield stack
+    stack.stop()
+
+
+def new_stack(temporal: Stack, data_dir: Path, task_queue: str, **env: str) -> Stack:
+    return Stack(
+        data_dir=data_dir,
+        env={**STACK_ENV, "RECAST_TEMPORAL_ADDRESS": temporal.env["RECAST_TEMPORAL_ADDRESS"],
+             "RECAST_TASK_QUEUE": task_queue, **env},
+        quiet=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def stack(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shared API + worker most tests use."""
+    s = new_stack(temporal, tmp_path_factory.mktemp("recast"), "recast-tests")
+    s.start_worker()
+    port = free_port()
+    s.start_api("127.0.0.1", port)
+    s.env["API_URL"] = f"http://127.0.0.1:{port}"
+    yield s
+    s.stop()
+    if os.environ.get("RECAST_TEST_LOGS"):
+        for log in sorted(s.data_dir.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Api:
+    return Api(stack.env["API_URL"])
+
+
+@pytest.fixture(scope="session")
+def other_api(stack: Stack) -> Api:
+    return Api(stack.env["API_URL"], key=OTHER_KEY)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The Temporal SDK's core threads can crash interpreter finalization (sdk-python #300) and turn
+    # a green run into exit 134. The summary is printed by now; leave with pytest's own verdict.
+    session = getattr(config, "_recast_session", None)
+    if session is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(session.exitstatus))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._recast_session = session  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def stack_storage(stack: Stack) -> Path:
+    """The shared stack's local storage folder (fs backend), to check what was and was not kept."""
+    return stack.data_dir / "storage"
