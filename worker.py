@@ -57,7 +57,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "default")
+    log.info(
+        "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "default"
+    )
     async with worker:
         await stop.wait()
         log.info("shutting down")

@@ -29,7 +29,7 @@ class EncodeActivities:
 
     @activity.defn(name="encode_output")
     async def encode_output(self, req: EncodeRequest) -> EncodeResult:
-        progress = EncodeProgress(output_id=req.output_id)
+        progress = EncodeProgress(output_id=req.output_id, percent=_previous_percent())
         # Heartbeats run on their own clock: they say "this worker is alive" even while ffmpeg is
         # quiet, and carry the latest progress for the API to show.
         beat = asyncio.create_task(_heartbeat_loop(progress))
@@ -40,11 +40,13 @@ class EncodeActivities:
             plan = media.encode_plan(req.spec, req.input_metadata, src, dst)
 
             def on_progress(percent: float) -> None:
-                progress.percent = round(percent, 1)
+                # A retry starts from zero; hold what was already shown so progress never goes back.
+                progress.percent = max(progress.percent, round(percent, 1))
 
             try:
-                await run_ffmpeg(plan.args, req.input_metadata.duration_ms / 1000, req.stall_timeout_s,
-                                 on_progress)  # fmt: skip
+                await run_ffmpeg(
+                    plan.args, req.input_metadata.duration_ms / 1000, req.stall_timeout_s, on_progress
+                )
             except FfmpegStalled as exc:
                 raise ApplicationError(str(exc), type="stalled") from exc
             except FfmpegFailed as exc:
@@ -73,6 +75,14 @@ class EncodeActivities:
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             remove(workdir)
+
+
+def _previous_percent() -> float:
+    """The percent the previous attempt reported (heartbeat details come back as plain dicts)."""
+    details = activity.info().heartbeat_details
+    if details and isinstance(details[0], dict):
+        return float(details[0].get("percent", 0.0))
+    return 0.0
 
 
 async def _heartbeat_loop(progress: EncodeProgress) -> None:

@@ -77,5 +77,6 @@ class FetchActivities:
 
 
 def _too_large(limit: int) -> ApplicationError:
-    return ApplicationError(f"the input is larger than the limit of {limit} bytes", type="too-large",
-                            non_retryable=True)  # fmt: skip
+    return ApplicationError(
+        f"the input is larger than the limit of {limit} bytes", type="too-large", non_retryable=True
+    )

@@ -13,8 +13,9 @@ from recast.signing import FileGrant, file_url
 from recast.storage import output_key
 
 
-def grant_for(org: str, job_id: str, output_id: str, ext: str, filename: str, content_type: str,
-              ttl_s: int) -> FileGrant:  # fmt: skip
+def grant_for(
+    org: str, job_id: str, output_id: str, ext: str, filename: str, content_type: str, ttl_s: int
+) -> FileGrant:
     return FileGrant(
         organization=org,
         job_id=job_id,
@@ -37,8 +38,15 @@ class SignActivities:
             return []  # nobody told us where the API lives; the download route signs on demand
         signed = []
         for out in req.outputs:
-            grant = grant_for(req.organization, req.job_id, out.id, out.type.value, out.filename or out.id,
-                              out.content_type or "application/octet-stream", req.ttl_s)  # fmt: skip
+            grant = grant_for(
+                req.organization,
+                req.job_id,
+                out.id,
+                out.type.value,
+                out.filename or out.id,
+                out.content_type or "application/octet-stream",
+                req.ttl_s,
+            )
             signed.append(
                 SignedUrl(
                     output_id=out.id,

@@ -18,5 +18,9 @@ def organization(request: Request) -> str:
             # compare_digest on every key: timing does not reveal how much of a key matched
             if hmac.compare_digest(known.encode(), key.strip().encode()):
                 return org
-    raise ApiError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>",
-                   {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    raise ApiError(
+        401,
+        "unauthorized",
+        "a valid API key is required: Authorization: Bearer <key>",
+        {"WWW-Authenticate": "Bearer"},
+    )

@@ -28,7 +28,9 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
@@ -45,12 +47,23 @@ def describe_validation(errors: list) -> str:  # type: ignore[type-arg]
     return "; ".join(parts) or "invalid request"
 
 
-STATUS_CODES = {400: "invalid-input", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                405: "method-not-allowed", 409: "conflict", 413: "too-large", 415: "unsupported-media-type",
-                422: "invalid-input", 429: "rate-limited", 503: "unavailable"}  # fmt: skip
+STATUS_CODES = {
+    400: "invalid-input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "rate-limited",
+    503: "unavailable",
+}
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse, "description": name} for code, name in STATUS_CODES.items()
+    code: {"model": ErrorResponse, "description": name}
+    for code, name in STATUS_CODES.items()
     if code in (400, 401, 404, 409, 413)
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -21,12 +20,9 @@ from recast.models import (
     encoding_progress,
     initial_job,
 )
-from workflows.transcode import ORGANIZATION_KEY, STATUS_KEY, TranscodeJob
+from workflows.transcode import JOB_MEMO, ORGANIZATION_KEY, STATUS_KEY, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000
-QUERY_TIMEOUT = timedelta(seconds=5)
-# Started, task scheduled, task started, task completed: below this no worker has run the workflow.
-FIRST_TASK_DONE_EVENTS = 4
 
 
 class JobStore:
@@ -35,6 +31,9 @@ class JobStore:
         self.task_queue = task_queue
         # A finished job never changes again, so it is read from Temporal once.
         self._terminal: OrderedDict[str, Job] = OrderedDict()
+        # Highest progress served per running job and output. Live progress comes from heartbeats,
+        # which vanish for a moment between an encode finishing and the workflow recording it.
+        self._high_water: OrderedDict[str, dict[str, int]] = OrderedDict()
 
     async def start(self, params: JobParams) -> Job:
         await self.client.start_workflow(
@@ -42,6 +41,7 @@ class JobStore:
             params,
             id=params.job_id,
             task_queue=self.task_queue,
+            memo={JOB_MEMO: initial_job(params)},
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(ORGANIZATION_KEY, params.organization),
@@ -57,10 +57,22 @@ class JobStore:
         if job is None or job.organization != organization:
             raise ApiError(404, "not-found", f"no job {job_id}")
         if job.status.terminal:
+            self._high_water.pop(job_id, None)
             self._terminal[job_id] = job
             while len(self._terminal) > TERMINAL_CACHE_SIZE:
                 self._terminal.popitem(last=False)
+        else:
+            self._never_backwards(job)
         return job
+
+    def _never_backwards(self, job: Job) -> None:
+        seen = self._high_water.setdefault(job.id, {})
+        self._high_water.move_to_end(job.id)
+        job.progress = seen["job"] = max(seen.get("job", 0), job.progress)
+        for out in job.outputs:
+            out.progress = seen[out.id] = max(seen.get(out.id, 0), out.progress)
+        while len(self._high_water) > TERMINAL_CACHE_SIZE:
+            self._high_water.popitem(last=False)
 
     async def _read(self, job_id: str) -> Job | None:
         if not job_id.startswith("job_"):
@@ -74,32 +86,26 @@ class JobStore:
             raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
         if desc.workflow_type != "TranscodeJob":
             return None
-        if desc.status == WorkflowExecutionStatus.COMPLETED:
-            # The workflow completes with the final Job: readable even with no worker running.
-            return await handle.result()
-        if desc.status != WorkflowExecutionStatus.RUNNING:
-            return await self._from_start_event(handle, failed=True)
-        if desc.history_length < FIRST_TASK_DONE_EVENTS:
-            # No worker has run the workflow yet, so a query would wait for one: the job is as submitted.
-            return await self._from_start_event(handle)
-        try:
-            job = await handle.query(TranscodeJob.get_job, rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as err:
-            raise ApiError(503, "unavailable", "no worker answered for this job; it is safe in Temporal and "
-                           "continues when a worker runs — try again shortly") from err  # fmt: skip
-        self._merge_heartbeats(job, desc.raw_description.pending_activities)
+        # The workflow publishes its Job in the memo at every change: one RPC, no worker needed.
+        job: Job | None = await desc.memo_value(JOB_MEMO, None, type_hint=Job)
+        if job is None:  # started by another workflow, and not yet picked up by a worker
+            job = await self._from_start_event(handle)
+        if job is None:
+            return None
+        if desc.status == WorkflowExecutionStatus.RUNNING:
+            self._merge_heartbeats(job, desc.raw_description.pending_activities)
+        elif not job.status.terminal:
+            # Terminated, timed out or cancelled from outside Recast (e.g. in the Temporal UI).
+            job.status, job.stage, job.progress = JobStatus.failed, Stage.done, 100
+            job.error_code, job.error_message = "terminated", "the job's workflow was stopped outside Recast"
         return job
 
-    async def _from_start_event(self, handle: WorkflowHandle, failed: bool = False) -> Job | None:
+    async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
         async for event in handle.fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [params] = await self.client.data_converter.decode(payloads, [JobParams])
-                job = initial_job(params)
-                if failed:  # terminated or timed out from outside Recast (e.g. in the Temporal UI)
-                    job.status, job.stage, job.progress = JobStatus.failed, Stage.done, 100
-                    job.error_code, job.error_message = "terminated", "the job's workflow was stopped"
-                return job
+                return initial_job(params)
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:

@@ -109,7 +109,9 @@ async def parse_form(
                     if writer is not None and upload is not None:
                         upload.size += len(data)
                         if upload.size > max_bytes:
-                            raise ApiError(413, "too-large", f"the upload is larger than the limit of {max_bytes} bytes")
+                            raise ApiError(
+                                413, "too-large", f"the upload is larger than the limit of {max_bytes} bytes"
+                            )
                         await writer.write(data)
                     else:
                         text.extend(data)

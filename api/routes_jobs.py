@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from activities.sign import grant_for
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError, describe_validation
-from api.multipart_stream import StoredUpload, parse_form
 from api.job_store import JobStore
-from activities.sign import grant_for
+from api.multipart_stream import StoredUpload, parse_form
 from recast import ids
 from recast.config import Settings
 from recast.models import InputSource, Job, JobCreate, JobParams, JobSettings, OutputStatus, PlannedOutput
@@ -33,7 +33,10 @@ SUBMIT_BODY = {
                     "required": ["media", "outputs"],
                     "properties": {
                         "media": {"type": "string", "format": "binary", "description": "the input file"},
-                        "outputs": {"type": "string", "description": "JSON array of outputs, as in JobCreate"},
+                        "outputs": {
+                            "type": "string",
+                            "description": "JSON array of outputs, as in JobCreate",
+                        },
                         "metadata": {"type": "string", "description": "JSON object of string metadata"},
                     },
                 }
@@ -92,12 +95,15 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
     job_id = ids.job_id()
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_upload_bytes + MAX_JSON_BYTES:
-        raise ApiError(413, "too-large", f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+        raise ApiError(
+            413, "too-large", f"the upload is larger than the limit of {settings.max_upload_bytes} bytes"
+        )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     upload: StoredUpload | None = None
     if content_type == "multipart/form-data":
-        form = await parse_form(request, storage, "media", lambda name: input_key(org, job_id, name),
-                                settings.max_upload_bytes)  # fmt: skip
+        form = await parse_form(
+            request, storage, "media", lambda name: input_key(org, job_id, name), settings.max_upload_bytes
+        )
         upload = form.upload
         raw: dict[str, object] = {
             "outputs": _form_json(form.fields, "outputs", None),
@@ -151,9 +157,14 @@ async def get_job(job_id: str, request: Request, org: str = Depends(organization
     return await _store(request).get(job_id, org)
 
 
-@router.get("/jobs/{job_id}/outputs/{output_id}/download", response_model=DownloadLink,
-            summary="Get a signed download URL for a finished output")  # fmt: skip
-async def download_output(job_id: str, output_id: str, request: Request, org: str = Depends(organization)) -> DownloadLink:
+@router.get(
+    "/jobs/{job_id}/outputs/{output_id}/download",
+    response_model=DownloadLink,
+    summary="Get a signed download URL for a finished output",
+)
+async def download_output(
+    job_id: str, output_id: str, request: Request, org: str = Depends(organization)
+) -> DownloadLink:
     job = await _store(request).get(job_id, org)
     out = next((o for o in job.outputs if o.id == output_id), None)
     if out is None:
@@ -162,8 +173,15 @@ async def download_output(job_id: str, output_id: str, request: Request, org: st
         detail = f" ({out.error_code}: {out.error_message})" if out.status is OutputStatus.failed else ""
         raise ApiError(409, "not-ready", f"output {output_id} is {out.status.value}, not completed{detail}")
     settings = _settings(request)
-    grant = grant_for(org, job_id, out.id, out.type.value, out.filename or out.id,
-                      out.content_type or "application/octet-stream", settings.url_ttl_s)  # fmt: skip
+    grant = grant_for(
+        org,
+        job_id,
+        out.id,
+        out.type.value,
+        out.filename or out.id,
+        out.content_type or "application/octet-stream",
+        settings.url_ttl_s,
+    )
     return DownloadLink(
         url=file_url(_base_url(request), grant, settings.signing_secret),
         expires_at=datetime.fromtimestamp(grant.expires, UTC),

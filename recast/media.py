@@ -25,6 +25,15 @@ from recast.models import (
     VideoVariant,
 )
 
+# Demuxers Recast accepts. Playlist-like formats (hls, concat, …) are absent on purpose: they open
+# further files named inside the input, and with a `file`-only protocol whitelist those can still be
+# other local files — another organization's media, say.
+FORMAT_WHITELIST = (
+    "mov,matroska,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,asf,mxf,gif,m4v,h264,hevc,ivf,nut,aiff,caf,dv,"
+    "yuv4mpegpipe,w64,image2,png_pipe,jpeg_pipe,webp_pipe"
+)
+INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
+
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
 # `-progress pipe:1` gives machine-readable progress on stdout; errors only on stderr.
@@ -45,18 +54,27 @@ class MediaError(Exception):
 async def probe_raw(path: Path) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         FFPROBE,
-        "-v", "error",
-        "-protocol_whitelist", "file",
-        "-print_format", "json",
-        "-show_format", "-show_streams",
+        "-v",
+        "error",
+        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
         f"file:{path}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     out, err = await proc.communicate()
     if proc.returncode != 0:
         detail = err.decode(errors="replace").strip().splitlines()
+        if any("not on whitelist" in line for line in detail):
+            raise MediaError(
+                "invalid-media",
+                "playlists and other inputs that refer to further files are not "
+                "accepted; upload the media file itself",
+            )
         raise MediaError(
             "invalid-media",
             "the input is not a media file ffprobe can read" + (f": {detail[-1]}" if detail else ""),
@@ -135,7 +153,7 @@ def input_metadata(data: dict[str, Any], file_size: int) -> InputMetadata:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def target_size(variant: VideoVariant, width: int, height: int) -> tuple[int, int]:
@@ -147,7 +165,11 @@ def target_size(variant: VideoVariant, width: int, height: int) -> tuple[int, in
 
 
 # quality → settings, per codec. h264: (x264 preset, CRF); vp9: (cpu-used, CRF).
-H264_QUALITY = {Quality.economy: ("veryfast", 28), Quality.standard: ("veryfast", 23), Quality.premium: ("medium", 20)}
+H264_QUALITY = {
+    Quality.economy: ("veryfast", 28),
+    Quality.standard: ("veryfast", 23),
+    Quality.premium: ("medium", 20),
+}
 VP9_QUALITY = {Quality.economy: (5, 40), Quality.standard: (4, 33), Quality.premium: (2, 28)}
 AUDIO_BITRATE = {"aac": "128k", "opus": "96k"}
 
@@ -160,14 +182,12 @@ class EncodePlan:
     audio_codec: str | None
 
 
-def encode_plan(
-    spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, threads: int = 0
-) -> EncodePlan:
+def encode_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, threads: int = 0) -> EncodePlan:
     """The ffmpeg command for one rendition (built with ffmpeg-python), with what it should produce."""
     variant = spec.video[0]
     assert meta.width and meta.height
     width, height = target_size(variant, meta.width, meta.height)
-    inp = ffmpeg.input(f"file:{src}", protocol_whitelist="file")
+    inp = ffmpeg.input(f"file:{src}", **INPUT_OPTIONS)
     video = inp.video
     if (width, height) != (meta.width, meta.height):
         video = video.filter("scale", width, height)
@@ -179,9 +199,16 @@ def encode_plan(
     else:
         cpu_used, crf = VP9_QUALITY[variant.quality]
         opts.update(
-            {"c:v": "libvpx-vp9", "crf": crf, "b:v": 0, "deadline": "good", "cpu-used": cpu_used,
-             "row-mt": 1, "tile-columns": 2}
-        )  # fmt: skip
+            {
+                "c:v": "libvpx-vp9",
+                "crf": crf,
+                "b:v": 0,
+                "deadline": "good",
+                "cpu-used": cpu_used,
+                "row-mt": 1,
+                "tile-columns": 2,
+            }
+        )
     if spec.type is OutputType.mp4:
         opts["movflags"] = "+faststart"
     streams = [video]
@@ -189,8 +216,9 @@ def encode_plan(
     if audio_codec:
         streams.append(inp.audio)
         # Web renditions are stereo: it keeps sizes predictable and sidesteps encoder layout limits.
-        opts.update({"c:a": "aac" if audio_codec == "aac" else "libopus", "b:a": AUDIO_BITRATE[audio_codec],
-                     "ac": 2})  # fmt: skip
+        opts.update(
+            {"c:a": "aac" if audio_codec == "aac" else "libopus", "b:a": AUDIO_BITRATE[audio_codec], "ac": 2}
+        )
     out = ffmpeg.output(*streams, f"file:{dst}", format=spec.type.value, **opts)
     return EncodePlan([FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, audio_codec)
 

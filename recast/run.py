@@ -53,11 +53,13 @@ def main() -> int:
                     f"  API          {base}   (OpenAPI docs: {base}/docs)",
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
                     f"  data dir     {data_dir}",
-                    f"  API key      {api_key}   (org: default)" if api_key else "  API keys     from RECAST_API_KEYS",
+                    f"  API key      {api_key}   (org: default)"
+                    if api_key
+                    else "  API keys     from RECAST_API_KEYS",
                     "",
                     "Try:",
                     f'  curl -H "Authorization: Bearer {api_key or "<key>"}" '
-                    f"-F media=@clip.mp4 -F 'outputs=[{{\"type\":\"mp4\",\"video\":{{\"codec\":\"h264\",\"resolution\":\"720p\"}}}}]' "
+                    f'-F media=@clip.mp4 -F \'outputs=[{{"type":"mp4","video":{{"codec":"h264","resolution":"720p"}}}}]\' '
                     f"{base}/v1/jobs",
                     "",
                     "Ctrl-C stops everything.",

@@ -65,15 +65,31 @@ class Stack:
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:  # type: ignore[type-arg]
-        log = None if not self.quiet else open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT if log else None,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        log = None if not self.quiet else open(self.data_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
     def start_temporal(self, port: int, ui_port: int | None, db_file: Path | None = None) -> str:
-        args = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-                "--log-level", "error"]  # fmt: skip
+        args = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+        ]
         args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
         if db_file:
             args += ["--db-filename", str(db_file)]
@@ -89,8 +105,22 @@ class Stack:
         return self._spawn(name, [sys.executable, str(ROOT / "worker.py")])
 
     def start_api(self, host: str, port: int, name: str = "api") -> subprocess.Popen:  # type: ignore[type-arg]
-        proc = self._spawn(name, [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                                  "--host", host, "--port", str(port), "--log-level", "warning"])  # fmt: skip
+        proc = self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+        )
         wait_for_port(host, port, 60, proc)
         return proc
 

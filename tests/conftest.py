@@ -33,12 +33,30 @@ STACK_ENV = {
 }
 
 
-def make_clip(path: Path, seconds: float = 2, size: str = "640x360", audio: bool = True, rate: int = 30) -> Path:
+def make_clip(
+    path: Path, seconds: float = 2, size: str = "640x360", audio: bool = True, rate: int = 30
+) -> Path:
     if path.exists():
         return path
-    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    args = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+    ]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-c:a", "aac"]
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-c:a",
+            "aac",
+        ]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest", str(path)]
     subprocess.run(args, check=True)
     return path
@@ -129,10 +147,14 @@ def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def new_stack(temporal: Stack, data_dir: Path, task_queue: str, **env: str) -> Stack:
     return Stack(
         data_dir=data_dir,
-        env={**STACK_ENV, "RECAST_TEMPORAL_ADDRESS": temporal.env["RECAST_TEMPORAL_ADDRESS"],
-             "RECAST_TASK_QUEUE": task_queue, **env},
+        env={
+            **STACK_ENV,
+            "RECAST_TEMPORAL_ADDRESS": temporal.env["RECAST_TEMPORAL_ADDRESS"],
+            "RECAST_TASK_QUEUE": task_queue,
+            **env,
+        },
         quiet=True,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")

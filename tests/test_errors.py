@@ -37,14 +37,34 @@ def test_no_key_or_wrong_key_is_401(api: Api) -> None:
     [
         ({"input_url": "http://127.0.0.1:1/x.mp4"}, "outputs"),
         ({"input_url": "http://127.0.0.1:1/x.mp4", "outputs": []}, "outputs"),
-        ({"input_url": "http://127.0.0.1:1/x.mp4", "outputs": [{"type": "mp4", "video": {"codec": "h263"}}]},
-         "outputs[0].video[0].codec"),
-        ({"input_url": "http://127.0.0.1:1/x.mp4", "outputs": [{"type": "webm", "video": {"codec": "h264"}}]},
-         "allowed: vp9"),
-        ({"input_url": "http://127.0.0.1:1/x.mp4",
-          "outputs": [{"type": "mp4", "video": {"codec": "h264", "resolution": "4k"}}]}, "resolution"),
-        ({"input_url": "http://127.0.0.1:1/x.mp4", "outputs": [{"type": "avi", "video": {"codec": "h264"}}]},
-         "outputs[0].type"),
+        (
+            {
+                "input_url": "http://127.0.0.1:1/x.mp4",
+                "outputs": [{"type": "mp4", "video": {"codec": "h263"}}],
+            },
+            "outputs[0].video[0].codec",
+        ),
+        (
+            {
+                "input_url": "http://127.0.0.1:1/x.mp4",
+                "outputs": [{"type": "webm", "video": {"codec": "h264"}}],
+            },
+            "allowed: vp9",
+        ),
+        (
+            {
+                "input_url": "http://127.0.0.1:1/x.mp4",
+                "outputs": [{"type": "mp4", "video": {"codec": "h264", "resolution": "4k"}}],
+            },
+            "resolution",
+        ),
+        (
+            {
+                "input_url": "http://127.0.0.1:1/x.mp4",
+                "outputs": [{"type": "avi", "video": {"codec": "h264"}}],
+            },
+            "outputs[0].type",
+        ),
         ({"input_url": "ftp://example.com/x.mp4", "outputs": MP4}, "input_url"),
         ({"input_url": "file:///etc/passwd", "outputs": MP4}, "input_url"),
         ({"outputs": MP4}, "media"),
@@ -57,32 +77,49 @@ def test_invalid_json_jobs_are_400_naming_the_field(api: Api, body: dict[str, ob
 
 
 def test_malformed_bodies_are_400(api: Api) -> None:
-    error(api.http.post("/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}),
-          400, "invalid-input")  # fmt: skip
+    error(
+        api.http.post("/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+        "invalid-input",
+    )
     error(api.http.post("/v1/jobs", json=[1, 2]), 400, "invalid-input")
-    error(api.http.post("/v1/jobs", content=b"x", headers={"Content-Type": "text/plain"}), 415,
-          "unsupported-media-type")  # fmt: skip
+    error(
+        api.http.post("/v1/jobs", content=b"x", headers={"Content-Type": "text/plain"}),
+        415,
+        "unsupported-media-type",
+    )
 
 
 def test_multipart_without_media_or_outputs_is_400(api: Api, clips: dict[str, Path]) -> None:
-    message = error(api.http.post("/v1/jobs", data={"outputs": json.dumps(MP4)}, files={"other": b"x"}),
-                    400, "invalid-input")  # fmt: skip
+    message = error(
+        api.http.post("/v1/jobs", data={"outputs": json.dumps(MP4)}, files={"other": b"x"}),
+        400,
+        "invalid-input",
+    )
     assert "media" in message
     with clips["small"].open("rb") as fh:
         message = error(api.http.post("/v1/jobs", files={"media": ("a.mp4", fh)}), 400, "invalid-input")
     assert "outputs" in message
     with clips["small"].open("rb") as fh:
-        message = error(api.http.post("/v1/jobs", files={"media": ("a.mp4", fh)}, data={"outputs": "[{"}),
-                        400, "invalid-input")  # fmt: skip
+        message = error(
+            api.http.post("/v1/jobs", files={"media": ("a.mp4", fh)}, data={"outputs": "[{"}),
+            400,
+            "invalid-input",
+        )
     assert "outputs" in message
 
 
-def test_refused_upload_leaves_nothing_in_storage(api: Api, clips: dict[str, Path], stack_storage: Path) -> None:
+def test_refused_upload_leaves_nothing_in_storage(
+    api: Api, clips: dict[str, Path], stack_storage: Path
+) -> None:
     before = set(stack_storage.rglob("*"))
     with clips["small"].open("rb") as fh:
         bad = [{"type": "webm", "video": {"codec": "h264"}}]
-        error(api.http.post("/v1/jobs", files={"media": ("a.mp4", fh)}, data={"outputs": json.dumps(bad)}),
-              400, "invalid-input")  # fmt: skip
+        error(
+            api.http.post("/v1/jobs", files={"media": ("a.mp4", fh)}, data={"outputs": json.dumps(bad)}),
+            400,
+            "invalid-input",
+        )
     assert {p for p in stack_storage.rglob("*") if p.is_file()} <= before
 
 
@@ -112,8 +149,9 @@ def test_other_organizations_job_is_404(api: Api, other_api: Api, clips: dict[st
 
 def test_download_before_done_is_409(api: Api, clips: dict[str, Path]) -> None:
     job = api.submit(clips["long720"], [{"type": "webm", "video": {"codec": "vp9"}}])
-    message = error(api.http.get(f"/v1/jobs/{job['id']}/outputs/{job['outputs'][0]['id']}/download"),
-                    409, "not-ready")  # fmt: skip
+    message = error(
+        api.http.get(f"/v1/jobs/{job['id']}/outputs/{job['outputs'][0]['id']}/download"), 409, "not-ready"
+    )
     assert "not completed" in message
     api.wait(job["id"])
 
@@ -138,6 +176,8 @@ def test_tampered_or_expired_file_token_is_403(api: Api, clips: dict[str, Path])
 
 def test_openapi_docs_are_served(api: Api) -> None:
     spec = httpx.get(f"{api.base_url}/openapi.json").json()
-    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/outputs/{output_id}/download"} <= set(spec["paths"])
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/outputs/{output_id}/download"} <= set(
+        spec["paths"]
+    )
     assert "multipart/form-data" in spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
     assert httpx.get(f"{api.base_url}/docs").status_code == 200

@@ -70,8 +70,10 @@ def test_stalled_rendition_is_retried_then_failed_and_job_is_partial(
 ) -> None:
     # Every VP9 encode of this job hangs (as ffmpeg does on some semi-corrupt inputs); H.264 is fine.
     freezer.append("libvpx-vp9")
-    job = api.submit(clips["small"], [{"type": "mp4", "video": {"codec": "h264"}},
-                                      {"type": "webm", "video": {"codec": "vp9"}}])  # fmt: skip
+    job = api.submit(
+        clips["small"],
+        [{"type": "mp4", "video": {"codec": "h264"}}, {"type": "webm", "video": {"codec": "vp9"}}],
+    )
     done = api.wait(job["id"], timeout=60)
     freezer.clear()
     assert done["status"] == "partial", done
@@ -141,7 +143,9 @@ def test_api_restart_between_submit_and_poll(own_stack: tuple[Stack, Api], clips
     assert done["outputs"][0]["id"] == job["outputs"][0]["id"]
 
 
-def test_job_submitted_with_no_worker_reads_as_pending(own_stack: tuple[Stack, Api], clips: dict[str, Path]) -> None:
+def test_job_submitted_with_no_worker_reads_as_pending(
+    own_stack: tuple[Stack, Api], clips: dict[str, Path]
+) -> None:
     stack, api = own_stack
     job = api.submit(clips["small"], [{"type": "mp4", "video": {"codec": "h264"}}])
     again = api.job(job["id"])

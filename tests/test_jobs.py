@@ -21,7 +21,9 @@ MP4_480 = {"type": "mp4", "video": [{"codec": "h264", "resolution": "480p"}]}
 WEBM_480 = {"type": "webm", "video": [{"codec": "vp9", "resolution": "480p"}]}
 
 
-def check_rendition(path: Path, codec: str, width: int, height: int, seconds: float, audio: str | None) -> None:
+def check_rendition(
+    path: Path, codec: str, width: int, height: int, seconds: float, audio: str | None
+) -> None:
     data = ffprobe(path)
     video = stream(data, "video")
     assert video is not None, "no video stream"
@@ -32,7 +34,9 @@ def check_rendition(path: Path, codec: str, width: int, height: int, seconds: fl
     assert (got_audio["codec_name"] if got_audio else None) == audio
 
 
-def test_upload_two_renditions_completes_and_downloads(api: Api, clips: dict[str, Path], tmp_path: Path) -> None:
+def test_upload_two_renditions_completes_and_downloads(
+    api: Api, clips: dict[str, Path], tmp_path: Path
+) -> None:
     job = api.submit(clips["small"], [MP4_480, WEBM_480])
     assert job["status"] == "pending" and job["id"].startswith("job_")
     assert job["input"]["filename"] == "small.mp4"
@@ -62,8 +66,10 @@ def test_upload_two_renditions_completes_and_downloads(api: Api, clips: dict[str
 
 
 def test_downscale_keeps_aspect_and_even_size(api: Api, clips: dict[str, Path], tmp_path: Path) -> None:
-    job = api.submit(clips["long720"], [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p",
-                                                                  "quality": "economy"}}])  # fmt: skip
+    job = api.submit(
+        clips["long720"],
+        [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}],
+    )
     done = api.wait(job["id"])
     assert done["status"] == "completed", done
     out = done["outputs"][0]
@@ -91,9 +97,17 @@ def http_server(clips: dict[str, Path]) -> Iterator[str]:
     server.shutdown()
 
 
-def test_input_url_from_http_server(api: Api, http_server: str, clips: dict[str, Path], tmp_path: Path) -> None:
-    resp = api.http.post("/v1/jobs", json={"input_url": f"{http_server}/small.mp4", "outputs": [MP4_480, WEBM_480],
-                                           "metadata": {"customer": "c-42"}})  # fmt: skip
+def test_input_url_from_http_server(
+    api: Api, http_server: str, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    resp = api.http.post(
+        "/v1/jobs",
+        json={
+            "input_url": f"{http_server}/small.mp4",
+            "outputs": [MP4_480, WEBM_480],
+            "metadata": {"customer": "c-42"},
+        },
+    )
     assert resp.status_code == 202, resp.text
     job = resp.json()
     assert job["input"]["url"].endswith("/small.mp4")
@@ -146,7 +160,7 @@ def test_not_media_fails_once_with_clear_error(api: Api, clips: dict[str, Path],
 
 
 def test_job_state_is_visible_while_processing(api: Api, clips: dict[str, Path]) -> None:
-    job = api.submit(clips["long720"], [{"type": "webm", "video": {"codec": "vp9", "quality": "economy"}}])
+    job = api.submit(clips["long720"], [{"type": "mp4", "video": {"codec": "h264", "quality": "premium"}}])
     seen: list[dict[str, Any]] = []
     while (j := api.job(job["id"]))["status"] not in ("completed", "failed", "partial"):
         seen.append(j)

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
 STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
 
+JOB_MEMO = "job"
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
@@ -104,13 +105,13 @@ class TranscodeJob:
         job.probed_at = now()
         job.execution.probe_duration_ms = _ms(probe_started, job.probed_at)
 
+        stem = (job.input.filename or job.input.url or "input").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        for out in job.outputs:
+            out.status, out.filename = OutputStatus.processing, output_filename(stem, out)
+        job.started_at = now()
         self._set_status(JobStatus.processing)
         self._enter(Stage.encoding)
-        job.started_at = now()
-        stem = (job.input.filename or job.input.url or "input").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        await asyncio.gather(
-            *(self._encode(params, fetched.storage_key, meta, out, stem) for out in job.outputs)
-        )
+        await asyncio.gather(*(self._encode(params, fetched.storage_key, meta, out) for out in job.outputs))
         job.execution.encode_duration_ms = _ms(job.started_at, now())
 
         done = [o for o in job.outputs if o.status is OutputStatus.completed]
@@ -118,34 +119,41 @@ class TranscodeJob:
         if done:
             signed: list[SignedUrl] = await workflow.execute_activity(
                 "sign_downloads",
-                SignRequest(organization=job.organization, job_id=job.id, outputs=done,
-                            ttl_s=params.settings.url_ttl_s, public_url=params.settings.public_url),
+                SignRequest(
+                    organization=job.organization,
+                    job_id=job.id,
+                    outputs=done,
+                    ttl_s=params.settings.url_ttl_s,
+                    public_url=params.settings.public_url,
+                ),
                 result_type=list[SignedUrl],
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=QUICK_RETRY,
-            )  # fmt: skip
+            )
             for s in signed:
                 out = next(o for o in job.outputs if o.id == s.output_id)
                 out.download_url, out.download_expires_at = s.url, s.expires_at
         if len(done) == len(job.outputs):
             return self._finish(JobStatus.completed)
         failed = next(o for o in job.outputs if o.status is OutputStatus.failed)
-        err = (failed.error_code or "internal", failed.error_message or "an output failed")
-        return self._finish(JobStatus.partial if done else JobStatus.failed, err)
+        first_error = (failed.error_code or "internal", failed.error_message or "an output failed")
+        return self._finish(JobStatus.partial if done else JobStatus.failed, first_error)
 
-    async def _encode(
-        self, params: JobParams, input_key: str, meta: InputMetadata, out: Output, stem: str
-    ) -> None:
+    async def _encode(self, params: JobParams, input_key: str, meta: InputMetadata, out: Output) -> None:
         settings = params.settings
         spec = next(p.spec for p in params.outputs if p.id == out.id)
-        out.status = OutputStatus.processing
-        out.filename = output_filename(stem, out)
         try:
             result: EncodeResult = await workflow.execute_activity(
                 "encode_output",
-                EncodeRequest(job_id=params.job_id, organization=params.organization, output_id=out.id,
-                              spec=spec, input_key=input_key, input_metadata=meta,
-                              stall_timeout_s=settings.stall_timeout_s),
+                EncodeRequest(
+                    job_id=params.job_id,
+                    organization=params.organization,
+                    output_id=out.id,
+                    spec=spec,
+                    input_key=input_key,
+                    input_metadata=meta,
+                    stall_timeout_s=settings.stall_timeout_s,
+                ),
                 result_type=EncodeResult,
                 start_to_close_timeout=timedelta(hours=12),
                 heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
@@ -154,7 +162,7 @@ class TranscodeJob:
                     maximum_attempts=settings.encode_attempts,
                     non_retryable_error_types=["output-mismatch", "invalid-media"],
                 ),
-            )  # fmt: skip
+            )
         except ActivityError as err:
             out.status, out.progress = OutputStatus.failed, 100
             out.error_code, out.error_message = failure(err)
@@ -167,8 +175,11 @@ class TranscodeJob:
     # ---------------------------------------------------------------- state changes ----------------------
 
     def _touch(self) -> None:
+        """Publish the Job in the workflow's memo: the API reads it with one `describe`, which needs no
+        worker (a query would wait for one, e.g. while a dead worker's sticky queue times out)."""
         assert self.job
         self.job.updated_at = workflow.now()
+        workflow.upsert_memo({JOB_MEMO: self.job})
 
     def _set_status(self, status: JobStatus) -> None:
         assert self.job
@@ -199,10 +210,9 @@ class TranscodeJob:
                 out.status = OutputStatus.failed
                 out.error_code = out.error_code or "job-failed"
                 out.error_message = out.error_message or "the job failed before this output was made"
-        self._set_status(status)
-        self._enter(Stage.done)
-        job.progress = 100
         job.completed_at = workflow.now()
         job.execution.total_duration_ms = _ms(job.created_at, job.completed_at)
+        self._set_status(status)
+        self._enter(Stage.done)  # publishes the finished Job, so it must come last
         workflow.set_current_details(f"{status.value}" + (f": {job.error_code}" if job.error_code else ""))
         return job

@@ -1,0 +1,115 @@
+"""The media layer on real files: probing, sizing, and the output check that refuses bad encodes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from recast import media
+from recast.models import InputMetadata, OutputSpec, Resolution, VideoCodec, VideoVariant
+from tests.conftest import make_clip
+
+
+def probe(path: Path) -> InputMetadata:
+    return media.input_metadata(asyncio.run(media.probe_raw(path)), path.stat().st_size)
+
+
+@pytest.mark.parametrize(
+    ("resolution", "size", "want"),
+    [
+        ("480p", (1920, 1080), (854, 480)),
+        ("720p", (1920, 1080), (1280, 720)),
+        ("1080p", (640, 360), (640, 360)),  # never upscaled
+        ("480p", (1080, 1920), (270, 480)),  # portrait keeps its aspect
+        ("480p", (641, 361), (640, 360)),  # odd input: evened, not upscaled
+        (None, (1279, 719), (1280, 720)),
+    ],
+)
+def test_target_size(resolution: str | None, size: tuple[int, int], want: tuple[int, int]) -> None:
+    variant = VideoVariant(codec=VideoCodec.h264, resolution=Resolution(resolution) if resolution else None)
+    got = media.target_size(variant, *size)
+    assert got == want
+    assert got[0] % 2 == 0 and got[1] % 2 == 0
+
+
+def test_probe_reports_input_metadata(clips: dict[str, Path]) -> None:
+    meta = probe(clips["small"])
+    assert (meta.width, meta.height, meta.codec, meta.audio_codec) == (640, 360, "h264", "aac")
+    assert meta.framerate == 30 and abs(meta.duration_ms - 2000) <= 50
+    assert meta.file_size_bytes == clips["small"].stat().st_size
+
+
+def test_audio_only_input_is_no_video_stream(tmp_path: Path) -> None:
+    wav = tmp_path / "tone.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(wav)], check=True)
+    with pytest.raises(media.MediaError) as err:
+        probe(wav)
+    assert err.value.code == "no-video-stream"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("evil.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{clip}\n#EXT-X-ENDLIST\n"),
+        ("evil.txt", "ffconcat version 1.0\nfile {clip}\n"),
+    ],
+)
+def test_hostile_playlist_cannot_reach_other_files(
+    tmp_path: Path, clips: dict[str, Path], name: str, text: str
+) -> None:
+    # A playlist naming another local file (think: another organization's upload) must not be followed.
+    playlist = tmp_path / name
+    playlist.write_text(text.format(clip=clips["small"]))
+    with pytest.raises(media.MediaError) as err:
+        probe(playlist)
+    assert err.value.code == "invalid-media" and "playlists" in str(err.value)
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+    meta = probe(clips["small"])  # even if probing were skipped, ffmpeg itself refuses to follow it
+    run = subprocess.run(
+        media.encode_plan(spec, meta, playlist, tmp_path / "o.mp4").args, capture_output=True
+    )
+    assert run.returncode != 0 and b"not on whitelist" in run.stderr
+
+
+def encode(src: Path, spec: OutputSpec, dst: Path) -> tuple[media.EncodePlan, InputMetadata]:
+    meta = probe(src)
+    plan = media.encode_plan(spec, meta, src, dst)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    return plan, meta
+
+
+def test_check_output_accepts_a_good_encode(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
+    media.check_output(asyncio.run(media.probe_raw(tmp_path / "o.mp4")), spec, plan, meta)
+
+
+def test_check_output_refuses_a_short_encode(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
+    truncated = make_clip(tmp_path / "short.mp4", seconds=1)  # what a silently cut-off encode looks like
+    with pytest.raises(media.MediaError) as err:
+        media.check_output(asyncio.run(media.probe_raw(truncated)), spec, plan, meta)
+    assert err.value.code == "output-mismatch" and "lasts" in str(err.value)
+
+
+def test_check_output_refuses_wrong_codec_size_or_missing_audio(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    spec = OutputSpec.model_validate({"type": "webm", "video": {"codec": "vp9"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.webm")
+    h264 = asyncio.run(media.probe_raw(clips["small"]))  # right size and length, wrong codec
+    with pytest.raises(media.MediaError, match="expected vp9"):
+        media.check_output(h264, spec, plan, meta)
+    small = asyncio.run(media.probe_raw(make_clip(tmp_path / "s.mp4", size="320x180")))
+    with pytest.raises(media.MediaError, match="expected 640x360"):
+        media.check_output(
+            {**small, "streams": [{**small["streams"][0], "codec_name": "vp9"}]}, spec, plan, meta
+        )
+    silent = asyncio.run(media.probe_raw(tmp_path / "o.webm"))
+    silent["streams"] = [s for s in silent["streams"] if s["codec_type"] == "video"]
+    with pytest.raises(media.MediaError, match="expected opus audio"):
+        media.check_output(silent, spec, plan, meta)
