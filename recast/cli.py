@@ -1,0 +1,163 @@
+"""`recast`: submit a job, follow it with a progress bar, download the results.
+
+    recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
+    recast submit https://example.com/clip.mp4 -o mp4:h264
+    recast status job_…
+
+API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and RECAST_API_KEY
+(default: the key `make run` generated in $RECAST_DATA_DIR/api_key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "partial"}
+
+
+class CliError(Exception):
+    pass
+
+
+def parse_output(text: str) -> dict[str, Any]:
+    """`type:codec[:resolution][:quality]` → an output spec, e.g. `mp4:h264:720p:premium`."""
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected type:codec[:resolution][:quality]")
+    video: dict[str, str] = {"codec": parts[1]}
+    for extra in parts[2:]:
+        video["resolution" if extra.endswith("p") else "quality"] = extra
+    return {"type": parts[0], "video": video}
+
+
+def _client() -> httpx.Client:
+    key = os.environ.get("RECAST_API_KEY", "")
+    if not key:
+        key_file = Path(os.environ.get("RECAST_DATA_DIR", "var")) / "api_key"
+        key = key_file.read_text().strip() if key_file.exists() else ""
+    base = os.environ.get("RECAST_API_URL", "http://127.0.0.1:8000")
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def _check(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code >= 400:
+        err = body.get("error", {})
+        raise CliError(f"{err.get('code', resp.status_code)}: {err.get('message', resp.text)}")
+    return body
+
+
+def submit(http: httpx.Client, source: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    if source.startswith(("http://", "https://")):
+        return _check(http.post("/v1/jobs", json={"input_url": source, "outputs": outputs}))
+    path = Path(source)
+    if not path.is_file():
+        raise CliError(f"{source}: no such file")
+    with path.open("rb") as fh:
+        return _check(
+            http.post("/v1/jobs", files={"media": (path.name, fh)}, data={"outputs": json.dumps(outputs)})
+        )
+
+
+def render_bar(job: dict[str, Any], width: int = 30) -> str:
+    filled = round(width * job["progress"] / 100)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {job['progress']:3d}% {job['stage']}"
+
+
+def follow(http: httpx.Client, job_id: str, interval: float = 0.5) -> dict[str, Any]:
+    """Poll until the job is finished, drawing a progress bar (plain lines when not on a terminal)."""
+    tty = sys.stderr.isatty()
+    last = ""
+    while True:
+        job = _check(http.get(f"/v1/jobs/{job_id}"))
+        line = render_bar(job)
+        if tty:
+            sys.stderr.write("\r" + line)
+        elif line != last:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        last = line
+        if job["status"] in TERMINAL:
+            if tty:
+                sys.stderr.write("\n")
+            return job
+        time.sleep(interval)
+
+
+def download(http: httpx.Client, job: dict[str, Any], dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for out in job["outputs"]:
+        if out["status"] != "completed":
+            continue
+        link = _check(http.get(f"/v1/jobs/{job['id']}/outputs/{out['id']}/download"))
+        target = dest / (out.get("filename") or f"{out['id']}.{out['type']}")
+        with httpx.stream("GET", link["url"], timeout=60) as resp, target.open("wb") as fh:
+            if resp.status_code != 200:
+                raise CliError(f"download of {out['id']} failed with HTTP {resp.status_code}")
+            for chunk in resp.iter_bytes():
+                fh.write(chunk)
+        saved.append(target)
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recast", description="Submit and follow Recast transcoding jobs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_submit = sub.add_parser("submit", help="submit a file or URL")
+    p_submit.add_argument("source", help="a local file to upload, or an http(s) URL")
+    p_submit.add_argument("-o", "--output", action="append", type=parse_output, required=True,
+                          metavar="TYPE:CODEC[:RES][:QUALITY]", help="e.g. mp4:h264:720p (repeat for more)")  # fmt: skip
+    p_submit.add_argument("--wait", action="store_true", help="follow the job with a progress bar")
+    p_submit.add_argument(
+        "--download", type=Path, metavar="DIR", help="save finished outputs here (implies --wait)"
+    )
+    p_status = sub.add_parser("status", help="show a job")
+    p_status.add_argument("job_id")
+    args = parser.parse_args(argv)
+    try:
+        with _client() as http:
+            if args.command == "status":
+                print(json.dumps(_check(http.get(f"/v1/jobs/{args.job_id}")), indent=2))
+                return 0
+            job = submit(http, args.source, args.output)
+            print(job["id"], file=sys.stderr)
+            if not (args.wait or args.download):
+                print(json.dumps(job, indent=2))
+                return 0
+            job = follow(http, job["id"])
+            for out in job["outputs"]:
+                note = (
+                    out["status"]
+                    if out["status"] == "completed"
+                    else f"{out['error_code']}: {out['error_message']}"
+                )
+                print(
+                    f"  {out['id']} {out['type']} {out.get('width')}x{out.get('height')}  {note}",
+                    file=sys.stderr,
+                )
+            if args.download:
+                for path in download(http, job, args.download):
+                    print(path)
+            return 0 if job["status"] == "completed" else 1
+    except CliError as exc:
+        print(f"recast: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:
+        print(f"recast: cannot reach the API: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The `recast` CLI against a running stack: submit, progress, download."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from recast.cli import parse_output, render_bar
+from recast.stack import Stack
+from tests.conftest import API_KEY, ffprobe, stream
+
+
+def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECAST_API_URL": stack.env["API_URL"], "RECAST_API_KEY": API_KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "recast.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_parse_output() -> None:
+    assert parse_output("mp4:h264:720p:premium") == {
+        "type": "mp4",
+        "video": {"codec": "h264", "resolution": "720p", "quality": "premium"},
+    }
+    assert parse_output("webm:vp9") == {"type": "webm", "video": {"codec": "vp9"}}
+
+
+def test_render_bar() -> None:
+    assert render_bar({"progress": 50, "stage": "encoding"}, width=10) == "[#####.....]  50% encoding"
+
+
+def test_submit_wait_download(stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:
+    run = run_cli(stack, "submit", str(clips["small"]), "-o", "mp4:h264:480p", "--download", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert "100% done" in run.stderr  # the progress bar reached the end
+    [saved] = [Path(line) for line in run.stdout.split()]
+    assert saved == tmp_path / "small-480p-h264.mp4"
+    video = stream(ffprobe(saved), "video")
+    assert video is not None and video["codec_name"] == "h264" and video["height"] == 360
+
+
+def test_errors_are_reported_not_raised(stack: Stack, tmp_path: Path) -> None:
+    run = run_cli(stack, "submit", str(tmp_path / "missing.mp4"), "-o", "mp4:h264")
+    assert run.returncode == 2 and "no such file" in run.stderr
+    run = run_cli(stack, "submit", "http://127.0.0.1:1/x.mp4", "-o", "webm:h264")
+    assert run.returncode == 2 and "invalid-input" in run.stderr and "allowed: vp9" in run.stderr
