@@ -61,7 +61,7 @@ class EncodeActivities:
 
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value)
-            size = await self.deps.storage.put_file(key, dst)
+            size = await self.deps.storage.adopt_file(key, dst)
             return EncodeResult(
                 storage_key=key,
                 file_size_bytes=size,

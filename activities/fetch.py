@@ -1,4 +1,4 @@
-"""fetch_input: bring the job's input into storage (a no-op for uploads, which stream there directly)."""
+"""fetch_input: stream a remote input into storage (uploads are streamed there by the API already)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,8 @@ class FetchActivities:
     @activity.defn(name="fetch_input")
     async def fetch_input(self, req: FetchRequest) -> FetchResult:
         source = req.source
-        if source.storage_key:
-            size = await self.deps.storage.size(source.storage_key)
-            if size is None:
-                raise ApplicationError(
-                    "the uploaded input is missing from storage", type="input-missing", non_retryable=True
-                )
-            return FetchResult(storage_key=source.storage_key, size=size)
-        assert source.url
+        if not source.url:
+            raise ApplicationError("fetch_input needs a source URL", type="invalid-input", non_retryable=True)
         name = unquote(urlsplit(source.url).path.rsplit("/", 1)[-1]) or "input"
         key = input_key(req.organization, req.job_id, name)
         size = await self._download(source.url, key)

@@ -6,6 +6,7 @@ so each organization's files live under its own prefix.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,6 +75,17 @@ class Storage:
             await writer.close()
         return written
 
+    async def adopt_file(self, key: str, path: Path) -> int:
+        """Store a local file that is no longer needed where it is: moved in place on `fs://` when it is on
+        the same filesystem (no copy of a large rendition), streamed otherwise. Returns its size."""
+        target = self.local_path(key)
+        if target is not None:
+            try:
+                return _move(path, target)
+            except OSError:
+                pass  # another filesystem: fall back to streaming
+        return await self.put_file(key, path)
+
     async def get_file(self, key: str, path: Path) -> int:
         """Stream an object to a local file; returns the bytes read."""
         read = 0
@@ -94,3 +106,11 @@ class Storage:
 
     async def delete(self, key: str) -> None:
         await self.op.delete(key)
+
+
+def _move(path: Path, target: Path) -> int:
+    """Rename a file into place (a metadata operation, no data copied); returns its size."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = os.path.getsize(path)
+    os.replace(path, target)
+    return size

@@ -1,0 +1,136 @@
+"""Recast vs bare ffmpeg on the same encode, side by side in one run.
+
+    .venv/bin/python bench/encode_overhead.py [--runs 5] [--quick]
+
+Encodes a 10 s 1080p clip to 720p H.264 (quality `standard`) through Recast — multipart upload,
+workflow, probe, encode, check, upload, sign; timed from just before the POST to the first poll
+that sees `completed` — and with the identical ffmpeg command run bare. Rounds alternate which goes
+first. Prints each round and the median of the per-round ratios Recast/ffmpeg (target ≤ 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recast import media  # noqa: E402
+from recast.models import OutputSpec  # noqa: E402
+from recast.stack import Stack, free_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+KEY = "bench-key"
+OUTPUT = {"type": "mp4", "video": {"codec": "h264", "resolution": "720p", "quality": "standard"}}
+# A realistic client poll interval. Polling much faster costs the Temporal server CPU that the encode
+# needs on a small machine, so the end time is the job's own `completed_at`, not the poll that saw it.
+POLL_S = 0.5
+
+
+def make_clip(path: Path, seconds: int, size: str) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "fast",
+             "-c:a", "aac", "-shortest", str(path)],
+            check=True,
+        )  # fmt: skip
+    return path
+
+
+def run_recast(http: httpx.Client, clip: Path) -> tuple[float, float, dict[str, Any]]:
+    """(seconds to `completed_at`, seconds until a poll saw it, the Job)."""
+    start = time.perf_counter()
+    start_wall = datetime.now(UTC)
+    with clip.open("rb") as fh:
+        resp = http.post("/v1/jobs", files={"media": (clip.name, fh)}, data={"outputs": json.dumps([OUTPUT])})
+    resp.raise_for_status()
+    job_id = resp.json()["id"]
+    while True:
+        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed", "partial"):
+            observed = time.perf_counter() - start
+            if job["status"] != "completed":
+                raise SystemExit(f"benchmark job {job_id} ended {job['status']}: {job.get('error_message')}")
+            done = datetime.fromisoformat(job["completed_at"].replace("Z", "+00:00"))
+            return (done - start_wall).total_seconds(), observed, job
+        time.sleep(POLL_S)
+
+
+def run_ffmpeg(clip: Path, workdir: Path) -> float:
+    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    plan = media.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "bare.mp4")
+    start = time.perf_counter()
+    subprocess.run(plan.args, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 s 640x360 clip, 2 runs: a smoke test")
+    args = parser.parse_args()
+    seconds, size, runs = (2, "640x360", 2) if args.quick else (10, "1920x1080", args.runs)
+    clip = make_clip(RESULTS / f"clip-{seconds}s-{size}.mp4", seconds, size)
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{KEY}=bench"}, quiet=True) as stack,
+    ):
+        stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
+        stack.start_worker()
+        port = free_port()
+        stack.start_api("127.0.0.1", port)
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=120
+        )
+        run_recast(http, clip)  # warm-up: first workflow, imports, caches
+        rows = []
+        print(
+            f"{'round':>5} {'recast s':>9} {'ffmpeg s':>9} {'ratio':>6} {'polled s':>9}   recast split (fetch/probe/encode ms)"
+        )
+        for i in range(runs):
+            if i % 2 == 0:
+                recast_s, polled_s, job = run_recast(http, clip)
+                ffmpeg_s = run_ffmpeg(clip, Path(tmp))
+            else:
+                ffmpeg_s = run_ffmpeg(clip, Path(tmp))
+                recast_s, polled_s, job = run_recast(http, clip)
+            ex = job["execution"]
+            rows.append({"recast_s": recast_s, "polled_s": polled_s, "ffmpeg_s": ffmpeg_s,
+                         "ratio": recast_s / ffmpeg_s, "execution": ex})  # fmt: skip
+            print(f"{i + 1:>5} {recast_s:>9.2f} {ffmpeg_s:>9.2f} {recast_s / ffmpeg_s:>6.2f} {polled_s:>9.2f}   "
+                  f"{ex['fetch_duration_ms']}/{ex['probe_duration_ms']}/{ex['encode_duration_ms']}")  # fmt: skip
+    summary = {
+        "clip": f"{seconds}s {size}",
+        "output": OUTPUT,
+        "runs": rows,
+        "median_recast_s": statistics.median(r["recast_s"] for r in rows),
+        "median_ffmpeg_s": statistics.median(r["ffmpeg_s"] for r in rows),
+        "median_ratio": statistics.median(r["ratio"] for r in rows),
+    }
+    print(f"median: recast {summary['median_recast_s']:.2f} s, ffmpeg {summary['median_ffmpeg_s']:.2f} s, "
+          f"ratio {summary['median_ratio']:.2f} (target ≤ 1.10: "
+          f"{'met' if summary['median_ratio'] <= 1.10 else 'NOT met'})")  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / ("encode_overhead-quick.json" if args.quick else "encode_overhead.json")).write_text(
+        json.dumps(summary, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
