@@ -17,6 +17,7 @@ from api.errors import ApiError
 from recast.storage import Storage
 
 MAX_FIELD_BYTES = 1024 * 1024
+WRITE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -85,6 +86,7 @@ async def parse_form(
     name = ""
     text = bytearray()
     writer = None
+    pending = bytearray()  # file bytes not yet written: one storage write per MiB, not per network chunk
     upload: StoredUpload | None = None
     try:
         async for chunk in request.stream():
@@ -112,13 +114,19 @@ async def parse_form(
                             raise ApiError(
                                 413, "too-large", f"the upload is larger than the limit of {max_bytes} bytes"
                             )
-                        await writer.write(data)
+                        pending.extend(data)
+                        if len(pending) >= WRITE_BYTES:
+                            await writer.write(bytes(pending))
+                            pending.clear()
                     else:
                         text.extend(data)
                         if len(text) > MAX_FIELD_BYTES:
                             raise ApiError(413, "too-large", f"form field {name!r} is larger than 1 MiB")
                 elif kind == "end":
                     if writer is not None:
+                        if pending:
+                            await writer.write(bytes(pending))
+                            pending.clear()
                         await writer.close()
                         writer = None
                     elif name:

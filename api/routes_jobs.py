@@ -143,6 +143,7 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
                 encode_attempts=settings.encode_attempts,
                 url_ttl_s=settings.url_ttl_s,
                 public_url=_base_url(request),
+                local_storage=storage.local_root is not None,
             ),
         )
         return await _store(request).start(params)

@@ -250,6 +250,9 @@ class JobSettings(BaseModel):
     encode_attempts: int = 3
     url_ttl_s: int = 3600
     public_url: str = ""
+    # On local-filesystem storage every worker reads the input in place, so probing is a short local
+    # activity on the workflow's own worker (no server round trip); remote storage needs a download.
+    local_storage: bool = False
 
 
 class PlannedOutput(BaseModel):

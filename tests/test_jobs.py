@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_input_url_missing_fails_cleanly(api: Api, http_server: str) -> None:
 
 
 def activity_attempts(temporal: Stack, job_id: str, activity_type: str) -> list[int]:
-    """Attempt numbers of each started `activity_type` in the job's history."""
+    """Attempt numbers of each started `activity_type` in the job's history (ordinary or local)."""
 
     async def read() -> list[int]:
         client = await Client.connect(temporal.env["RECAST_TEMPORAL_ADDRESS"])
@@ -143,6 +144,12 @@ def activity_attempts(temporal: Stack, job_id: str, activity_type: str) -> list[
                 attrs = event.activity_task_started_event_attributes
                 if scheduled.get(attrs.scheduled_event_id) == activity_type:
                     attempts.append(attrs.attempt)
+            if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                # A local activity leaves one marker holding its last attempt number.
+                marker = event.marker_recorded_event_attributes
+                data = json.loads(marker.details["data"].payloads[0].data) if "data" in marker.details else {}
+                if data.get("activity_type") == activity_type:
+                    attempts.append(data["attempt"])
         return attempts
 
     return asyncio.run(read())

@@ -96,14 +96,20 @@ class TranscodeJob:
             self._set_status(JobStatus.probing)
             self._enter(Stage.probing)
             probe_started = now()
-            meta: InputMetadata = await workflow.execute_activity(
+            probe = (
+                workflow.execute_local_activity
+                if params.settings.local_storage
+                else workflow.execute_activity
+            )
+            meta: InputMetadata = await probe(
                 "probe_input",
                 fetched.storage_key,
                 result_type=InputMetadata,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=QUICK_RETRY,
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # A failed local activity surfaces as its ApplicationError, an ordinary one as ActivityError.
             return self._finish(JobStatus.failed, failure(err))
         job.input_metadata = meta
         job.probed_at = now()
