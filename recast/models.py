@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -89,21 +89,91 @@ class OutputSpec(Strict):
         return self
 
 
-MetadataDict = Annotated[dict[str, str], Field(default_factory=dict)]
+class Priority(StrEnum):
+    """Which jobs workers pick up first when they are busy; also a price multiplier."""
+
+    economy = "economy"
+    standard = "standard"
+    premium = "premium"
+
+    @property
+    def temporal_key(self) -> int:
+        """Temporal task-queue priority: 1 is served first, 3 is the default."""
+        return {Priority.premium: 1, Priority.standard: 3, Priority.economy: 5}[self]
+
+
+METADATA_MAX_ENTRIES = 20
+METADATA_MAX_KEY = 64
+METADATA_MAX_VALUE = 1024
+PATH_TEMPLATE_VARIABLES = ("job_id", "output_id", "date", "format", "codec", "resolution", "quality")
+
+
+def _http_url(value: str | None, field: str) -> str | None:
+    if value is not None and not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{field} must be an http:// or https:// URL")
+    return value
 
 
 class JobCreate(Strict):
-    """Body of `POST /v1/jobs` (JSON), or the `outputs`/`metadata` parts of its multipart form."""
+    """Body of `POST /v1/jobs` (JSON), or the parts of its multipart form (each field a form part)."""
 
     input_url: str | None = Field(default=None, max_length=4096, description="http(s) URL of the input")
     outputs: list[OutputSpec] = Field(min_length=1, max_length=10)
-    metadata: MetadataDict
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"Your own key/value pairs, returned as given: at most {METADATA_MAX_ENTRIES} entries, "
+        f"keys up to {METADATA_MAX_KEY} characters, values up to {METADATA_MAX_VALUE}.",
+    )
+    priority: Priority = Field(
+        default=Priority.standard, description="Served first when workers are busy: premium, then standard."
+    )
+    delayed_start: bool = Field(
+        default=False,
+        description="Stop after probing in `awaiting_confirmation` with a cost estimate until "
+        "`POST /v1/jobs/{id}/confirm`.",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Same key from the same organization → the existing job (also the Idempotency-Key header).",
+    )
+    webhook_url: str | None = Field(
+        default=None, max_length=4096, description="Receives job.status_changed and output.completed events."
+    )
+    webhook_secret: str | None = Field(
+        default=None, min_length=1, max_length=256, description="Key of the Recast-Signature HMAC."
+    )
+    output_path_template: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="Where outputs are stored under your organization's prefix; variables: "
+        + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
+    )
 
     @field_validator("input_url")
     @classmethod
-    def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith(("http://", "https://")):
-            raise ValueError("input_url must be an http:// or https:// URL")
+    def _input_http_only(cls, value: str | None) -> str | None:
+        return _http_url(value, "input_url")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_http_only(cls, value: str | None) -> str | None:
+        return _http_url(value, "webhook_url")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > METADATA_MAX_ENTRIES:
+            raise ValueError(f"at most {METADATA_MAX_ENTRIES} entries are allowed, got {len(value)}")
+        for key, item in value.items():
+            if not 1 <= len(key) <= METADATA_MAX_KEY:
+                raise ValueError(f"keys are 1 to {METADATA_MAX_KEY} characters; {key[:80]!r} is not")
+            if len(item) > METADATA_MAX_VALUE:
+                raise ValueError(
+                    f"values are at most {METADATA_MAX_VALUE} characters; {key!r} has {len(item)}"
+                )
         return value
 
 
@@ -113,14 +183,16 @@ class JobCreate(Strict):
 class JobStatus(StrEnum):
     pending = "pending"
     probing = "probing"
+    awaiting_confirmation = "awaiting_confirmation"
     processing = "processing"
     completed = "completed"
     failed = "failed"
     partial = "partial"
+    canceled = "canceled"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.completed, JobStatus.failed, JobStatus.partial)
+        return self in (JobStatus.completed, JobStatus.failed, JobStatus.partial, JobStatus.canceled)
 
 
 class OutputStatus(StrEnum):
@@ -128,6 +200,7 @@ class OutputStatus(StrEnum):
     processing = "processing"
     completed = "completed"
     failed = "failed"
+    canceled = "canceled"
 
 
 class Stage(StrEnum):
@@ -136,6 +209,7 @@ class Stage(StrEnum):
     queued = "queued"
     fetching = "fetching"
     probing = "probing"
+    awaiting_confirmation = "awaiting_confirmation"
     encoding = "encoding"
     finalizing = "finalizing"
     done = "done"
@@ -146,6 +220,7 @@ STAGE_PROGRESS: dict[Stage, tuple[int, int]] = {
     Stage.queued: (0, 0),
     Stage.fetching: (0, 10),
     Stage.probing: (10, 15),
+    Stage.awaiting_confirmation: (15, 15),
     Stage.encoding: (15, 95),
     Stage.finalizing: (95, 100),
     Stage.done: (100, 100),
@@ -199,14 +274,22 @@ class Output(BaseModel):
         default=None, description="Signed URL valid until download_expires_at; the download route signs anew."
     )
     download_expires_at: datetime | None = None
+    path: str | None = Field(
+        default=None, description="Where the output is stored, under the organization's prefix."
+    )
     error_code: str | None = None
     error_message: str | None = None
 
 
 class Execution(BaseModel):
+    """Milliseconds spent in each phase (null until the phase has run)."""
+
+    queue_duration_ms: int | None = None
     fetch_duration_ms: int | None = None
     probe_duration_ms: int | None = None
+    confirmation_wait_ms: int | None = None
     encode_duration_ms: int | None = None
+    finalize_duration_ms: int | None = None
     total_duration_ms: int | None = None
 
 
@@ -222,11 +305,24 @@ class Job(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    priority: Priority = Priority.standard
+    delayed_start: bool = False
+    idempotency_key: str | None = None
+    webhook_url: str | None = None
+    total_estimated_cost: float | None = Field(
+        default=None, description="Set after probing (price table in README)."
+    )
+    total_actual_cost: float | None = Field(
+        default=None, description="Set when the job ends, from what was encoded."
+    )
+    currency: str = "USD"
     created_at: datetime
     updated_at: datetime
     probed_at: datetime | None = None
+    confirmed_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    canceled_at: datetime | None = None
     execution: Execution = Field(default_factory=Execution)
 
 
@@ -253,11 +349,21 @@ class JobSettings(BaseModel):
     # On local-filesystem storage every worker reads the input in place, so probing is a short local
     # activity on the workflow's own worker (no server round trip); remote storage needs a download.
     local_storage: bool = False
+    confirmation_timeout_s: float = 86400.0
+    webhook_retry_s: float = 3600.0
 
 
 class PlannedOutput(BaseModel):
     id: str
     spec: OutputSpec
+    path: str | None = Field(
+        default=None, description="Storage path under the organization's prefix, if templated."
+    )
+
+
+class Webhook(BaseModel):
+    url: str
+    secret: str | None = None
 
 
 class JobParams(BaseModel):
@@ -269,6 +375,10 @@ class JobParams(BaseModel):
     outputs: list[PlannedOutput]
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
+    priority: Priority = Priority.standard
+    delayed_start: bool = False
+    idempotency_key: str | None = None
+    webhook: Webhook | None = None
     settings: JobSettings = Field(default_factory=JobSettings)
 
 
@@ -284,10 +394,15 @@ def initial_job(params: JobParams) -> Job:
                 type=o.spec.type,
                 video=o.spec.video,
                 content_type=CONTENT_TYPES[o.spec.type],
+                path=o.path,
             )
             for o in params.outputs
         ],
         metadata=params.metadata,
+        priority=params.priority,
+        delayed_start=params.delayed_start,
+        idempotency_key=params.idempotency_key,
+        webhook_url=params.webhook.url if params.webhook else None,
         created_at=params.created_at,
         updated_at=params.created_at,
     )
@@ -319,6 +434,7 @@ class EncodeRequest(BaseModel):
     input_key: str
     input_metadata: InputMetadata
     stall_timeout_s: float
+    path: str | None = None  # templated storage path under the organization's prefix
 
 
 class EncodeResult(BaseModel):

@@ -11,7 +11,16 @@ from recast.config import Settings
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 # Listed for the Temporal Web UI too, so jobs can be filtered there by the same fields as the API.
-SEARCH_ATTRIBUTES = {"RecastStatus": "Keyword", "RecastOrganization": "Keyword"}
+SEARCH_ATTRIBUTES = {
+    "RecastStatus": "Keyword",
+    "RecastOrganization": "Keyword",
+    "RecastPriority": "Keyword",
+    "RecastCreatedAt": "Datetime",
+}
+_INDEXED_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
 
 
 async def connect(settings: Settings) -> Client:
@@ -28,8 +37,8 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         ListSearchAttributesRequest(namespace=namespace)
     )
     missing = {
-        name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-        for name in SEARCH_ATTRIBUTES
+        name: _INDEXED_TYPES[kind]
+        for name, kind in SEARCH_ATTRIBUTES.items()
         if name not in have.custom_attributes
     }
     if missing:
