@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from activities.callback import CallbackActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
@@ -38,6 +39,7 @@ def build_worker(client, settings: config.Settings) -> Worker:  # type: ignore[n
             ProbeActivities(deps).probe_input,
             EncodeActivities(deps).encode_output,
             SignActivities(deps).sign_downloads,
+            CallbackActivities(deps).deliver_webhook,
         ],
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.

@@ -60,7 +60,7 @@ class EncodeActivities:
                 raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
 
             progress.stage = "uploading"
-            key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value)
+            key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
             size = await self.deps.storage.adopt_file(key, dst)
             return EncodeResult(
                 storage_key=key,

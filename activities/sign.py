@@ -8,21 +8,19 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from activities.deps import Deps
-from recast.models import SignedUrl, SignRequest
+from recast.models import Output, SignedUrl, SignRequest
 from recast.signing import FileGrant, file_url
 from recast.storage import output_key
 
 
-def grant_for(
-    org: str, job_id: str, output_id: str, ext: str, filename: str, content_type: str, ttl_s: int
-) -> FileGrant:
+def grant_for(org: str, job_id: str, out: Output, ttl_s: int) -> FileGrant:
     return FileGrant(
         organization=org,
         job_id=job_id,
-        output_id=output_id,
-        key=output_key(org, job_id, output_id, ext),
-        filename=filename,
-        content_type=content_type,
+        output_id=out.id,
+        key=output_key(org, job_id, out.id, out.type.value, out.path),
+        filename=out.filename or out.id,
+        content_type=out.content_type or "application/octet-stream",
         expires=int(time.time()) + ttl_s,
     )
 
@@ -38,15 +36,7 @@ class SignActivities:
             return []  # nobody told us where the API lives; the download route signs on demand
         signed = []
         for out in req.outputs:
-            grant = grant_for(
-                req.organization,
-                req.job_id,
-                out.id,
-                out.type.value,
-                out.filename or out.id,
-                out.content_type or "application/octet-stream",
-                req.ttl_s,
-            )
+            grant = grant_for(req.organization, req.job_id, out, req.ttl_s)
             signed.append(
                 SignedUrl(
                     output_id=out.id,

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import (
+    Priority,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
@@ -20,9 +28,18 @@ from recast.models import (
     encoding_progress,
     initial_job,
 )
-from workflows.transcode import JOB_MEMO, ORGANIZATION_KEY, STATUS_KEY, TranscodeJob
+from workflows.transcode import (
+    CREATED_AT_KEY,
+    JOB_MEMO,
+    ORGANIZATION_KEY,
+    PRIORITY_KEY,
+    STATUS_KEY,
+    TranscodeJob,
+)
 
 TERMINAL_CACHE_SIZE = 10_000
+# Cancel waits for the running ffmpeg processes to be gone; confirm for the job to move on.
+UPDATE_TIMEOUT_S = 30
 
 
 class JobStore:
@@ -35,21 +52,62 @@ class JobStore:
         # which vanish for a moment between an encode finishing and the workflow recording it.
         self._high_water: OrderedDict[str, dict[str, int]] = OrderedDict()
 
-    async def start(self, params: JobParams) -> Job:
-        await self.client.start_workflow(
-            TranscodeJob.run,
-            params,
-            id=params.job_id,
-            task_queue=self.task_queue,
-            memo={JOB_MEMO: initial_job(params)},
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORGANIZATION_KEY, params.organization),
-                    SearchAttributePair(STATUS_KEY, JobStatus.pending.value),
-                ]
-            ),
-        )
-        return initial_job(params)
+    async def start(self, params: JobParams) -> tuple[Job, bool]:
+        """Start the job's workflow; (the Job, True). With an idempotency key the job ID is derived from
+        it, and Temporal's workflow-ID uniqueness returns the job already started: (that Job, False)."""
+        try:
+            await self.client.start_workflow(
+                TranscodeJob.run,
+                params,
+                id=params.job_id,
+                task_queue=self.task_queue,
+                memo={JOB_MEMO: initial_job(params)},
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(ORGANIZATION_KEY, params.organization),
+                        SearchAttributePair(STATUS_KEY, JobStatus.pending.value),
+                        SearchAttributePair(PRIORITY_KEY, params.priority.value),
+                        SearchAttributePair(CREATED_AT_KEY, params.created_at),
+                    ]
+                ),
+                priority=Priority(priority_key=params.priority.temporal_key),
+                # A running job with this ID is returned as is; a finished one is never started again.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        if params.idempotency_key is None:
+            return initial_job(params), True
+        job = await self._read(params.job_id)
+        if job is None:
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again")
+        # Ours if it holds the outputs this request planned (their IDs are fresh random ones).
+        created = [o.id for o in job.outputs] == [o.id for o in params.outputs]
+        return job, created
+
+    async def control(self, job_id: str, organization: str, update: str) -> Job:
+        """Run the workflow's `cancel` or `confirm` update; its refusal becomes a 409 with its code."""
+        await self.get(job_id, organization)  # 404 for unknown jobs and other organizations' jobs
+        handle = self.client.get_workflow_handle(job_id)
+        try:
+            job: Job = await handle.execute_update(
+                update, result_type=Job, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type:
+                raise ApiError(409, cause.type, cause.message) from err
+            raise ApiError(409, "conflict", str(cause or err)) from err
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:  # finished while we asked: nothing left to change
+                code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+                raise ApiError(409, code, f"job {job_id} has already finished") from err
+            raise ApiError(
+                503, "unavailable", f"the job did not answer in time ({err.message}); try again"
+            ) from err
+        self._high_water.pop(job_id, None)
+        return job
 
     async def get(self, job_id: str, organization: str) -> Job:
         """The job, or 404 `not-found` — also when it belongs to another organization."""

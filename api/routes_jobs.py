@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from activities.sign import grant_for
@@ -13,9 +15,18 @@ from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError, describe_validation
 from api.job_store import JobStore
 from api.multipart_stream import StoredUpload, parse_form
-from recast import ids
+from recast import ids, paths
 from recast.config import Settings
-from recast.models import InputSource, Job, JobCreate, JobParams, JobSettings, OutputStatus, PlannedOutput
+from recast.models import (
+    InputSource,
+    Job,
+    JobCreate,
+    JobParams,
+    JobSettings,
+    OutputStatus,
+    PlannedOutput,
+    Webhook,
+)
 from recast.signing import file_url
 from recast.storage import Storage, input_key
 
@@ -38,6 +49,17 @@ SUBMIT_BODY = {
                             "description": "JSON array of outputs, as in JobCreate",
                         },
                         "metadata": {"type": "string", "description": "JSON object of string metadata"},
+                        **{
+                            name: {"type": "string", "description": f"as `{name}` in JobCreate"}
+                            for name in (
+                                "priority",
+                                "delayed_start",
+                                "idempotency_key",
+                                "webhook_url",
+                                "webhook_secret",
+                                "output_path_template",
+                            )
+                        },
                     },
                 }
             },
@@ -87,11 +109,20 @@ def _form_json(fields: dict[str, str], name: str, default: object) -> object:
         raise ApiError(400, "invalid-input", f"{name}: the form field is not valid JSON") from exc
 
 
-@router.post("/jobs", status_code=202, response_model=Job, openapi_extra=SUBMIT_BODY, summary="Submit a job")
-async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
-    """JSON with `input_url`, or multipart with a `media` file part and an `outputs` JSON part."""
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=Job,
+    openapi_extra=SUBMIT_BODY,
+    summary="Submit a job",
+    responses={200: {"model": Job, "description": "The job this idempotency key already created"}},
+)
+async def submit_job(request: Request, org: str = Depends(organization)) -> Job | JSONResponse:
+    """JSON with `input_url`, or multipart with a `media` file part, an `outputs` JSON part and any other
+    field as a part of its own."""
     settings = _settings(request)
     storage: Storage = request.app.state.storage
+    header_key = request.headers.get("idempotency-key")
     job_id = ids.job_id()
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_upload_bytes + MAX_JSON_BYTES:
@@ -101,16 +132,19 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     upload: StoredUpload | None = None
     if content_type == "multipart/form-data":
+        # A fresh folder per upload: a repeated idempotent request must not overwrite the first one's input.
+        folder = secrets.token_hex(6)
         form = await parse_form(
-            request, storage, "media", lambda name: input_key(org, job_id, name), settings.max_upload_bytes
+            request,
+            storage,
+            "media",
+            lambda name: input_key(org, job_id, name, folder),
+            settings.max_upload_bytes,
         )
         upload = form.upload
-        raw: dict[str, object] = {
-            "outputs": _form_json(form.fields, "outputs", None),
-            "metadata": _form_json(form.fields, "metadata", {}),
-        }
-        if "input_url" in form.fields:
-            raw["input_url"] = form.fields["input_url"]
+        raw: dict[str, object] = dict(form.fields)
+        raw["outputs"] = _form_json(form.fields, "outputs", None)
+        raw["metadata"] = _form_json(form.fields, "metadata", {})
     elif content_type in ("application/json", ""):
         raw = await _read_json(request)
     else:
@@ -118,6 +152,12 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
     try:
         if raw.get("outputs") is None:
             raise ApiError(400, "invalid-input", "outputs: at least one output is required")
+        if upload is None and not raw.get("input_url"):
+            raise ApiError(400, "invalid-input", "media: a media file part (or input_url) is required")
+        if header_key is not None:
+            if raw.get("idempotency_key") not in (None, header_key):
+                raise ApiError(400, "invalid-input", "Idempotency-Key and idempotency_key differ")
+            raw["idempotency_key"] = header_key
         try:
             req = JobCreate.model_validate(raw)
         except ValidationError as exc:
@@ -126,17 +166,23 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
             raise ApiError(400, "invalid-input", "send either a media file or input_url, not both")
         if upload:
             source = InputSource(storage_key=upload.key, filename=upload.filename, size=upload.size)
-        elif req.input_url:
-            source = InputSource(url=req.input_url)
         else:
-            raise ApiError(400, "invalid-input", "media: a media file part (or input_url) is required")
+            assert req.input_url
+            source = InputSource(url=req.input_url)
+        if req.idempotency_key is not None:
+            job_id = ids.idempotent_job_id(org, req.idempotency_key)
+        created_at = datetime.now(UTC)
         params = JobParams(
             job_id=job_id,
             organization=org,
             source=source,
-            outputs=[PlannedOutput(id=ids.output_id(), spec=spec) for spec in req.outputs],
+            outputs=_plan_outputs(req, job_id, created_at),
             metadata=req.metadata,
-            created_at=datetime.now(UTC),
+            created_at=created_at,
+            priority=req.priority,
+            delayed_start=req.delayed_start,
+            idempotency_key=req.idempotency_key,
+            webhook=Webhook(url=req.webhook_url, secret=req.webhook_secret) if req.webhook_url else None,
             settings=JobSettings(
                 heartbeat_timeout_s=settings.heartbeat_timeout_s,
                 stall_timeout_s=settings.stall_timeout_s,
@@ -144,13 +190,48 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job:
                 url_ttl_s=settings.url_ttl_s,
                 public_url=_base_url(request),
                 local_storage=storage.local_root is not None,
+                confirmation_timeout_s=settings.confirmation_timeout_s,
+                webhook_retry_s=settings.webhook_retry_s,
             ),
         )
-        return await _store(request).start(params)
+        job, created = await _store(request).start(params)
     except BaseException:
         if upload:
             await storage.delete(upload.key)  # a refused job keeps no orphaned upload
         raise
+    if created:
+        return job
+    if upload:
+        await storage.delete(upload.key)  # the existing job has its own input
+    return JSONResponse(job.model_dump(mode="json"), status_code=200)
+
+
+def _plan_outputs(req: JobCreate, job_id: str, created_at: datetime) -> list[PlannedOutput]:
+    planned = []
+    for spec in req.outputs:
+        out_id = ids.output_id()
+        path = None
+        if req.output_path_template:
+            try:
+                path = paths.render(
+                    req.output_path_template,
+                    job_id=job_id,
+                    output_id=out_id,
+                    created_at=created_at,
+                    spec=spec,
+                )
+            except paths.PathTemplateError as exc:
+                raise ApiError(400, "invalid-input", str(exc)) from exc
+        planned.append(PlannedOutput(id=out_id, spec=spec, path=path))
+    rendered = [p.path for p in planned if p.path]
+    if len(set(rendered)) != len(rendered):
+        raise ApiError(
+            400,
+            "invalid-input",
+            "output_path_template: two outputs would be stored at the same path; use {output_id}, "
+            "{format}, {codec}, {resolution} or {quality} to tell them apart",
+        )
+    return planned
 
 
 @router.get("/jobs/{job_id}", response_model=Job, summary="Get a job")
@@ -174,16 +255,31 @@ async def download_output(
         detail = f" ({out.error_code}: {out.error_message})" if out.status is OutputStatus.failed else ""
         raise ApiError(409, "not-ready", f"output {output_id} is {out.status.value}, not completed{detail}")
     settings = _settings(request)
-    grant = grant_for(
-        org,
-        job_id,
-        out.id,
-        out.type.value,
-        out.filename or out.id,
-        out.content_type or "application/octet-stream",
-        settings.url_ttl_s,
-    )
+    grant = grant_for(org, job_id, out, settings.url_ttl_s)
     return DownloadLink(
         url=file_url(_base_url(request), grant, settings.signing_secret),
         expires_at=datetime.fromtimestamp(grant.expires, UTC),
     )
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=Job,
+    summary="Cancel a job",
+    description="Stops a pending, probing, awaiting-confirmation or processing job: running encodes stop, "
+    "outputs already completed stay downloadable, the rest become `canceled`. A finished job → 409 "
+    "`not-cancelable`.",
+)
+async def cancel_job(job_id: str, request: Request, org: str = Depends(organization)) -> Job:
+    return await _store(request).control(job_id, org, "cancel")
+
+
+@router.post(
+    "/jobs/{job_id}/confirm",
+    response_model=Job,
+    summary="Confirm a delayed-start job",
+    description="Lets a job submitted with `delayed_start: true` go on from `awaiting_confirmation` "
+    "(after reviewing `total_estimated_cost`). Any other state → 409 `not-awaiting-confirmation`.",
+)
+async def confirm_job(job_id: str, request: Request, org: str = Depends(organization)) -> Job:
+    return await _store(request).control(job_id, org, "confirm")

@@ -71,6 +71,8 @@ class Settings:
     encode_attempts: int = 3
     worker_activities: int = 4
     scratch_dir: Path = Path("var/scratch")
+    confirmation_timeout_s: float = 86400.0
+    webhook_retry_s: float = 3600.0
 
     @property
     def storage(self) -> str:
@@ -100,4 +102,6 @@ def load() -> Settings:
         encode_attempts=_int("RECAST_ENCODE_ATTEMPTS", 3),
         worker_activities=_int("RECAST_WORKER_ACTIVITIES", 4),
         scratch_dir=Path(_env("RECAST_SCRATCH_DIR", str(data_dir / "scratch"))),
+        confirmation_timeout_s=_float("RECAST_CONFIRMATION_TIMEOUT", 86400.0),
+        webhook_retry_s=_float("RECAST_WEBHOOK_RETRY", 3600.0),
     )

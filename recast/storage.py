@@ -25,11 +25,16 @@ def safe_filename(name: str | None, default: str = "input") -> str:
     return base or default
 
 
-def input_key(organization: str, job_id: str, filename: str) -> str:
-    return f"{organization}/jobs/{job_id}/input/{safe_filename(filename)}"
+def input_key(organization: str, job_id: str, filename: str, folder: str | None = None) -> str:
+    inner = f"{folder}/" if folder else ""
+    return f"{organization}/jobs/{job_id}/input/{inner}{safe_filename(filename)}"
 
 
-def output_key(organization: str, job_id: str, output_id: str, ext: str) -> str:
+def output_key(organization: str, job_id: str, output_id: str, ext: str, path: str | None = None) -> str:
+    """Where an output is stored: its templated `path` (checked safe at submit) under the organization's
+    `outputs/` prefix, or the job's own folder by default."""
+    if path:
+        return f"{organization}/outputs/{path}"
     return f"{organization}/jobs/{job_id}/outputs/{output_id}.{ext}"
 
 

@@ -1,8 +1,10 @@
 """TranscodeJob: one durable workflow per job. Thin and deterministic; all I/O is in activities.
 
-Fetch → probe → one encode activity per rendition, concurrently, each retried on its own → sign.
-The workflow always *completes* with the final Job (status completed, partial or failed), so the
-result can be read without a worker and a parent workflow gets the Job back as a plain value.
+Fetch → probe → (with `delayed_start`: wait for confirmation) → one encode activity per rendition,
+concurrently, each retried on its own → sign. Cancel (the `cancel` update, or a Temporal cancellation
+from a parent workflow or the Web UI) stops the running encodes and keeps the finished outputs.
+The workflow always *completes* with the final Job (status completed, partial, failed or canceled),
+so the result can be read without a worker and a parent workflow gets the Job back as a plain value.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.common import Priority, RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import TimeoutError as StepTimeoutError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from recast import pricing
     from recast.models import (
         STAGE_PROGRESS,
         EncodeRequest,
@@ -34,9 +39,12 @@ with workflow.unsafe.imports_passed_through():
         initial_job,
         output_filename,
     )
+    from recast.webhooks import EVENT_OUTPUT_COMPLETED, EVENT_STATUS_CHANGED, WEBHOOK_RETRY, WebhookDelivery
 
 STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
+PRIORITY_KEY = SearchAttributeKey.for_keyword("RecastPriority")
+CREATED_AT_KEY = SearchAttributeKey.for_datetime("RecastCreatedAt")
 
 JOB_MEMO = "job"
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
@@ -51,30 +59,96 @@ def failure(err: BaseException) -> tuple[str, str]:
     cause = err.__cause__ if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError):
         return cause.type or "internal", cause.message
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, StepTimeoutError):
         return "timeout", "the step timed out on every attempt"
     return "internal", str(cause or err)
 
 
+class _Stop(Exception):
+    """The job ends early with this status, error code and message."""
+
+    def __init__(self, status: JobStatus, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 @workflow.defn(name="TranscodeJob")
 class TranscodeJob:
-    def __init__(self) -> None:
-        self.job: Job | None = None
+    @workflow.init
+    def __init__(self, params: JobParams) -> None:
+        self.params = params
+        self.job: Job = initial_job(params)
+        self._confirmed = False
+        self._work: asyncio.Task[None] | None = None
+        self._deliveries: list[asyncio.Task[None]] = []
+
+    # ---------------------------------------------------------------- reads and controls ------------------
 
     @workflow.query(name="job")
     def get_job(self) -> Job:
-        assert self.job is not None
         return self.job
+
+    @workflow.update(name="cancel")
+    async def cancel(self) -> Job:
+        """Stop the job: running encodes are cancelled (ffmpeg killed), finished outputs are kept."""
+        await workflow.wait_condition(lambda: self._work is not None)
+        assert self._work is not None
+        self._work.cancel()
+        await workflow.wait_condition(lambda: self.job.status.terminal)
+        return self.job
+
+    @cancel.validator
+    def _cancel_allowed(self) -> None:
+        if self.job.status.terminal:
+            raise ApplicationError(f"the job is already {self.job.status.value}", type="not-cancelable")
+
+    @workflow.update(name="confirm")
+    async def confirm(self) -> Job:
+        """Let a `delayed_start` job go on from `awaiting_confirmation` to processing."""
+        self._confirmed = True
+        await workflow.wait_condition(lambda: self.job.status is not JobStatus.awaiting_confirmation)
+        return self.job
+
+    @confirm.validator
+    def _confirm_allowed(self) -> None:
+        if self.job.status is not JobStatus.awaiting_confirmation:
+            raise ApplicationError(
+                f"the job is {self.job.status.value}, not awaiting_confirmation",
+                type="not-awaiting-confirmation",
+            )
+
+    # ---------------------------------------------------------------- the job ------------------------------
 
     @workflow.run
     async def run(self, params: JobParams) -> Job:
-        self.job = job = initial_job(params)
-        now = workflow.now
+        job = self.job
         # Set here as well as at start, so a job started as another workflow's child is listed too.
         workflow.upsert_search_attributes(
-            [ORGANIZATION_KEY.value_set(job.organization), STATUS_KEY.value_set(job.status.value)]
+            [
+                ORGANIZATION_KEY.value_set(job.organization),
+                STATUS_KEY.value_set(job.status.value),
+                PRIORITY_KEY.value_set(job.priority.value),
+                CREATED_AT_KEY.value_set(job.created_at),
+            ]
         )
+        job.execution.queue_duration_ms = _ms(job.created_at, workflow.now())
+        self._work = asyncio.create_task(self._process(params))
+        try:
+            await self._work
+        except asyncio.CancelledError:
+            # From the cancel update, or a Temporal cancellation (a parent workflow, the Web UI).
+            await self._sign_finished(params)
+            self._finish(JobStatus.canceled, ("canceled", "the job was canceled"))
+        except _Stop as stop:
+            self._finish(stop.status, (stop.code, stop.message))
+        # Webhooks never delay the job: it is already finished (and published) when they are awaited.
+        await asyncio.gather(*self._deliveries)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return job
 
+    async def _process(self, params: JobParams) -> None:
+        job = self.job
+        now = workflow.now
         fetch_started = now()
         self._enter(Stage.fetching)
         try:
@@ -109,11 +183,30 @@ class TranscodeJob:
                 retry_policy=QUICK_RETRY,
             )
         except (ActivityError, ApplicationError) as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError() from err
             # A failed local activity surfaces as its ApplicationError, an ordinary one as ActivityError.
-            return self._finish(JobStatus.failed, failure(err))
+            raise _Stop(JobStatus.failed, *failure(err)) from err
         job.input_metadata = meta
         job.probed_at = now()
         job.execution.probe_duration_ms = _ms(probe_started, job.probed_at)
+        job.total_estimated_cost = pricing.estimate([o.spec for o in params.outputs], meta, job.priority)
+
+        if params.delayed_start:
+            self._set_status(JobStatus.awaiting_confirmation)
+            self._enter(Stage.awaiting_confirmation)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._confirmed, timeout=timedelta(seconds=params.settings.confirmation_timeout_s)
+                )
+            except TimeoutError:
+                raise _Stop(
+                    JobStatus.canceled,
+                    "confirmation-timeout",
+                    f"the job was not confirmed within {params.settings.confirmation_timeout_s:g} seconds",
+                ) from None
+            job.confirmed_at = now()
+            job.execution.confirmation_wait_ms = _ms(job.probed_at, job.confirmed_at)
 
         stem = (job.input.filename or job.input.url or "input").rsplit("/", 1)[-1].rsplit(".", 1)[0]
         for out in job.outputs:
@@ -124,36 +217,20 @@ class TranscodeJob:
         await asyncio.gather(*(self._encode(params, fetched.storage_key, meta, out) for out in job.outputs))
         job.execution.encode_duration_ms = _ms(job.started_at, now())
 
-        done = [o for o in job.outputs if o.status is OutputStatus.completed]
+        finalize_started = now()
         self._enter(Stage.finalizing)
-        if done:
-            # Signing is a few microseconds of HMAC: a local activity (retried like any other) spares
-            # the server round trip an ordinary activity costs.
-            signed: list[SignedUrl] = await workflow.execute_local_activity(
-                "sign_downloads",
-                SignRequest(
-                    organization=job.organization,
-                    job_id=job.id,
-                    outputs=done,
-                    ttl_s=params.settings.url_ttl_s,
-                    public_url=params.settings.public_url,
-                ),
-                result_type=list[SignedUrl],
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=QUICK_RETRY,
-            )
-            for s in signed:
-                out = next(o for o in job.outputs if o.id == s.output_id)
-                out.download_url, out.download_expires_at = s.url, s.expires_at
+        done = await self._sign_finished(params)
+        job.execution.finalize_duration_ms = _ms(finalize_started, now())
         if len(done) == len(job.outputs):
-            return self._finish(JobStatus.completed)
+            self._finish(JobStatus.completed)
+            return
         failed = next(o for o in job.outputs if o.status is OutputStatus.failed)
         first_error = (failed.error_code or "internal", failed.error_message or "an output failed")
-        return self._finish(JobStatus.partial if done else JobStatus.failed, first_error)
+        self._finish(JobStatus.partial if done else JobStatus.failed, first_error)
 
     async def _encode(self, params: JobParams, input_key: str, meta: InputMetadata, out: Output) -> None:
         settings = params.settings
-        spec = next(p.spec for p in params.outputs if p.id == out.id)
+        planned = next(p for p in params.outputs if p.id == out.id)
         try:
             result: EncodeResult = await workflow.execute_activity(
                 "encode_output",
@@ -161,10 +238,11 @@ class TranscodeJob:
                     job_id=params.job_id,
                     organization=params.organization,
                     output_id=out.id,
-                    spec=spec,
+                    spec=planned.spec,
                     input_key=input_key,
                     input_metadata=meta,
                     stall_timeout_s=settings.stall_timeout_s,
+                    path=planned.path,
                 ),
                 result_type=EncodeResult,
                 start_to_close_timeout=timedelta(hours=12),
@@ -174,57 +252,124 @@ class TranscodeJob:
                     maximum_attempts=settings.encode_attempts,
                     non_retryable_error_types=["output-mismatch", "invalid-media"],
                 ),
+                # A cancelled job is `canceled` only once its ffmpeg processes are really gone.
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                priority=Priority(priority_key=params.priority.temporal_key),
             )
+        except asyncio.CancelledError:
+            out.status = OutputStatus.canceled
+            raise
         except ActivityError as err:
-            out.status, out.progress = OutputStatus.failed, 100
-            out.error_code, out.error_message = failure(err)
+            if is_cancelled_exception(err):
+                out.status = OutputStatus.canceled
+            else:
+                out.status, out.progress = OutputStatus.failed, 100
+                out.error_code, out.error_message = failure(err)
         else:
             out.status, out.progress = OutputStatus.completed, 100
             out.file_size_bytes, out.duration_ms = result.file_size_bytes, result.duration_ms
             out.width, out.height, out.audio = result.width, result.height, result.audio
+            self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
+
+    async def _sign_finished(self, params: JobParams) -> list[Output]:
+        """Signed download URLs for the completed outputs (the download route also signs on demand)."""
+        done = [o for o in self.job.outputs if o.status is OutputStatus.completed]
+        if not done:
+            return done
+        # Signing is a few microseconds of HMAC: a local activity (retried like any other) spares
+        # the server round trip an ordinary activity costs.
+        signed: list[SignedUrl] = await workflow.execute_local_activity(
+            "sign_downloads",
+            SignRequest(
+                organization=self.job.organization,
+                job_id=self.job.id,
+                outputs=done,
+                ttl_s=params.settings.url_ttl_s,
+                public_url=params.settings.public_url,
+            ),
+            result_type=list[SignedUrl],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK_RETRY,
+        )
+        for s in signed:
+            out = next(o for o in self.job.outputs if o.id == s.output_id)
+            out.download_url, out.download_expires_at = s.url, s.expires_at
+        return done
+
+    # ---------------------------------------------------------------- webhooks -----------------------------
+
+    def _notify(self, event: str, output_id: str | None = None) -> None:
+        """Deliver a webhook in the background; its retries never hold up or fail the job."""
+        hook = self.params.webhook
+        if hook is None:
+            return
+        delivery = WebhookDelivery(
+            url=hook.url,
+            secret=hook.secret,
+            event=event,
+            delivery_id=f"dlv_{workflow.uuid4().hex[:20]}",
+            job=self.job.model_copy(deep=True),
+            output_id=output_id,
+        )
+        self._deliveries.append(asyncio.create_task(self._deliver(delivery)))
+
+    async def _deliver(self, delivery: WebhookDelivery) -> None:
+        try:
+            await workflow.execute_activity(
+                "deliver_webhook",
+                delivery,
+                schedule_to_close_timeout=timedelta(seconds=self.params.settings.webhook_retry_s),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=WEBHOOK_RETRY,
+            )
+        except (ActivityError, asyncio.CancelledError):
+            workflow.logger.warning("webhook %s to %s given up", delivery.event, delivery.url)
 
     # ---------------------------------------------------------------- state changes ----------------------
 
     def _touch(self) -> None:
         """Publish the Job in the workflow's memo: the API reads it with one `describe`, which needs no
         worker (a query would wait for one, e.g. while a dead worker's sticky queue times out)."""
-        assert self.job
         self.job.updated_at = workflow.now()
         workflow.upsert_memo({JOB_MEMO: self.job})
 
     def _set_status(self, status: JobStatus) -> None:
-        assert self.job
         self.job.status = status
         workflow.upsert_search_attributes([STATUS_KEY.value_set(status.value)])
         self._touch()
+        self._notify(EVENT_STATUS_CHANGED)
 
     def _enter(self, stage: Stage) -> None:
-        assert self.job
-        self.job.stage = stage
-        self.job.progress = max(self.job.progress, STAGE_PROGRESS[stage][0])
-        workflow.set_current_details(f"{self.job.status.value}: {stage.value} ({self.job.progress}%)")
+        job = self.job
+        job.stage = stage
+        job.progress = max(job.progress, STAGE_PROGRESS[stage][0])
+        workflow.set_current_details(f"{job.status.value}: {stage.value} ({job.progress}%)")
         self._touch()
 
     def _update_progress(self) -> None:
         """Encoding progress from finished outputs; live per-output progress comes from heartbeats."""
-        assert self.job
         self.job.progress = max(self.job.progress, encoding_progress(self.job.outputs))
         self._touch()
 
-    def _finish(self, status: JobStatus, error: tuple[str, str] | None = None) -> Job:
-        assert self.job
+    def _finish(self, status: JobStatus, error: tuple[str, str] | None = None) -> None:
         job = self.job
         if error:
             job.error_code, job.error_message = error
         for out in job.outputs:
             if out.status in (OutputStatus.pending, OutputStatus.processing):
-                out.status = OutputStatus.failed
-                out.error_code = out.error_code or "job-failed"
-                out.error_message = out.error_message or "the job failed before this output was made"
+                if status is JobStatus.canceled:
+                    out.status = OutputStatus.canceled
+                else:
+                    out.status = OutputStatus.failed
+                    out.error_code = out.error_code or "job-failed"
+                    out.error_message = out.error_message or "the job failed before this output was made"
         job.completed_at = workflow.now()
+        if status is JobStatus.canceled:
+            job.canceled_at = job.completed_at
+        job.total_actual_cost = pricing.actual(job.outputs, job.priority)
         job.execution.total_duration_ms = _ms(job.created_at, job.completed_at)
-        self._set_status(status)
-        self._enter(Stage.done)  # publishes the finished Job, so it must come last
+        job.stage = Stage.done
+        job.progress = 100
+        self._set_status(status)  # publishes the finished Job and tells the webhook
         workflow.set_current_details(f"{status.value}" + (f": {job.error_code}" if job.error_code else ""))
-        return job

@@ -1,0 +1,59 @@
+"""`output_path_template`: where a job's outputs are stored, rendered at submit time and checked safe.
+
+A rendered path is relative to the organization's `outputs/` prefix and can never leave it: no `..`,
+no absolute paths, no backslashes or control characters.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import datetime
+
+from recast.models import PATH_TEMPLATE_VARIABLES, OutputSpec
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9._=+@-]+$")
+
+
+class PathTemplateError(ValueError):
+    pass
+
+
+def check_template(template: str) -> None:
+    """Refuse unknown variables and format tricks (`{job_id.x}`, `{job_id!r}`, `{job_id:>9}`)."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise PathTemplateError(f"output_path_template: {exc}") from exc
+    allowed = ", ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES)
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in PATH_TEMPLATE_VARIABLES or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise PathTemplateError(f"output_path_template: unknown variable {shown}; allowed: {allowed}")
+
+
+def render(template: str, *, job_id: str, output_id: str, created_at: datetime, spec: OutputSpec) -> str:
+    """The output's storage path; the container's extension is added when the template has none."""
+    check_template(template)
+    video = spec.video[0]
+    path = template.format(
+        job_id=job_id,
+        output_id=output_id,
+        date=created_at.strftime("%Y-%m-%d"),
+        format=spec.type.value,
+        codec=video.codec.value,
+        resolution=video.resolution.value if video.resolution else "source",
+        quality=video.quality.value,
+    )
+    segments = path.split("/")
+    for segment in segments:
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+            raise PathTemplateError(
+                f"output_path_template: {path!r} is not a safe relative path (segments of letters, digits "
+                "and ._=+@- only; no empty, '.' or '..' segments, no leading '/')"
+            )
+    if "." not in segments[-1]:
+        path += f".{spec.type.value}"
+    return path
