@@ -88,7 +88,10 @@ class JobStore:
 
     async def control(self, job_id: str, organization: str, update: str) -> Job:
         """Run the workflow's `cancel` or `confirm` update; its refusal becomes a 409 with its code."""
-        await self.get(job_id, organization)  # 404 for unknown jobs and other organizations' jobs
+        current = await self.get(job_id, organization)  # 404 for unknown jobs and other organizations'
+        if current.status.terminal:  # a finished workflow takes no updates; say why here
+            code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+            raise ApiError(409, code, f"the job is already {current.status.value}")
         handle = self.client.get_workflow_handle(job_id)
         try:
             job: Job = await handle.execute_update(

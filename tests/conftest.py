@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +23,7 @@ API_KEY, ORG = "test-key-acme", "acme"
 OTHER_KEY, OTHER_ORG = "test-key-globex", "globex"
 SECRET = "test-signing-secret"
 MAX_UPLOAD = 8 * 1024 * 1024
-TERMINAL = {"completed", "failed", "partial"}
+TERMINAL = {"completed", "failed", "partial", "canceled"}
 
 # What every test stack shares: short stall and heartbeat timeouts keep failure tests quick.
 STACK_ENV = {
@@ -30,6 +33,8 @@ STACK_ENV = {
     "RECAST_STALL_TIMEOUT": "3",
     "RECAST_HEARTBEAT_TIMEOUT": "5",
     "RECAST_ENCODE_ATTEMPTS": "2",
+    "RECAST_CONFIRMATION_TIMEOUT": "5",
+    "RECAST_WEBHOOK_RETRY": "60",
 }
 
 
@@ -200,3 +205,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def stack_storage(stack: Stack) -> Path:
     """The shared stack's local storage folder (fs backend), to check what was and was not kept."""
     return stack.data_dir / "storage"
+
+
+@pytest.fixture
+def http_server(clips: dict[str, Path]) -> Iterator[str]:
+    """A plain HTTP server on loopback serving the clips folder."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clips["small"].parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

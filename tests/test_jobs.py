@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -85,17 +80,6 @@ def test_input_without_audio(api: Api, clips: dict[str, Path], tmp_path: Path) -
     assert done["input_metadata"]["audio_codec"] is None
     api.download(done["id"], done["outputs"][0]["id"], tmp_path / "o.webm")
     check_rendition(tmp_path / "o.webm", "vp9", 640, 360, 2.0, None)
-
-
-@pytest.fixture
-def http_server(clips: dict[str, Path]) -> Iterator[str]:
-    """A plain HTTP server on loopback serving the clips folder."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clips["small"].parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def test_input_url_from_http_server(
