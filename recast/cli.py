@@ -1,8 +1,9 @@
 """`recast`: submit a job, follow it with a progress bar, download the results.
 
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
-    recast submit https://example.com/clip.mp4 -o mp4:h264
-    recast status job_…
+    recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
+    recast status job_…          recast confirm job_…          recast cancel job_…
+    recast list --status failed
 
 API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and RECAST_API_KEY
 (default: the key `make run` generated in $RECAST_DATA_DIR/api_key).
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"completed", "failed", "partial"}
+TERMINAL = {"completed", "failed", "partial", "canceled"}
 
 
 class CliError(Exception):
@@ -58,16 +59,31 @@ def _check(resp: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def submit(http: httpx.Client, source: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+def submit(
+    http: httpx.Client, source: str, outputs: list[dict[str, Any]], fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Submit by URL (JSON) or by upload (multipart); `fields` are the other JobCreate fields."""
+    fields = {k: v for k, v in (fields or {}).items() if v not in (None, False, {})}
     if source.startswith(("http://", "https://")):
-        return _check(http.post("/v1/jobs", json={"input_url": source, "outputs": outputs}))
+        return _check(http.post("/v1/jobs", json={"input_url": source, "outputs": outputs, **fields}))
     path = Path(source)
     if not path.is_file():
         raise CliError(f"{source}: no such file")
+    form = {k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else v
+            for k, v in fields.items()}  # fmt: skip
     with path.open("rb") as fh:
         return _check(
-            http.post("/v1/jobs", files={"media": (path.name, fh)}, data={"outputs": json.dumps(outputs)})
+            http.post(
+                "/v1/jobs", files={"media": (path.name, fh)}, data={"outputs": json.dumps(outputs), **form}
+            )
         )
+
+
+def parse_metadata(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key, value
 
 
 def render_bar(job: dict[str, Any], width: int = 30) -> str:
@@ -88,7 +104,7 @@ def follow(http: httpx.Client, job_id: str, interval: float = 0.5) -> dict[str, 
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
         last = line
-        if job["status"] in TERMINAL:
+        if job["status"] in TERMINAL or job["status"] == "awaiting_confirmation":
             if tty:
                 sys.stderr.write("\n")
             return job
@@ -123,20 +139,59 @@ def main(argv: list[str] | None = None) -> int:
     p_submit.add_argument(
         "--download", type=Path, metavar="DIR", help="save finished outputs here (implies --wait)"
     )
-    p_status = sub.add_parser("status", help="show a job")
-    p_status.add_argument("job_id")
+    p_submit.add_argument("--priority", choices=["economy", "standard", "premium"])
+    p_submit.add_argument(
+        "--delayed-start", action="store_true", help="wait for `recast confirm` after probing"
+    )
+    p_submit.add_argument("--idempotency-key", help="submit at most once per key")
+    p_submit.add_argument("--metadata", action="append", type=parse_metadata, default=[], metavar="KEY=VALUE")
+    p_submit.add_argument("--webhook-url")
+    for name, help_text in (
+        ("status", "show a job"),
+        ("cancel", "cancel a job"),
+        ("confirm", "confirm a job"),
+    ):
+        sub.add_parser(name, help=help_text).add_argument("job_id")
+    p_list = sub.add_parser("list", help="list your jobs, newest first")
+    p_list.add_argument("--status")
+    p_list.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
     try:
         with _client() as http:
             if args.command == "status":
                 print(json.dumps(_check(http.get(f"/v1/jobs/{args.job_id}")), indent=2))
                 return 0
-            job = submit(http, args.source, args.output)
+            if args.command in ("cancel", "confirm"):
+                job = _check(http.post(f"/v1/jobs/{args.job_id}/{args.command}"))
+                print(f"{job['id']} {job['status']}")
+                return 0
+            if args.command == "list":
+                query = {"limit": args.limit, **({"status": args.status} if args.status else {})}
+                page = _check(http.get("/v1/jobs", params=query))
+                for item in page["data"]:
+                    print(f"{item['id']}  {item['status']:<22} {item['progress']:3d}%  {item['created_at']}")
+                print(f"{len(page['data'])} of {page['total_count']}", file=sys.stderr)
+                return 0
+            fields = {
+                "priority": args.priority,
+                "delayed_start": args.delayed_start,
+                "idempotency_key": args.idempotency_key,
+                "metadata": dict(args.metadata),
+                "webhook_url": args.webhook_url,
+            }
+            job = submit(http, args.source, args.output, fields)
             print(job["id"], file=sys.stderr)
             if not (args.wait or args.download):
                 print(json.dumps(job, indent=2))
                 return 0
             job = follow(http, job["id"])
+            if job["status"] == "awaiting_confirmation":
+                print(
+                    f"awaiting confirmation: estimated {job['total_estimated_cost']} {job['currency']}; "
+                    f"run `recast confirm {job['id']}`",
+                    file=sys.stderr,
+                )
+                return 0
             for out in job["outputs"]:
                 note = (
                     out["status"]

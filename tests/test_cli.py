@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,3 +47,22 @@ def test_errors_are_reported_not_raised(stack: Stack, tmp_path: Path) -> None:
     assert run.returncode == 2 and "no such file" in run.stderr
     run = run_cli(stack, "submit", "http://127.0.0.1:1/x.mp4", "-o", "webm:h264")
     assert run.returncode == 2 and "invalid-input" in run.stderr and "allowed: vp9" in run.stderr
+
+
+def test_delayed_start_confirm_and_cancel(stack: Stack, clips: dict[str, Path]) -> None:
+    run = run_cli(
+        stack, "submit", str(clips["small"]), "-o", "mp4:h264:480p", "--delayed-start", "--priority", "premium",
+        "--metadata", "customer=c-42", "--wait",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "awaiting confirmation: estimated" in run.stderr
+    job_id = run.stderr.split()[0]
+    confirmed = run_cli(stack, "confirm", job_id)
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert confirmed.stdout.split() in ([job_id, "processing"], [job_id, "completed"])
+    again = run_cli(stack, "confirm", job_id)
+    assert again.returncode == 2
+    assert "not-awaiting-confirmation" in again.stderr
+    status = run_cli(stack, "status", job_id)
+    job = json.loads(status.stdout)
+    assert job["priority"] == "premium" and job["metadata"] == {"customer": "c-42"}

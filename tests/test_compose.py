@@ -228,3 +228,15 @@ def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
         for source in sources:
             assert (ROOT / source).exists(), f"COPY {source}: no such file"
             assert not ignored(source.rstrip("/")), f"COPY {source}: excluded by .dockerignore"
+
+
+def test_temporal_gives_recasts_queue_one_partition(services: dict[str, dict[str, Any]]) -> None:
+    # Task priority is applied within one partition only; the mounted dynamic config must say one.
+    temporal = services["temporal"]
+    path = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    [mount] = [v for v in temporal["volumes"] if v.split(":")[1] == path]
+    config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    for key in ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"):
+        [entry] = config[key]
+        assert entry["value"] == 1
+        assert entry["constraints"]["taskQueueName"] == services["worker"]["environment"]["RECAST_TASK_QUEUE"]
