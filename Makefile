@@ -17,3 +17,4 @@ test: lint
 
 bench: bootstrap
 	.venv/bin/python bench/encode_overhead.py
+	.venv/bin/python bench/poll_load.py

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, routes_files, routes_jobs
+from api import errors, routes_events, routes_files, routes_jobs, routes_list
 from api.job_store import JobStore
 from recast import config
 from recast.storage import Storage
@@ -20,7 +20,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        app.state.jobs = JobStore(client, settings.task_queue)
+        app.state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
         yield
 
     app = FastAPI(
@@ -33,6 +33,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.state.storage = Storage(settings.storage)
     errors.install(app)
     app.include_router(routes_jobs.router)
+    app.include_router(routes_list.router)
+    app.include_router(routes_events.router)
     app.include_router(routes_files.router)
 
     @app.get("/healthz", include_in_schema=False)

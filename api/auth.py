@@ -9,7 +9,7 @@ from fastapi import Request
 from api.errors import ApiError
 
 
-def organization(request: Request) -> str:
+async def organization(request: Request) -> str:
     """The caller's organization, from `Authorization: Bearer <key>`; 401 `unauthorized` otherwise."""
     keys: dict[str, str] = request.app.state.settings.api_keys
     scheme, _, key = request.headers.get("authorization", "").partition(" ")

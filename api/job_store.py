@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     Priority,
     SearchAttributePair,
@@ -28,24 +36,25 @@ from recast.models import (
     encoding_progress,
     initial_job,
 )
-from workflows.transcode import (
-    CREATED_AT_KEY,
-    JOB_MEMO,
-    ORGANIZATION_KEY,
-    PRIORITY_KEY,
-    STATUS_KEY,
-    TranscodeJob,
-)
+from recast.search_attributes import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+from workflows.transcode import JOB_MEMO, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000
+READ_CACHE_S = 0.25
 # Cancel waits for the running ffmpeg processes to be gone; confirm for the job to move on.
 UPDATE_TIMEOUT_S = 30
 
 
 class JobStore:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, read_cache_s: float = READ_CACHE_S) -> None:
         self.client = client
         self.task_queue = task_queue
+        # Polls and watchers of one running job share its reads: one describe in flight per job, and
+        # its result is served again for `read_cache_s` after it returns. 0 turns both off.
+        self.read_cache_s = read_cache_s
+        self._inflight: dict[str, asyncio.Task[Job | None]] = {}
+        self._fresh: OrderedDict[str, tuple[float, Job]] = OrderedDict()
+        self.describes = 0  # describe RPCs made, for tests and benchmarks
         # A finished job never changes again, so it is read from Temporal once.
         self._terminal: OrderedDict[str, Job] = OrderedDict()
         # Highest progress served per running job and output. Live progress comes from heartbeats,
@@ -110,11 +119,12 @@ class JobStore:
                 503, "unavailable", f"the job did not answer in time ({err.message}); try again"
             ) from err
         self._high_water.pop(job_id, None)
+        self.forget(job_id)
         return job
 
     async def get(self, job_id: str, organization: str) -> Job:
         """The job, or 404 `not-found` — also when it belongs to another organization."""
-        job = self._terminal.get(job_id) or await self._read(job_id)
+        job = self._terminal.get(job_id) or await self._shared_read(job_id)
         if job is None or job.organization != organization:
             raise ApiError(404, "not-found", f"no job {job_id}")
         if job.status.terminal:
@@ -125,6 +135,66 @@ class JobStore:
         else:
             self._never_backwards(job)
         return job
+
+    async def from_listing(self, execution: WorkflowExecution, organization: str) -> Job | None:
+        """The Job of one visibility listing entry, decoded from the memo the listing carries (no RPC);
+        read like `get` only when the memo is missing. None if it is not this organization's."""
+        if execution.id in self._terminal:
+            job: Job | None = self._terminal[execution.id]
+        else:
+            job = await execution.memo_value(JOB_MEMO, None, type_hint=Job)
+            if job is None:
+                try:
+                    return await self.get(execution.id, organization)
+                except ApiError as err:
+                    if err.status == 404:
+                        return None
+                    raise
+            hit = self._fresh.get(execution.id)
+            if hit is not None and hit[1].status is job.status and hit[1].updated_at >= job.updated_at:
+                job = hit[1]  # the last describe is at least as recent, and has live progress
+            elif execution.status != WorkflowExecutionStatus.RUNNING:
+                _stopped_outside(job)
+            if job.id in self._high_water and not job.status.terminal:
+                self._never_backwards(job)
+        return job if job is not None and job.organization == organization else None
+
+    def forget(self, job_id: str) -> None:
+        """Drop the shared read of a job that was just changed (cancel, confirm), and any read in flight."""
+        self._fresh.pop(job_id, None)
+        self._inflight.pop(job_id, None)
+
+    async def _shared_read(self, job_id: str) -> Job | None:
+        if self.read_cache_s <= 0:
+            return await self._read(job_id)
+        hit = self._fresh.get(job_id)
+        if hit is not None and time.monotonic() - hit[0] < self.read_cache_s:
+            return hit[1]
+        task = self._inflight.get(job_id)
+        if task is None:
+            task = asyncio.create_task(self._read(job_id))
+            self._inflight[job_id] = task
+            task.add_done_callback(lambda t: self._read_done(job_id, t))
+        # Shielded: a caller that goes away (a closed connection) does not cancel the others' read.
+        return await asyncio.shield(task)
+
+    def _read_done(self, job_id: str, task: asyncio.Task[Job | None]) -> None:
+        failed = task.cancelled() or task.exception() is not None  # (retrieved even if nobody waits)
+        if self._inflight.get(job_id) is not task:
+            return  # forgotten while in flight: its result may predate a change
+        del self._inflight[job_id]
+        if failed:
+            return
+        job = task.result()
+        if job is not None and not job.status.terminal:
+            now = time.monotonic()
+            self._fresh[job_id] = (now, job)
+            self._fresh.move_to_end(job_id)
+            while self._fresh:
+                oldest, (at, _) = next(iter(self._fresh.items()))
+                if now - at < self.read_cache_s and len(self._fresh) <= TERMINAL_CACHE_SIZE:
+                    break
+                del self._fresh[oldest]
 
     def _never_backwards(self, job: Job) -> None:
         seen = self._high_water.setdefault(job.id, {})
@@ -139,6 +209,7 @@ class JobStore:
         if not job_id.startswith("job_"):
             return None
         handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        self.describes += 1
         try:
             desc = await handle.describe()
         except RPCError as err:
@@ -155,10 +226,8 @@ class JobStore:
             return None
         if desc.status == WorkflowExecutionStatus.RUNNING:
             self._merge_heartbeats(job, desc.raw_description.pending_activities)
-        elif not job.status.terminal:
-            # Terminated, timed out or cancelled from outside Recast (e.g. in the Temporal UI).
-            job.status, job.stage, job.progress = JobStatus.failed, Stage.done, 100
-            job.error_code, job.error_message = "terminated", "the job's workflow was stopped outside Recast"
+        else:
+            _stopped_outside(job)
         return job
 
     async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
@@ -188,3 +257,11 @@ class JobStore:
                     changed = True
         if changed and job.stage is Stage.encoding:
             job.progress = max(job.progress, encoding_progress(job.outputs))
+
+
+def _stopped_outside(job: Job) -> None:
+    """A closed workflow whose Job is not finished was terminated, timed out or cancelled from outside
+    Recast (e.g. in the Temporal UI): the job failed."""
+    if not job.status.terminal:
+        job.status, job.stage, job.progress = JobStatus.failed, Stage.done, 100
+        job.error_code, job.error_message = "terminated", "the job's workflow was stopped outside Recast"

@@ -71,6 +71,8 @@ class Settings:
     encode_attempts: int = 3
     worker_activities: int = 4
     scratch_dir: Path = Path("var/scratch")
+    read_cache_ms: int = 250  # how long a running job's read is shared; 0: every read is its own
+    events_heartbeat_s: float = 30.0
     confirmation_timeout_s: float = 86400.0
     webhook_retry_s: float = 3600.0
 
@@ -102,6 +104,8 @@ def load() -> Settings:
         encode_attempts=_int("RECAST_ENCODE_ATTEMPTS", 3),
         worker_activities=_int("RECAST_WORKER_ACTIVITIES", 4),
         scratch_dir=Path(_env("RECAST_SCRATCH_DIR", str(data_dir / "scratch"))),
+        read_cache_ms=_int("RECAST_READ_CACHE_MS", 250),
+        events_heartbeat_s=_float("RECAST_EVENTS_HEARTBEAT", 30.0),
         confirmation_timeout_s=_float("RECAST_CONFIRMATION_TIMEOUT", 86400.0),
         webhook_retry_s=_float("RECAST_WEBHOOK_RETRY", 3600.0),
     )

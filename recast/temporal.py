@@ -8,15 +8,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from recast.config import Settings
+from recast.search_attributes import SEARCH_ATTRIBUTES
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 # Listed for the Temporal Web UI too, so jobs can be filtered there by the same fields as the API.
-SEARCH_ATTRIBUTES = {
-    "RecastStatus": "Keyword",
-    "RecastOrganization": "Keyword",
-    "RecastPriority": "Keyword",
-    "RecastCreatedAt": "Datetime",
-}
 _INDEXED_TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,

@@ -248,13 +248,15 @@ def test_webhooks_are_signed_retried_and_cover_status_and_outputs(
     done = api.wait(job_id)
     assert done["status"] == "completed"
 
-    def final_delivered() -> bool:
-        return any(
-            b["event"] == "job.status_changed" and b["job"]["status"] == "completed"
-            for h, b in receiver.events()
+    def all_delivered() -> bool:
+        events = receiver.events()
+        final = any(
+            b["event"] == "job.status_changed" and b["job"]["status"] == "completed" for _, b in events
         )
+        outputs = {b["output_id"] for _, b in events if b["event"] == "output.completed"}
+        return final and len(outputs) == 2  # deliveries run side by side and may arrive in any order
 
-    wait_for(final_delivered, timeout=30, what="the completed status webhook")
+    wait_for(all_delivered, timeout=30, what="the completed status and both output.completed webhooks")
     with receiver.lock:
         raw = list(receiver.requests)
     for headers, body in raw:

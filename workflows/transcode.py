@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy, SearchAttributeKey
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
@@ -39,12 +39,8 @@ with workflow.unsafe.imports_passed_through():
         initial_job,
         output_filename,
     )
+    from recast.search_attributes import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
     from recast.webhooks import EVENT_OUTPUT_COMPLETED, EVENT_STATUS_CHANGED, WEBHOOK_RETRY, WebhookDelivery
-
-STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
-ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
-PRIORITY_KEY = SearchAttributeKey.for_keyword("RecastPriority")
-CREATED_AT_KEY = SearchAttributeKey.for_datetime("RecastCreatedAt")
 
 JOB_MEMO = "job"
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
