@@ -351,3 +351,14 @@ def test_path_template_places_outputs_under_the_org_prefix(
     h264 = next(o for o in done["outputs"] if o["type"] == "mp4")
     api.download(done["id"], h264["id"], tmp_path / "o.mp4")
     assert (tmp_path / "o.mp4").read_bytes() == (stack_storage / ORG / "outputs" / h264["path"]).read_bytes()
+
+
+def test_cancel_while_awaiting_confirmation(api: Api, clips: dict[str, Path]) -> None:
+    resp = api.upload(clips["small"], [H264_240], delayed_start="true")
+    job = api.wait(resp.json()["id"], until={"awaiting_confirmation"})
+    canceled = api.http.post(f"/v1/jobs/{job['id']}/cancel")
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    assert canceled.json()["outputs"][0]["status"] == "canceled"
+    assert canceled.json()["confirmed_at"] is None
+    error(api.http.post(f"/v1/jobs/{job['id']}/confirm"), 409, "not-awaiting-confirmation")
