@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
+from recast import net
 from recast.webhooks import WebhookDelivery, request_parts
 
 TIMEOUT_S = 10.0
@@ -21,7 +22,8 @@ class CallbackActivities:
 
     @activity.defn(name="deliver_webhook")
     async def deliver_webhook(self, delivery: WebhookDelivery) -> int:
-        """Returns the receiver's 2xx status; anything else raises a retryable `webhook-failed`."""
+        """Returns the receiver's 2xx status; anything else raises a retryable `webhook-failed`, except a
+        target the SSRF guard refuses (`forbidden-url`) or an unusable URL, which are not retried."""
         parts = urlsplit(delivery.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ApplicationError(
@@ -34,9 +36,19 @@ class CallbackActivities:
         headers, body = request_parts(delivery, str(int(time.time())))
         # Name only the host in messages: a webhook URL's path or query may carry a token.
         where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        # The guard resolves the host once, checks every address and connects to the one it checked
+        # (recast/net.py); the client never follows redirects, so a 3xx cannot lead anywhere else.
+        policy = net.policy_for(self.deps.settings.url_allowlist)
         try:
-            async with httpx.AsyncClient(follow_redirects=False, timeout=TIMEOUT_S) as client:
+            async with net.guarded_client(policy, timeout=TIMEOUT_S) as client:
                 resp = await client.post(delivery.url, content=body, headers=headers)
+        except net.ForbiddenUrl as exc:
+            # Retrying would be refused again; the job itself is never failed by a webhook.
+            raise ApplicationError(
+                f"webhook {delivery.event} to {where} is refused: {exc}",
+                type="forbidden-url",
+                non_retryable=True,
+            ) from exc
         except httpx.InvalidURL as exc:
             raise ApplicationError(
                 f"the webhook URL is not valid: {exc}", type="webhook-invalid", non_retryable=True

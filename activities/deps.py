@@ -21,4 +21,4 @@ class Deps:
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings=settings, storage=Storage(settings.storage))
+        return cls(settings=settings, storage=Storage(settings.storage, settings))

@@ -1,4 +1,9 @@
-"""sign_downloads: signed, expiring download URLs for a job's finished outputs."""
+"""sign_downloads: signed, expiring download URLs for a job's finished outputs.
+
+On S3/GCS storage a URL is the store's own pre-signed GET (the bytes never pass through Recast); on
+local storage it is the gateway's `/v1/files/{token}` route. `download_link` is the one place that
+chooses, used by this activity and by the API's download route.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from temporalio import activity
 from activities.deps import Deps
 from recast.models import Output, SignedUrl, SignRequest
 from recast.signing import FileGrant, file_url
-from recast.storage import output_key
+from recast.storage import Storage, output_key
 
 
 def grant_for(org: str, job_id: str, out: Output, ttl_s: int) -> FileGrant:
@@ -25,23 +30,40 @@ def grant_for(org: str, job_id: str, out: Output, ttl_s: int) -> FileGrant:
     )
 
 
+async def download_link(
+    storage: Storage, secret: str, org: str, job_id: str, out: Output, ttl_s: int, base_url: str
+) -> SignedUrl | None:
+    """A download URL for a finished output, valid for `ttl_s`: pre-signed by the store when it can,
+    else a gateway token under `base_url` (None when there is no base URL to put it under)."""
+    grant = grant_for(org, job_id, out, ttl_s)
+    url = await storage.download_url(grant.key, grant.filename, grant.content_type, ttl_s)
+    if url is None:
+        if not base_url:
+            return None
+        url = file_url(base_url, grant, secret)
+    return SignedUrl(output_id=out.id, url=url, expires_at=datetime.fromtimestamp(grant.expires, UTC))
+
+
 class SignActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
     @activity.defn(name="sign_downloads")
     async def sign_downloads(self, req: SignRequest) -> list[SignedUrl]:
+        # Without a public URL, local storage has nowhere to point its tokens: the download route
+        # signs on demand then. Pre-signed object-store URLs need no base.
         base = req.public_url or self.deps.settings.public_url
-        if not base:
-            return []  # nobody told us where the API lives; the download route signs on demand
         signed = []
         for out in req.outputs:
-            grant = grant_for(req.organization, req.job_id, out, req.ttl_s)
-            signed.append(
-                SignedUrl(
-                    output_id=out.id,
-                    url=file_url(base, grant, self.deps.settings.signing_secret),
-                    expires_at=datetime.fromtimestamp(grant.expires, UTC),
-                )
+            link = await download_link(
+                self.deps.storage,
+                self.deps.settings.signing_secret,
+                req.organization,
+                req.job_id,
+                out,
+                req.ttl_s,
+                base,
             )
+            if link is not None:
+                signed.append(link)
         return signed

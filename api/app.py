@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, routes_events, routes_files, routes_jobs, routes_list
+from api import errors, openapi, routes_events, routes_files, routes_jobs, routes_list, routes_uploads
 from api.job_store import JobStore
 from recast import config
+from recast.keys import KeyRing
 from recast.storage import Storage
 from recast.temporal import connect
 
@@ -30,12 +31,16 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.storage = Storage(settings.storage)
+    app.state.keys = KeyRing(settings.api_key_hashes, settings.api_keys_file)  # refuses a bad keys file
+    app.state.storage = Storage(settings.storage, settings)
     errors.install(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_list.router)
     app.include_router(routes_events.router)
     app.include_router(routes_files.router)
+    app.include_router(routes_uploads.router)
+    # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
+    openapi.install(app, routes_jobs.BODY_MODELS)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

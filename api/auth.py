@@ -1,26 +1,35 @@
-"""Bearer API keys → organization."""
+"""Bearer API keys → organization, and the `X-Organization-ID` check."""
 
 from __future__ import annotations
-
-import hmac
 
 from fastapi import Request
 
 from api.errors import ApiError
+from recast.keys import KeyRing
 
 
 async def organization(request: Request) -> str:
-    """The caller's organization, from `Authorization: Bearer <key>`; 401 `unauthorized` otherwise."""
-    keys: dict[str, str] = request.app.state.settings.api_keys
+    """The caller's organization, from `Authorization: Bearer <key>`; 401 `unauthorized` otherwise.
+
+    A client that names its organization in `X-Organization-ID` gets 403 `organization-mismatch` when
+    the key belongs to another one, rather than quietly acting on the key's organization: a
+    multi-tenant client that picked the wrong key learns it before it reads or creates anything."""
+    keys: KeyRing = request.app.state.keys
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and key:
-        for known, org in keys.items():
-            # compare_digest on every key: timing does not reveal how much of a key matched
-            if hmac.compare_digest(known.encode(), key.strip().encode()):
-                return org
-    raise ApiError(
-        401,
-        "unauthorized",
-        "a valid API key is required: Authorization: Bearer <key>",
-        {"WWW-Authenticate": "Bearer"},
-    )
+    key = key.strip()
+    org = keys.organization(key) if scheme.lower() == "bearer" and key else None
+    if org is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid API key is required: Authorization: Bearer <key>",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    claimed = request.headers.get("x-organization-id")
+    if claimed is not None and claimed.strip() != org:
+        raise ApiError(
+            403,
+            "organization-mismatch",
+            f"X-Organization-ID: {claimed.strip()[:64]!r} is not the organization of this API key",
+        )
+    return org

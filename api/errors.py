@@ -64,8 +64,13 @@ STATUS_CODES = {
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": name}
     for code, name in STATUS_CODES.items()
-    if code in (400, 401, 404, 409, 413)
+    if code in (400, 401, 403, 404, 409, 413, 503)  # 403: organization-mismatch, on every keyed route
 }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for these error statuses, each with the one error body."""
+    return {code: {"model": ErrorResponse, "description": STATUS_CODES[code]} for code in codes}
 
 
 def install(app: FastAPI) -> None:

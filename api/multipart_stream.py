@@ -14,10 +14,19 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.errors import ApiError
-from recast.storage import Storage
+from recast.storage import Storage, clean_filename
 
 MAX_FIELD_BYTES = 1024 * 1024
+# JobCreate has fewer than a dozen fields: more parts than this is not a job, only memory spent on it.
+MAX_FIELDS = 32
+MAX_HEADER_BYTES = 8192
 WRITE_BYTES = 1024 * 1024
+
+
+def _bounded(header: bytes) -> None:
+    """Part headers are accumulated in memory: a part's name or filename cannot be made to fill it."""
+    if len(header) > MAX_HEADER_BYTES:
+        raise ValueError(f"a part header is longer than {MAX_HEADER_BYTES} bytes")
 
 
 @dataclass
@@ -52,9 +61,11 @@ async def parse_form(
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header["field"] += data[start:end]
+        _bounded(header["field"])
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
         header["value"] += data[start:end]
+        _bounded(header["value"])
 
     def on_header_end() -> None:
         headers[header["field"].lower()] = header["value"]
@@ -103,7 +114,9 @@ async def parse_form(
                     if name == file_field:
                         if upload is not None:
                             raise ApiError(400, "invalid-input", f"only one {file_field} part is accepted")
-                        fname = (filename or b"upload").decode(errors="replace")
+                        # No path, no control characters: the name reaches storage keys, the Job and,
+                        # through output names, Content-Disposition headers.
+                        fname = clean_filename((filename or b"").decode(errors="replace"))
                         upload = StoredUpload(key=key_for(fname), filename=fname, size=0)
                         writer = await storage.op.open(upload.key, "wb")
                 elif kind == "data":
@@ -130,6 +143,8 @@ async def parse_form(
                         await writer.close()
                         writer = None
                     elif name:
+                        if name not in form.fields and len(form.fields) >= MAX_FIELDS:
+                            raise ApiError(413, "too-large", f"a form has at most {MAX_FIELDS} fields")
                         form.fields[name] = text.decode(errors="replace")
             events.clear()
         parser.finalize()

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from activities.sign import grant_for
+from activities.sign import download_link
 from api.auth import organization
-from api.errors import ERROR_RESPONSES, ApiError, describe_validation
+from api.errors import ERROR_RESPONSES, ApiError, describe_validation, error_responses
 from api.job_store import JobStore
+from api.limits import RATE_LIMITED, Slot, submission_slot
 from api.multipart_stream import StoredUpload, parse_form
-from recast import ids, paths
+from api.routes_uploads import resolve_input
+from recast import ids, net, paths
 from recast.config import Settings
 from recast.models import (
     InputSource,
@@ -27,11 +29,13 @@ from recast.models import (
     PlannedOutput,
     Webhook,
 )
-from recast.signing import file_url
 from recast.storage import Storage, input_key
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 MAX_JSON_BYTES = 1024 * 1024
+# Bodies submit_job parses itself (JSON or a streamed form), named by $ref in SUBMIT_BODY: api/openapi.py
+# adds them to the schema's components.
+BODY_MODELS = [JobCreate]
 
 SUBMIT_BODY = {
     "requestBody": {
@@ -109,15 +113,34 @@ def _form_json(fields: dict[str, str], name: str, default: object) -> object:
         raise ApiError(400, "invalid-input", f"{name}: the form field is not valid JSON") from exc
 
 
+async def _check_targets(req: JobCreate, settings: Settings) -> None:
+    """400 `forbidden-url` now for an input or webhook URL aimed at a forbidden address, when its host is
+    an IP or resolves to one. Early feedback only: DNS may answer differently later, so the worker checks
+    again on every connection it makes (recast/net.py), and that check is the one that holds."""
+    policy = net.policy_for(settings.url_allowlist)
+    for name, url in (("input_url", req.input_url), ("webhook_url", req.webhook_url)):
+        if url:
+            try:
+                await net.check_url(url, policy)
+            except net.ForbiddenUrl as exc:
+                raise ApiError(400, "forbidden-url", f"{name}: {exc}") from exc
+
+
 @router.post(
     "/jobs",
     status_code=202,
     response_model=Job,
     openapi_extra=SUBMIT_BODY,
     summary="Submit a job",
-    responses={200: {"model": Job, "description": "The job this idempotency key already created"}},
+    responses={
+        200: {"model": Job, "description": "The job this idempotency key already created"},
+        429: RATE_LIMITED,
+        **error_responses(415),  # neither JSON nor multipart
+    },
 )
-async def submit_job(request: Request, org: str = Depends(organization)) -> Job | JSONResponse:
+async def submit_job(
+    request: Request, org: str = Depends(organization), slot: Slot = Depends(submission_slot)
+) -> Job | JSONResponse:
     """JSON with `input_url`, or multipart with a `media` file part, an `outputs` JSON part and any other
     field as a part of its own."""
     settings = _settings(request)
@@ -164,11 +187,12 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job 
             raise ApiError(400, "invalid-input", describe_validation(list(exc.errors()))) from exc
         if upload and req.input_url:
             raise ApiError(400, "invalid-input", "send either a media file or input_url, not both")
+        await _check_targets(req, settings)
         if upload:
             source = InputSource(storage_key=upload.key, filename=upload.filename, size=upload.size)
         else:
             assert req.input_url
-            source = InputSource(url=req.input_url)
+            source = await resolve_input(storage, org, req.input_url)  # upload://, s3://, gs:// checks
         if req.idempotency_key is not None:
             job_id = ids.idempotent_job_id(org, req.idempotency_key)
         created_at = datetime.now(UTC)
@@ -195,6 +219,7 @@ async def submit_job(request: Request, org: str = Depends(organization)) -> Job 
             ),
         )
         job, created = await _store(request).start(params)
+        slot.started(job.id, created)  # counted as running until visibility shows it
     except BaseException:
         if upload:
             await storage.delete(upload.key)  # a refused job keeps no orphaned upload
@@ -255,11 +280,12 @@ async def download_output(
         detail = f" ({out.error_code}: {out.error_message})" if out.status is OutputStatus.failed else ""
         raise ApiError(409, "not-ready", f"output {output_id} is {out.status.value}, not completed{detail}")
     settings = _settings(request)
-    grant = grant_for(org, job_id, out, settings.url_ttl_s)
-    return DownloadLink(
-        url=file_url(_base_url(request), grant, settings.signing_secret),
-        expires_at=datetime.fromtimestamp(grant.expires, UTC),
+    storage: Storage = request.app.state.storage
+    link = await download_link(
+        storage, settings.signing_secret, org, job_id, out, settings.url_ttl_s, _base_url(request)
     )
+    assert link is not None  # there is always a base URL here: the request's own
+    return DownloadLink(url=link.url, expires_at=link.expires_at)
 
 
 @router.post(

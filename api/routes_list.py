@@ -200,7 +200,7 @@ async def list_jobs(
     request: Request,
     status: JobStatus | None = Query(None, description="Only jobs with this status."),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Jobs per page."),
-    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
+    cursor: str | None = Query(None, max_length=1024, description="`next_cursor` of the previous page."),
     org: str = Depends(organization),
 ) -> JobList:
     """The caller's organization's jobs, newest first. Listing is eventually consistent: a job shows

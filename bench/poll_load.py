@@ -247,7 +247,13 @@ def main() -> int:
     clip = make_clip(RESULTS / "clip-1s-320x240.mp4")
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"RECAST_API_KEYS": f"{KEY}=bench", "RECAST_SIGNING_SECRET": "bench-secret"}
+        env = {
+            "RECAST_API_KEYS": f"{KEY}=bench",
+            "RECAST_SIGNING_SECRET": "bench-secret",
+            # 200 jobs parked at once, submitted in seconds: far above the per-organization defaults.
+            "RECAST_MAX_CONCURRENT_JOBS": "0",
+            "RECAST_MAX_SUBMISSIONS_PER_MINUTE": "0",
+        }
         with Stack(Path(tmp) / "stack", env, quiet=True) as stack:
             stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
             stack.start_worker()

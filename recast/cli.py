@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from recast.models import INPUT_SCHEMES
+
 TERMINAL = {"completed", "failed", "partial", "canceled"}
 
 
@@ -64,7 +66,8 @@ def submit(
 ) -> dict[str, Any]:
     """Submit by URL (JSON) or by upload (multipart); `fields` are the other JobCreate fields."""
     fields = {k: v for k, v in (fields or {}).items() if v not in (None, False, {})}
-    if source.startswith(("http://", "https://")):
+    # Every input_url scheme is sent as a URL (http(s), s3, gs, upload); anything else is a local file.
+    if source.lower().startswith(tuple(f"{scheme}://" for scheme in INPUT_SCHEMES)):
         return _check(http.post("/v1/jobs", json={"input_url": source, "outputs": outputs, **fields}))
     path = Path(source)
     if not path.is_file():

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recast import keys
+
 TASK_QUEUE_DEFAULT = "recast"
 
 
@@ -23,16 +25,9 @@ def _int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
-def parse_api_keys(raw: str) -> dict[str, str]:
-    """`key=org,key2=org2` → {key: org}. A bare key belongs to org `default`."""
-    keys: dict[str, str] = {}
-    for item in raw.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, _, org = item.partition("=")
-        keys[key.strip()] = org.strip() or "default"
-    return keys
+def _list(name: str) -> tuple[str, ...]:
+    """A comma-separated variable, items stripped, empty ones dropped."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
 def read_or_create_secret(path: Path, prefix: str = "") -> str:
@@ -61,7 +56,19 @@ class Settings:
     temporal_namespace: str = "default"
     task_queue: str = TASK_QUEUE_DEFAULT
     storage_url: str = ""  # empty → fs under data_dir/storage
-    api_keys: dict[str, str] = field(default_factory=dict)
+    # Object storage (s3:// and gs:// in RECAST_STORAGE_URL and in input URLs); empty → provider defaults.
+    s3_endpoint: str = ""
+    s3_public_endpoint: str = ""  # endpoint put in pre-signed URLs, when clients reach S3 elsewhere
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    gcs_endpoint: str = ""
+    gcs_credential: str = ""  # path to, or base64 of, a service-account JSON
+    gcs_token: str = ""  # a fixed OAuth2 token instead of the credential's token exchange (emulators)
+    upload_ttl_s: int = 86400  # lifetime of an upload URL from POST /v1/uploads
+    # SHA-256 hex of each RECAST_API_KEYS key → its organization: the keys themselves are not kept.
+    api_key_hashes: dict[str, str] = field(default_factory=dict)
+    api_keys_file: Path | None = None  # hashed keys, re-read by the API when it changes (recast.keys)
     signing_secret: str = ""
     public_url: str = ""  # base of signed download URLs; empty → the request's own base URL
     max_upload_bytes: int = 2 * 1024**3
@@ -75,6 +82,13 @@ class Settings:
     events_heartbeat_s: float = 30.0
     confirmation_timeout_s: float = 86400.0
     webhook_retry_s: float = 3600.0
+    # Extra targets input and webhook URLs may reach besides public addresses (recast.net): CIDRs,
+    # IPs or host names, each optionally `:port`.
+    url_allowlist: tuple[str, ...] = ()
+    # Former signing secrets: download tokens they signed still verify; new tokens use signing_secret.
+    signing_secrets_previous: tuple[str, ...] = ()
+    max_concurrent_jobs: int = 50  # per organization, jobs not yet finished; 0: no limit
+    max_submissions_per_minute: int = 120  # per organization and API process; 0: no limit
 
     @property
     def storage(self) -> str:
@@ -86,6 +100,11 @@ def load() -> Settings:
     secret = os.environ.get("RECAST_SIGNING_SECRET", "").strip() or read_or_create_secret(
         data_dir / "signing.key"
     )
+    allowlist = _list("RECAST_URL_ALLOWLIST")
+    # Imported here: recast.child imports this module into workflow sandboxes, which need no httpx.
+    from recast.net import UrlPolicy
+
+    UrlPolicy.parse(allowlist)  # a bad entry stops the process at start, not at its first fetch
     return Settings(
         host=_env("RECAST_HOST", "127.0.0.1"),
         port=_int("RECAST_PORT", 8000),
@@ -94,7 +113,17 @@ def load() -> Settings:
         temporal_namespace=_env("RECAST_TEMPORAL_NAMESPACE", "default"),
         task_queue=_env("RECAST_TASK_QUEUE", TASK_QUEUE_DEFAULT),
         storage_url=_env("RECAST_STORAGE_URL", ""),
-        api_keys=parse_api_keys(_env("RECAST_API_KEYS", "")),
+        s3_endpoint=_env("RECAST_S3_ENDPOINT", ""),
+        s3_public_endpoint=_env("RECAST_S3_PUBLIC_ENDPOINT", ""),
+        s3_region=_env("RECAST_S3_REGION", "us-east-1"),
+        s3_access_key_id=_env("RECAST_S3_ACCESS_KEY_ID", ""),
+        s3_secret_access_key=_env("RECAST_S3_SECRET_ACCESS_KEY", ""),
+        gcs_endpoint=_env("RECAST_GCS_ENDPOINT", ""),
+        gcs_credential=_env("RECAST_GCS_CREDENTIAL", ""),
+        gcs_token=_env("RECAST_GCS_TOKEN", ""),
+        upload_ttl_s=_int("RECAST_UPLOAD_TTL", 86400),
+        api_key_hashes=keys.parse_env(_env("RECAST_API_KEYS", "")),
+        api_keys_file=Path(keys_file) if (keys_file := _env("RECAST_API_KEYS_FILE", "")) else None,
         signing_secret=secret,
         public_url=_env("RECAST_PUBLIC_URL", "").rstrip("/"),
         max_upload_bytes=_int("RECAST_MAX_UPLOAD_BYTES", 2 * 1024**3),
@@ -108,4 +137,8 @@ def load() -> Settings:
         events_heartbeat_s=_float("RECAST_EVENTS_HEARTBEAT", 30.0),
         confirmation_timeout_s=_float("RECAST_CONFIRMATION_TIMEOUT", 86400.0),
         webhook_retry_s=_float("RECAST_WEBHOOK_RETRY", 3600.0),
+        url_allowlist=allowlist,
+        signing_secrets_previous=_list("RECAST_SIGNING_SECRET_PREVIOUS"),
+        max_concurrent_jobs=_int("RECAST_MAX_CONCURRENT_JOBS", 50),
+        max_submissions_per_minute=_int("RECAST_MAX_SUBMISSIONS_PER_MINUTE", 120),
     )

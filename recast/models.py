@@ -5,6 +5,7 @@ Everything here must stay importable inside Temporal's workflow sandbox: no I/O,
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -114,15 +115,53 @@ def _http_url(value: str | None, field: str) -> str | None:
     return value
 
 
+INPUT_SCHEMES = ("https", "http", "s3", "gs", "upload")
+UPLOAD_ID = re.compile(r"^up_[A-Za-z0-9_-]{20,64}$")
+
+
+def _input_url(value: str | None) -> str | None:
+    """input_url: one of INPUT_SCHEMES, with what that scheme needs after `://`."""
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in INPUT_SCHEMES:
+        raise ValueError(
+            "input_url must use one of the schemes " + ", ".join(f"{s}://" for s in INPUT_SCHEMES)
+        )
+    if scheme == "upload" and not UPLOAD_ID.match(rest):
+        raise ValueError("input_url: upload:// takes the upload_id POST /v1/uploads returned")
+    if scheme in ("s3", "gs"):
+        bucket, _, key = rest.partition("/")
+        if not bucket or not key:
+            raise ValueError(f"input_url: {scheme}:// URLs are {scheme}://bucket/key")
+    if scheme in ("http", "https") and not rest.split("/", 1)[0]:
+        raise ValueError("input_url: the URL has no host")
+    return value
+
+
 class JobCreate(Strict):
     """Body of `POST /v1/jobs` (JSON), or the parts of its multipart form (each field a form part)."""
 
-    input_url: str | None = Field(default=None, max_length=4096, description="http(s) URL of the input")
+    input_url: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="Where the input is: "
+        + ", ".join(f"`{s}://…`" for s in INPUT_SCHEMES)
+        + " (`upload://{upload_id}` from `POST /v1/uploads`).",
+    )
     outputs: list[OutputSpec] = Field(min_length=1, max_length=10)
     metadata: dict[str, str] = Field(
         default_factory=dict,
         description=f"Your own key/value pairs, returned as given: at most {METADATA_MAX_ENTRIES} entries, "
         f"keys up to {METADATA_MAX_KEY} characters, values up to {METADATA_MAX_VALUE}.",
+        # The validator below enforces these with its own messages; here they are published in the
+        # OpenAPI schema, so clients (and the schemathesis fuzz test) see every limit.
+        json_schema_extra={
+            "maxProperties": METADATA_MAX_ENTRIES,
+            "propertyNames": {"minLength": 1, "maxLength": METADATA_MAX_KEY},
+            "additionalProperties": {"type": "string", "maxLength": METADATA_MAX_VALUE},
+        },
     )
     priority: Priority = Field(
         default=Priority.standard, description="Served first when workers are busy: premium, then standard."
@@ -154,8 +193,8 @@ class JobCreate(Strict):
 
     @field_validator("input_url")
     @classmethod
-    def _input_http_only(cls, value: str | None) -> str | None:
-        return _http_url(value, "input_url")
+    def _input_known_scheme(cls, value: str | None) -> str | None:
+        return _input_url(value)
 
     @field_validator("webhook_url")
     @classmethod

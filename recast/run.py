@@ -22,7 +22,7 @@ def main() -> int:
     port = int(os.environ.get("RECAST_PORT", "8000"))
     env: dict[str, str] = {"RECAST_DATA_DIR": str(data_dir)}
     api_key = ""
-    if not os.environ.get("RECAST_API_KEYS"):
+    if not os.environ.get("RECAST_API_KEYS") and not os.environ.get("RECAST_API_KEYS_FILE"):
         # One key for org `default`, kept under the data dir so it survives restarts.
         api_key = read_or_create_secret(data_dir / "api_key", prefix="rk_")
         env["RECAST_API_KEYS"] = f"{api_key}=default"
@@ -55,7 +55,7 @@ def main() -> int:
                     f"  data dir     {data_dir}",
                     f"  API key      {api_key}   (org: default)"
                     if api_key
-                    else "  API keys     from RECAST_API_KEYS",
+                    else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
                     "",
                     "Try:",
                     f'  curl -H "Authorization: Bearer {api_key or "<key>"}" '

@@ -1,4 +1,10 @@
-"""HMAC-signed, expiring download tokens for outputs kept on local storage (`GET /v1/files/{token}`)."""
+"""HMAC-signed, expiring download tokens for outputs kept on local storage (`GET /v1/files/{token}`).
+
+The MAC covers the whole payload: organization, job, output, storage key, download name, content type
+and expiry, so changing any of them breaks the token. Rotation: tokens are always signed with the
+current secret, and verified against it and then any previous secrets (`RECAST_SIGNING_SECRET_PREVIOUS`),
+so URLs handed out before a rotation keep working until they expire.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -59,9 +66,17 @@ def sign(grant: FileGrant, secret: str) -> str:
     return f"{payload}.{_mac(secret, payload)}"
 
 
-def verify(token: str, secret: str, now: float | None = None) -> FileGrant:
+def verify(token: str, secret: str, now: float | None = None, previous: Iterable[str] = ()) -> FileGrant:
+    """The grant a token carries, if one of the secrets signed it and it has not expired."""
     payload, _, mac = token.partition(".")
-    if not payload or not mac or not hmac.compare_digest(mac, _mac(secret, payload)):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a token comes from the URL as typed.
+    if (
+        not payload
+        or not mac
+        or not any(
+            hmac.compare_digest(mac.encode(), _mac(s, payload).encode()) for s in (secret, *previous) if s
+        )
+    ):
         raise TokenError("invalid-token", "the download token is not valid")
     try:
         data = json.loads(_unb64(payload))

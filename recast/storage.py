@@ -1,27 +1,49 @@
 """Object storage through OpenDAL, and the layout of every object Recast writes.
 
-Layout: `{organization}/jobs/{job_id}/input/{filename}` and `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`,
-so each organization's files live under its own prefix.
+Backends (`RECAST_STORAGE_URL`): `fs://path` (default), `memory://` (tests), `s3://bucket/prefix`,
+`gs://bucket/prefix`; credentials and endpoints come from Settings (README: Configuration).
+
+Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`
+and `{organization}/uploads/{upload_id}/…`, so each organization's files live under its own prefix.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 import re
+import unicodedata
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import opendal
 
+from recast.config import Settings
+
 CHUNK = 1024 * 1024
+OBJECT_SCHEMES = ("s3", "gs")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
 
 def safe_filename(name: str | None, default: str = "input") -> str:
     """A filename reduced to a harmless basename: no directories, no control or shell characters."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = _UNSAFE.sub("_", base).strip("._")[:120]
+    return base or default
+
+
+def clean_filename(name: str | None, default: str = "upload") -> str:
+    """A client's filename made harmless to keep, show and put in a header: its last path component,
+    without control or format characters (CR/LF, NUL, bidi overrides), trimmed, at most 255 characters.
+    Unlike safe_filename it keeps non-ASCII letters, so "vidéo.mp4" stays readable."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    base = base.strip().lstrip(".")[:255].strip()
     return base or default
 
 
@@ -38,14 +60,98 @@ def output_key(organization: str, job_id: str, output_id: str, ext: str, path: s
     return f"{organization}/jobs/{job_id}/outputs/{output_id}.{ext}"
 
 
-class Storage:
-    """One configured backend. `local_root` is set for `fs://`, letting workers read objects in place."""
+def upload_prefix(organization: str, upload_id: str) -> str:
+    return f"{organization}/uploads/{upload_id}/"
 
-    def __init__(self, url: str) -> None:
+
+@dataclass(frozen=True)
+class ObjectUrl:
+    """`s3://bucket/key` or `gs://bucket/key`, as given in an input URL."""
+
+    scheme: str
+    bucket: str
+    key: str
+
+
+def parse_object_url(url: str) -> ObjectUrl:
+    """Split an `s3://` / `gs://` URL; ValueError naming what is wrong."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in OBJECT_SCHEMES:
+        raise ValueError(f"not an object URL: {url[:80]!r}")
+    key = parts.path.lstrip("/")
+    if not _BUCKET.match(parts.netloc) or not key or key.endswith("/"):
+        raise ValueError(f"{scheme}:// URLs are {scheme}://bucket/key, with a bucket name and an object key")
+    if parts.query or parts.fragment or any(seg in ("", ".", "..") for seg in key.split("/")):
+        raise ValueError(
+            f"{scheme}:// object keys may not have empty, '.' or '..' segments, a query or a fragment"
+        )
+    return ObjectUrl(scheme=scheme, bucket=parts.netloc, key=key)
+
+
+def operator_options(scheme: str, bucket: str, root: str, settings: Settings | None) -> dict[str, str]:
+    """OpenDAL options of an `s3` or `gcs` operator for one bucket, from the configured endpoint and
+    credentials. Explicit credentials switch off OpenDAL's own discovery (environment, ~/.aws, instance
+    metadata), so what Recast uses is exactly what it was told; without them the provider's usual
+    discovery (an IAM role, a workload identity) applies."""
+    s = settings or Settings()
+    opts = {"bucket": bucket, "root": "/" + root.strip("/")}
+    if scheme == "s3":
+        # Path-style addressing (OpenDAL's default: `enable_virtual_host_style` off) is what MinIO
+        # and other S3-compatible servers on a plain host:port need.
+        opts["region"] = s.s3_region
+        if s.s3_endpoint:
+            opts["endpoint"] = s.s3_endpoint
+        if s.s3_access_key_id or s.s3_secret_access_key:
+            opts["access_key_id"] = s.s3_access_key_id
+            opts["secret_access_key"] = s.s3_secret_access_key
+            opts["disable_config_load"] = "true"
+            opts["disable_ec2_metadata"] = "true"
+    elif scheme in ("gs", "gcs"):
+        if s.gcs_endpoint:
+            opts["endpoint"] = s.gcs_endpoint
+        if s.gcs_credential:
+            name, value = _gcs_credential(s.gcs_credential)
+            opts[name] = value
+            opts["disable_config_load"] = "true"
+            opts["disable_vm_metadata"] = "true"
+        if s.gcs_token:
+            opts["token"] = s.gcs_token
+    else:
+        raise ValueError(f"no object-storage service for scheme {scheme!r}")
+    return opts
+
+
+def _gcs_credential(value: str) -> tuple[str, str]:
+    """RECAST_GCS_CREDENTIAL as an OpenDAL option: base64 of the service-account JSON, or its path."""
+    try:
+        json.loads(base64.b64decode(value, validate=True))
+        return "credential", value
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        if Path(value).is_file():
+            return "credential_path", value
+    except OSError:
+        pass
+    raise ValueError("RECAST_GCS_CREDENTIAL is neither base64 of a service-account JSON nor a path to one")
+
+
+class Storage:
+    """One configured backend. `local_root` is set for `fs://`, letting workers read objects in place;
+    `scheme` is `fs`, `memory`, `s3` or `gs`; object stores also have `bucket` and `prefix`."""
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme or "fs"
         self.url = url
+        self.scheme = scheme
+        self.settings = settings
         self.local_root: Path | None = None
+        self.bucket = ""
+        self.prefix = ""
+        self._sources: dict[tuple[str, str], opendal.AsyncOperator] = {}
+        self.presign_op: opendal.AsyncOperator | None = None  # set when presigning uses another endpoint
         if scheme == "fs":
             root = Path(parts.netloc + parts.path).resolve()
             root.mkdir(parents=True, exist_ok=True)
@@ -53,8 +159,69 @@ class Storage:
             self.op = opendal.AsyncOperator("fs", root=str(root))
         elif scheme == "memory":
             self.op = opendal.AsyncOperator("memory")
+        elif scheme in OBJECT_SCHEMES:
+            if not parts.netloc:
+                raise ValueError(f"RECAST_STORAGE_URL {url!r} names no bucket: use {scheme}://bucket/prefix")
+            self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
+            service = "s3" if scheme == "s3" else "gcs"
+            options = operator_options(scheme, self.bucket, self.prefix, settings)
+            self.op = opendal.AsyncOperator(service, **options)
+            public = settings.s3_public_endpoint if settings and scheme == "s3" else ""
+            # A signature covers the host: URLs for clients are signed for the endpoint they reach
+            # (localhost:9000, say), which may not be the one Recast uses (minio:9000 inside compose).
+            if public:
+                self.presign_op = opendal.AsyncOperator(service, **{**options, "endpoint": public})
         else:
-            raise ValueError(f"unsupported RECAST_STORAGE_URL scheme {scheme!r} (supported: fs, memory)")
+            raise ValueError(
+                f"unsupported RECAST_STORAGE_URL scheme {scheme!r} (supported: fs, memory, s3, gs)"
+            )
+
+    @property
+    def presigns(self) -> bool:
+        """Whether clients talk to the store directly through pre-signed URLs (S3, GCS), rather than
+        through the gateway's signed routes (local storage)."""
+        return self.scheme in OBJECT_SCHEMES
+
+    async def download_url(self, key: str, filename: str, content_type: str, ttl_s: int) -> str | None:
+        """A pre-signed GET valid for `ttl_s`, served as an attachment named `filename`; None on local
+        storage, where the caller hands out a gateway token (`/v1/files/{token}`) instead."""
+        if not self.presigns:
+            return None
+        quoted = filename.replace('"', "").replace("\\", "")
+        req = await (self.presign_op or self.op).presign_read(
+            key,
+            ttl_s,
+            content_type=content_type,
+            content_disposition=f'attachment; filename="{quoted}"',
+        )
+        return req.url
+
+    async def upload_request(
+        self, key: str, ttl_s: int, content_type: str
+    ) -> tuple[str, str, dict[str, str]]:
+        """A pre-signed PUT (url, method, headers) the client sends the object's bytes to directly."""
+        req = await (self.presign_op or self.op).presign_write(key, ttl_s, content_type=content_type)
+        return req.url, req.method, {**dict(req.headers), "Content-Type": content_type}
+
+    def source(self, obj: ObjectUrl) -> opendal.AsyncOperator:
+        """An operator reading the bucket of an `s3://` / `gs://` input URL, with the configured
+        endpoint and credentials (one per bucket, reused)."""
+        cached = self._sources.get((obj.scheme, obj.bucket))
+        if cached is None:
+            service = "s3" if obj.scheme == "s3" else "gcs"
+            cached = opendal.AsyncOperator(
+                service, **operator_options(obj.scheme, obj.bucket, "", self.settings)
+            )
+            self._sources[(obj.scheme, obj.bucket)] = cached
+        return cached
+
+    def foreign_object(self, obj: ObjectUrl, organization: str) -> bool:
+        """True when an input URL points into Recast's own storage outside the organization's prefix:
+        the configured credentials can read every organization's files there, a client may not."""
+        if obj.scheme != self.scheme or obj.bucket != self.bucket:
+            return False
+        own = "/".join(p for p in (self.prefix, organization) if p) + "/"
+        return not obj.key.startswith(own)
 
     def local_path(self, key: str) -> Path | None:
         """The object's path on this machine's disk, when the backend is the local filesystem."""

@@ -35,6 +35,13 @@ STACK_ENV = {
     "RECAST_ENCODE_ATTEMPTS": "2",
     "RECAST_CONFIRMATION_TIMEOUT": "5",
     "RECAST_WEBHOOK_RETRY": "60",
+    # Many tests submit as one organization in quick succession: no per-organization limits here;
+    # tests/test_limits.py runs an API with low ones.
+    "RECAST_MAX_CONCURRENT_JOBS": "0",
+    "RECAST_MAX_SUBMISSIONS_PER_MINUTE": "0",
+    # The tests' input and webhook servers listen on loopback, which Recast refuses by default (SSRF);
+    # tests/test_ssrf.py runs a stack without this.
+    "RECAST_URL_ALLOWLIST": "127.0.0.1/32",
 }
 
 

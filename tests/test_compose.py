@@ -13,9 +13,13 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from recast.config import Settings
+from recast.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAST_SERVICES = ("api", "worker")
@@ -42,7 +46,7 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def config_variables() -> set[str]:
     """The RECAST_* names recast/config.py passes to its environment look-ups."""
-    return set(re.findall(r"[\"'](RECAST_[A-Z_]+)[\"']", (ROOT / "recast" / "config.py").read_text()))
+    return set(re.findall(r"[\"'](RECAST_[A-Z0-9_]+)[\"']", (ROOT / "recast" / "config.py").read_text()))
 
 
 def build_of(service: dict[str, Any]) -> tuple[Path, str]:
@@ -240,3 +244,47 @@ def test_temporal_gives_recasts_queue_one_partition(services: dict[str, dict[str
         [entry] = config[key]
         assert entry["value"] == 1
         assert entry["constraints"]["taskQueueName"] == services["worker"]["environment"]["RECAST_TASK_QUEUE"]
+
+
+def test_recast_stores_in_the_minio_bucket(services: dict[str, dict[str, Any]]) -> None:
+    # S3 storage on the MinIO service: the bucket minio-init creates, MinIO's own credentials, and
+    # pre-signed URLs for an address clients can reach (not the in-network `minio` host name).
+    minio = environment(services["minio"])
+    init = " ".join(services["minio-init"]["command"])
+    storage_vars = (
+        "RECAST_STORAGE_URL",
+        "RECAST_S3_ENDPOINT",
+        "RECAST_S3_PUBLIC_ENDPOINT",
+        "RECAST_S3_REGION",
+        "RECAST_S3_ACCESS_KEY_ID",
+        "RECAST_S3_SECRET_ACCESS_KEY",
+    )
+    api, worker = (environment(services[name]) for name in RECAST_SERVICES)
+    assert {v: api[v] for v in storage_vars} == {v: worker[v] for v in storage_vars}
+    url = urlsplit(api["RECAST_STORAGE_URL"])
+    assert url.scheme == "s3"
+    assert re.search(rf"\bmc mb\b.*\blocal/{re.escape(url.netloc)}\b", init), (
+        "minio-init makes another bucket"
+    )
+    endpoint = urlsplit(api["RECAST_S3_ENDPOINT"])
+    assert endpoint.hostname == "minio" and endpoint.port == 9000
+    assert "server /data" in services["minio"]["command"]
+    assert api["RECAST_S3_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert api["RECAST_S3_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+    public = re.fullmatch(
+        r"\$\{RECAST_S3_PUBLIC_ENDPOINT:-(http://[^}]+)\}", api["RECAST_S3_PUBLIC_ENDPOINT"]
+    )
+    assert public and urlsplit(public.group(1)).port == 9000
+    assert any(str(p).endswith(":9000:9000") for p in services["minio"]["ports"]), (
+        "MinIO's S3 port is not published"
+    )
+    for name in RECAST_SERVICES:
+        assert services[name]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    settings = Settings(
+        s3_endpoint=api["RECAST_S3_ENDPOINT"],
+        s3_region=api["RECAST_S3_REGION"],
+        s3_access_key_id="k",
+        s3_secret_access_key="s",
+    )
+    storage = Storage(api["RECAST_STORAGE_URL"], settings)
+    assert (storage.scheme, storage.bucket, storage.prefix) == ("s3", url.netloc, url.path.strip("/"))

@@ -163,7 +163,10 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def callbacks(tmp_path: Path) -> CallbackActivities:
     settings = config.Settings(
-        data_dir=tmp_path, scratch_dir=tmp_path / "scratch", storage_url=f"fs://{tmp_path}/s"
+        data_dir=tmp_path,
+        scratch_dir=tmp_path / "scratch",
+        storage_url=f"fs://{tmp_path}/s",
+        url_allowlist=("127.0.0.1/32",),  # the receiver is on loopback; test_ssrf.py covers the refusal
     )
     return CallbackActivities(Deps.from_settings(settings))
 

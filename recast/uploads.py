@@ -1,0 +1,141 @@
+"""The upload flow's records: where an upload lives, its manifest, and the gateway's upload tokens.
+
+`POST /v1/uploads` writes a manifest at `{org}/uploads/{upload_id}/upload.json` and hands out where to
+send the bytes (a pre-signed PUT on S3/GCS, a signed gateway route on local storage); the bytes land at
+`{org}/uploads/{upload_id}/data/{filename}`. A job names the upload as `upload://{upload_id}` and the
+manifest is looked up under the *job's* organization, so another organization's upload id finds nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import opendal
+from pydantic import BaseModel
+
+from recast.storage import Storage, safe_filename, upload_prefix
+
+UPLOAD_SCHEME = "upload://"
+
+
+class UploadManifest(BaseModel):
+    upload_id: str
+    organization: str
+    filename: str
+    size: int  # declared by the client; the job refuses an object of any other size
+    content_type: str
+    key: str  # where the bytes go
+    created_at: datetime
+    expires_at: datetime  # of the upload URL; the uploaded object itself stays usable
+
+
+class UploadError(Exception):
+    """An upload that cannot be used (yet). `status` and `code` are the API's answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def data_key(organization: str, upload_id: str, filename: str) -> str:
+    return f"{upload_prefix(organization, upload_id)}data/{safe_filename(filename, 'upload')}"
+
+
+def manifest_key(organization: str, upload_id: str) -> str:
+    return f"{upload_prefix(organization, upload_id)}upload.json"
+
+
+async def save_manifest(storage: Storage, manifest: UploadManifest) -> None:
+    await storage.op.write(
+        manifest_key(manifest.organization, manifest.upload_id), manifest.model_dump_json().encode()
+    )
+
+
+async def load_manifest(storage: Storage, organization: str, upload_id: str) -> UploadManifest | None:
+    try:
+        raw = await storage.op.read(manifest_key(organization, upload_id))
+    except opendal.exceptions.NotFound:
+        return None
+    return UploadManifest.model_validate_json(bytes(raw))
+
+
+async def resolve(storage: Storage, organization: str, upload_id: str) -> tuple[UploadManifest, int]:
+    """The manifest and stored size of a finished upload of `organization`; UploadError otherwise."""
+    manifest = await load_manifest(storage, organization, upload_id)
+    if manifest is None:
+        raise UploadError(404, "not-found", f"input_url: no upload {upload_id} in this organization")
+    stored = await storage.size(manifest.key)
+    if stored is None or stored < manifest.size:
+        raise UploadError(
+            409,
+            "upload-incomplete",
+            f"input_url: upload {upload_id} has {stored or 0} of its {manifest.size} bytes; finish it first",
+        )
+    if stored > manifest.size:
+        # Only possible with a pre-signed PUT, which the store accepts whatever its length.
+        raise UploadError(
+            413,
+            "too-large",
+            f"input_url: upload {upload_id} is {stored} bytes, {manifest.size} were declared",
+        )
+    return manifest, stored
+
+
+# ---------------------------------------------------------------- gateway upload tokens ------------------
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    organization: str
+    upload_id: str
+    expires: int  # unix seconds
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _mac(secret: str, payload: str) -> str:
+    # "upload." separates these MACs from download tokens signed with the same secret.
+    return _b64(hmac.new(secret.encode(), b"upload." + payload.encode(), hashlib.sha256).digest())
+
+
+def sign_upload(grant: UploadGrant, secret: str) -> str:
+    payload = _b64(
+        json.dumps(
+            {"o": grant.organization, "u": grant.upload_id, "e": grant.expires}, separators=(",", ":")
+        ).encode()
+    )
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def verify_upload(
+    token: str, secret: str, now: float | None = None, previous: Iterable[str] = ()
+) -> UploadGrant:
+    """The grant a token carries, signed with `secret` or one of the `previous` secrets (rotation: an
+    upload under way keeps its URL); UploadError 403 `invalid-token` / `token-expired` otherwise."""
+    payload, _, mac = token.partition(".")
+    # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and the token is from the URL.
+    if (
+        not payload
+        or not mac
+        or not any(
+            hmac.compare_digest(mac.encode(), _mac(s, payload).encode()) for s in (secret, *previous) if s
+        )
+    ):
+        raise UploadError(403, "invalid-token", "the upload token is not valid")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        grant = UploadGrant(str(data["o"]), str(data["u"]), int(data["e"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UploadError(403, "invalid-token", "the upload token is not valid") from exc
+    if grant.expires < (time.time() if now is None else now):
+        raise UploadError(403, "token-expired", "the upload URL has expired; create a new upload")
+    return grant
