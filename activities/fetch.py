@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -113,11 +114,13 @@ class FetchActivities:
         storage = self.deps.storage
         written = 0
         last_beat = 0.0
+        max_seconds = self.deps.settings.fetch_timeout_s
         # Every connection, the first and each redirect's, goes through the SSRF guard: it resolves the
         # host once, checks each address and connects to the address it checked (recast/net.py).
         policy = net.policy_for(self.deps.settings.url_allowlist)
         try:
-            async with net.guarded_client(policy, timeout=30) as client:
+            # One deadline for the whole download: a server dripping bytes never trips a read timeout.
+            async with asyncio.timeout(max_seconds), net.guarded_client(policy, timeout=30) as client:
                 resp = await _get_following_redirects(client, url)
                 try:
                     if resp.status_code >= 400:
@@ -150,6 +153,13 @@ class FetchActivities:
             ) from exc
         except httpx.HTTPError as exc:
             raise ApplicationError(f"could not fetch the input: {exc}", type="input-unreachable") from exc
+        except TimeoutError as exc:
+            await storage.delete(key)
+            raise ApplicationError(
+                f"the input took longer than {max_seconds:g} s to download (RECAST_FETCH_TIMEOUT)",
+                type="too-slow",
+                non_retryable=True,
+            ) from exc
         except ApplicationError:
             await storage.delete(key)
             raise

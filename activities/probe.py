@@ -19,7 +19,15 @@ class ProbeActivities:
     async def probe_input(self, storage_key: str) -> InputMetadata:
         path = await local_input(self.deps.storage, self.deps.scratch, storage_key)
         try:
-            return media.input_metadata(await media.probe_raw(path), path.stat().st_size)
+            meta = media.input_metadata(await media.probe_raw(path), path.stat().st_size)
         except media.MediaError as exc:
             # A file that is not media stays that way: fail once, no retry storm.
             raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
+        limit = self.deps.settings.max_duration_s
+        if meta.duration_ms > limit * 1000:
+            raise ApplicationError(
+                f"the input lasts {meta.duration_ms / 1000:.1f} s, longer than the limit of {limit:g} s",
+                type="too-long",
+                non_retryable=True,
+            )
+        return meta

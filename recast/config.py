@@ -72,6 +72,8 @@ class Settings:
     signing_secret: str = ""
     public_url: str = ""  # base of signed download URLs; empty → the request's own base URL
     max_upload_bytes: int = 2 * 1024**3
+    max_duration_s: float = 4 * 3600.0  # longest input, in media seconds
+    fetch_timeout_s: float = 3600.0  # longest an input download may take, start to end
     url_ttl_s: int = 3600
     heartbeat_timeout_s: float = 30.0
     stall_timeout_s: float = 60.0
@@ -127,6 +129,8 @@ def load() -> Settings:
         signing_secret=secret,
         public_url=_env("RECAST_PUBLIC_URL", "").rstrip("/"),
         max_upload_bytes=_int("RECAST_MAX_UPLOAD_BYTES", 2 * 1024**3),
+        max_duration_s=_float("RECAST_MAX_DURATION", 4 * 3600.0),
+        fetch_timeout_s=_float("RECAST_FETCH_TIMEOUT", 3600.0),
         url_ttl_s=_int("RECAST_URL_TTL", 3600),
         heartbeat_timeout_s=_float("RECAST_HEARTBEAT_TIMEOUT", 30.0),
         stall_timeout_s=_float("RECAST_STALL_TIMEOUT", 60.0),

@@ -34,6 +34,8 @@ STACK_ENV = {
     "RECAST_HEARTBEAT_TIMEOUT": "5",
     "RECAST_ENCODE_ATTEMPTS": "2",
     "RECAST_CONFIRMATION_TIMEOUT": "5",
+    "RECAST_MAX_DURATION": "60",
+    "RECAST_FETCH_TIMEOUT": "4",
     "RECAST_WEBHOOK_RETRY": "60",
     # Many tests submit as one organization in quick succession: no per-organization limits here;
     # tests/test_limits.py runs an API with low ones.
