@@ -5,10 +5,13 @@ uploaded and downloaded."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,3 +316,39 @@ def test_upload_tokens_survive_a_secret_rotation() -> None:
     with pytest.raises(UploadError) as refused:
         verify_upload(token, "new-secret")
     assert refused.value.code == "invalid-token"
+
+
+def test_large_inputs_stream_through_the_worker(temporal: Stack, tmp_path: Path) -> None:
+    """A worker fetching a large input_url streams it into storage; its peak memory stays far below the
+    file's size (the file is not media, so the job then fails at probe, which is fine here)."""
+    big = tmp_path / "www" / "big.mp4"
+    big.parent.mkdir()
+    with big.open("wb") as fh:
+        for chunk in big_body():
+            fh.write(chunk)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(big.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    s = new_stack(
+        temporal, tmp_path / "stack", f"recast-bigfetch-{tmp_path.name}", RECAST_MAX_UPLOAD_BYTES=str(1 << 30)
+    )
+    try:
+        worker = s.start_worker()
+        port = free_port()
+        s.start_api("127.0.0.1", port)
+        api = Api(f"http://127.0.0.1:{port}")
+        # Warm the worker up on a small input first, so imports and first-use allocations are in the baseline.
+        small = tmp_path / "www" / "small.mp4"
+        small.write_bytes(b"\0" * 4096)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        warm = api.http.post("/v1/jobs", json={"input_url": f"{url}/small.mp4", "outputs": [H264_240]})
+        api.wait(warm.json()["id"], timeout=60)
+        baseline = peak_rss(worker.pid)
+        job = api.http.post("/v1/jobs", json={"input_url": f"{url}/big.mp4", "outputs": [H264_240]})
+        done = api.wait(job.json()["id"], timeout=120)
+        assert done["input"]["size"] == BIG  # the whole file arrived in storage
+        grown = peak_rss(worker.pid) - baseline
+        assert grown < 96 * 1024 * 1024, f"fetching grew the worker's peak RSS by {grown >> 20} MiB"
+    finally:
+        s.stop()
+        server.shutdown()
