@@ -218,5 +218,6 @@ async def upload_rate_limit(request: Request, org: str = Depends(organization)) 
     its own (an upload is followed by its job's submission; sharing one window would halve the limit).
     An upload starts no job, so the concurrent-jobs limit applies to the job's submission instead."""
     limits = _limits(request)
-    limits.check_rate(f"{org}\0uploads", what="uploads", org=org)
-    limits.submitted[f"{org}\0uploads"].append(limits.clock())
+    window = f"{org}\0uploads"
+    limits.check_rate(window, what="uploads", org=org)
+    limits.submitted.setdefault(window, deque()).append(limits.clock())

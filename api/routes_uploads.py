@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError
+from api.limits import RATE_LIMITED, upload_rate_limit
 from recast.config import Settings
 from recast.models import InputSource, Strict
 from recast.storage import CHUNK, Storage, clean_filename, parse_object_url
@@ -80,7 +81,14 @@ def _storage(request: Request) -> Storage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
-@router.post("/uploads", status_code=201, response_model=UploadTicket, summary="Start an upload")
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadTicket,
+    summary="Start an upload",
+    dependencies=[Depends(upload_rate_limit)],
+    responses={429: RATE_LIMITED},
+)
 async def create_upload(
     body: UploadCreate, request: Request, org: str = Depends(organization)
 ) -> UploadTicket:

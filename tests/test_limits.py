@@ -26,7 +26,13 @@ from tests.conftest import Api, new_stack
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 MAX_CONCURRENT, PER_MINUTE = 2, 4
-ORGS = {"lim-c": "limits-key-c", "lim-o": "limits-key-o", "lim-r": "limits-key-r", "lim-b": "limits-key-b"}
+ORGS = {
+    "lim-c": "limits-key-c",
+    "lim-o": "limits-key-o",
+    "lim-r": "limits-key-r",
+    "lim-b": "limits-key-b",
+    "lim-u": "limits-key-u",
+}
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +155,24 @@ def test_a_burst_cannot_overshoot_the_concurrent_limit(
             assert "concurrent jobs" in rate_limited(resp)[0]
 
 
-def test_the_schema_documents_429_on_submit_only(limits_url: str) -> None:
+def test_uploads_per_minute_are_limited(limits_url: str) -> None:
+    api = Api(limits_url, ORGS["lim-u"])
+    body = {"filename": "clip.mp4", "size": 1000, "content_type": "video/mp4"}
+    for _ in range(PER_MINUTE):
+        resp = api.http.post("/v1/uploads", json=body)
+        assert resp.status_code == 201, resp.text
+    message, _ = rate_limited(api.http.post("/v1/uploads", json=body))
+    assert "uploads" in message and str(PER_MINUTE) in message
+    # Uploads have a window of their own: this organization can still submit jobs.
+    job = api.http.post("/v1/jobs", json={"input_url": "http://x.invalid/a.mp4", "outputs": [MP4]})
+    assert job.status_code == 202, job.text
+
+
+def test_the_schema_documents_429_on_submits_only(limits_url: str) -> None:
     paths = httpx.get(f"{limits_url}/openapi.json").json()["paths"]
     submit_429 = paths["/v1/jobs"]["post"]["responses"]["429"]
     assert "Retry-After" in submit_429["headers"]
+    assert "429" in paths["/v1/uploads"]["post"]["responses"]
     assert "429" not in paths["/v1/jobs"]["get"]["responses"]
     assert "429" not in paths["/v1/jobs/{job_id}"]["get"]["responses"]
 
