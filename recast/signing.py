@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 class TokenError(Exception):
@@ -44,42 +45,51 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+def _mac(secret: str, purpose: str, payload: str) -> str:
+    # `purpose` separates kinds of token signed with one secret: an upload token is never a download token.
+    return _b64(hmac.new(secret.encode(), purpose.encode() + payload.encode(), hashlib.sha256).digest())
+
+
+def seal(fields: dict[str, object], secret: str, purpose: str = "") -> str:
+    """`fields` as a URL-safe token: base64 JSON, a dot, its HMAC-SHA256."""
+    payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
+    return f"{payload}.{_mac(secret, purpose, payload)}"
+
+
+def unseal(token: str, secrets: Iterable[str], purpose: str = "") -> dict[str, Any] | None:
+    """The fields of a token one of `secrets` signed for `purpose`, or None (forged, altered, garbled)."""
+    payload, _, mac = token.partition(".")
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a token comes from the URL as typed.
+    if not payload or not mac:
+        return None
+    if not any(hmac.compare_digest(mac.encode(), _mac(s, purpose, payload).encode()) for s in secrets if s):
+        return None
+    try:
+        data = json.loads(_unb64(payload))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def sign(grant: FileGrant, secret: str) -> str:
-    payload = _b64(
-        json.dumps(
-            {
-                "o": grant.organization,
-                "j": grant.job_id,
-                "out": grant.output_id,
-                "k": grant.key,
-                "f": grant.filename,
-                "t": grant.content_type,
-                "e": grant.expires,
-            },
-            separators=(",", ":"),
-        ).encode()
-    )
-    return f"{payload}.{_mac(secret, payload)}"
+    fields = {
+        "o": grant.organization,
+        "j": grant.job_id,
+        "out": grant.output_id,
+        "k": grant.key,
+        "f": grant.filename,
+        "t": grant.content_type,
+        "e": grant.expires,
+    }
+    return seal(fields, secret)
 
 
 def verify(token: str, secret: str, now: float | None = None, previous: Iterable[str] = ()) -> FileGrant:
     """The grant a token carries, if one of the secrets signed it and it has not expired."""
-    payload, _, mac = token.partition(".")
-    # Compared as bytes: compare_digest refuses non-ASCII str, and a token comes from the URL as typed.
-    if (
-        not payload
-        or not mac
-        or not any(
-            hmac.compare_digest(mac.encode(), _mac(s, payload).encode()) for s in (secret, *previous) if s
-        )
-    ):
+    data = unseal(token, (secret, *previous))
+    if data is None:
         raise TokenError("invalid-token", "the download token is not valid")
     try:
-        data = json.loads(_unb64(payload))
         grant = FileGrant(data["o"], data["j"], data["out"], data["k"], data["f"], data["t"], int(data["e"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise TokenError("invalid-token", "the download token is not valid") from exc

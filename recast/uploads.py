@@ -8,10 +8,6 @@ manifest is looked up under the *job's* organization, so another organization's 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +16,7 @@ from datetime import datetime
 import opendal
 from pydantic import BaseModel
 
+from recast import signing
 from recast.storage import Storage, safe_filename, upload_prefix
 
 UPLOAD_SCHEME = "upload://"
@@ -98,22 +95,13 @@ class UploadGrant:
     expires: int  # unix seconds
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _mac(secret: str, payload: str) -> str:
-    # "upload." separates these MACs from download tokens signed with the same secret.
-    return _b64(hmac.new(secret.encode(), b"upload." + payload.encode(), hashlib.sha256).digest())
+UPLOAD_PURPOSE = "upload."
 
 
 def sign_upload(grant: UploadGrant, secret: str) -> str:
-    payload = _b64(
-        json.dumps(
-            {"o": grant.organization, "u": grant.upload_id, "e": grant.expires}, separators=(",", ":")
-        ).encode()
+    return signing.seal(
+        {"o": grant.organization, "u": grant.upload_id, "e": grant.expires}, secret, UPLOAD_PURPOSE
     )
-    return f"{payload}.{_mac(secret, payload)}"
 
 
 def verify_upload(
@@ -121,18 +109,10 @@ def verify_upload(
 ) -> UploadGrant:
     """The grant a token carries, signed with `secret` or one of the `previous` secrets (rotation: an
     upload under way keeps its URL); UploadError 403 `invalid-token` / `token-expired` otherwise."""
-    payload, _, mac = token.partition(".")
-    # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and the token is from the URL.
-    if (
-        not payload
-        or not mac
-        or not any(
-            hmac.compare_digest(mac.encode(), _mac(s, payload).encode()) for s in (secret, *previous) if s
-        )
-    ):
+    data = signing.unseal(token, (secret, *previous), UPLOAD_PURPOSE)
+    if data is None:
         raise UploadError(403, "invalid-token", "the upload token is not valid")
     try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         grant = UploadGrant(str(data["o"]), str(data["u"]), int(data["e"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UploadError(403, "invalid-token", "the upload token is not valid") from exc
