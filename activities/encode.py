@@ -37,7 +37,10 @@ class EncodeActivities:
         try:
             src = await local_input(self.deps.storage, self.deps.scratch, req.input_key)
             dst = workdir / f"{req.output_id}.{req.spec.type.value}"
-            plan = media.encode_plan(req.spec, req.input_metadata, src, dst)
+            try:
+                plan = media.encode_plan(req.spec, req.input_metadata, src, dst)
+            except media.MediaError as exc:  # e.g. a video output of an audio-only input
+                raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
 
             def on_progress(percent: float) -> None:
                 # A retry starts from zero; hold what was already shown so progress never goes back.

@@ -19,7 +19,12 @@ class ProbeActivities:
     async def probe_input(self, storage_key: str) -> InputMetadata:
         path = await local_input(self.deps.storage, self.deps.scratch, storage_key)
         try:
-            meta = media.input_metadata(await media.probe_raw(path), path.stat().st_size)
+            raw = await media.probe_raw(path)
+            meta = media.input_metadata(raw, path.stat().st_size)
+            # Only decoding proves the streams are sound. ffprobe decoded the first packet already; a
+            # separate decode runs only when that did not show a frame of the main stream.
+            if not media.first_frame_decoded(raw):
+                await media.decode_check(path)
         except media.MediaError as exc:
             # A file that is not media stays that way: fail once, no retry storm.
             raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc

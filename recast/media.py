@@ -15,7 +15,7 @@ from typing import Any
 import ffmpeg
 
 from recast.models import (
-    CONTAINER_AUDIO,
+    AudioCodec,
     AudioInfo,
     InputMetadata,
     OutputSpec,
@@ -23,6 +23,7 @@ from recast.models import (
     Quality,
     VideoCodec,
     VideoVariant,
+    target_size,
 )
 
 # Demuxers Recast accepts. Playlist-like formats (hls, concat, …) are absent on purpose: they open
@@ -57,6 +58,11 @@ async def probe_raw(path: Path) -> dict[str, Any]:
         "-v",
         "error",
         *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
+        # Decode the first packet too (nb_read_frames): usually proof the main stream decodes, at no
+        # extra process start (see first_frame_decoded).
+        "-count_frames",
+        "-read_intervals",
+        "%+#1",
         "-print_format",
         "json",
         "-show_format",
@@ -126,107 +132,240 @@ def input_metadata(data: dict[str, Any], file_size: int) -> InputMetadata:
     audio = first_stream(data, "audio")
     if video is None and audio is None:
         raise MediaError("invalid-media", "the input has no audio or video stream")
-    if video is None:
-        raise MediaError("no-video-stream", "the input has no video stream; every output needs one")
-    width, height = video.get("width"), video.get("height")
-    if not width or not height:
-        raise MediaError("invalid-media", "the input's video stream has no frame size")
-    if _rotation(video) in (90, 270):
-        width, height = height, width  # ffmpeg auto-rotates, so outputs follow the displayed shape
+    for stream in (video, audio):
+        if stream is not None and not stream.get("codec_name"):
+            kind, tag = stream.get("codec_type"), stream.get("codec_tag_string", "?")
+            raise MediaError(
+                "unsupported-codec", f"the input's {kind} codec ({tag}) is not one ffmpeg can decode"
+            )
+    # An audio-only input is fine for audio outputs; its video outputs fail with `no-video-stream`.
+    width = height = None
+    if video is not None:
+        width, height = video.get("width"), video.get("height")
+        if not width or not height:
+            raise MediaError("invalid-media", "the input's video stream has no frame size")
+        if _rotation(video) in (90, 270):
+            width, height = height, width  # ffmpeg auto-rotates, so outputs follow the displayed shape
     duration = duration_s(data)
     if duration <= 0:
         raise MediaError("invalid-media", "the input has no measurable duration")
     bit_rate = (data.get("format") or {}).get("bit_rate")
     return InputMetadata(
         duration_ms=round(duration * 1000),
-        width=int(width),
-        height=int(height),
-        codec=video.get("codec_name"),
+        width=int(width) if width else None,
+        height=int(height) if height else None,
+        codec=video.get("codec_name") if video else None,
         bitrate_kbps=round(int(bit_rate) / 1000) if bit_rate and str(bit_rate).isdigit() else None,
-        framerate=_ratio(video.get("avg_frame_rate")) or _ratio(video.get("r_frame_rate")),
+        framerate=(_ratio(video.get("avg_frame_rate")) or _ratio(video.get("r_frame_rate")))
+        if video
+        else None,
         audio_codec=audio.get("codec_name") if audio else None,
         file_size_bytes=file_size,
     )
 
 
+def first_frame_decoded(data: dict[str, Any]) -> bool:
+    """Did the probe's one-packet decode give a frame of the main stream (first video, else audio)?
+    False is not a verdict (the first packet may belong to another stream): run decode_check then."""
+    main = first_stream(data, "video") or first_stream(data, "audio")
+    read = str((main or {}).get("nb_read_frames", ""))
+    return read.isdigit() and int(read) >= 1
+
+
+async def decode_check(path: Path, seconds: float = 1.0) -> None:
+    """Decode the input's first second: ffprobe reading the container does not prove the streams decode.
+
+    A decoder ffmpeg lacks → `unsupported-codec`; ffmpeg failing, or not one frame of the main stream
+    (the first video stream, else the first audio stream: output stream 0 of the optional maps below)
+    coming out → `corrupt-input`. Decode errors that ffmpeg conceals (a capture starting mid-GOP, say)
+    are tolerated. A second ffmpeg start (~0.1 s), so the probe runs it only when its own one-packet
+    decode did not already prove the main stream.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
+        # One thread: a single-frame decode is done before frame threads would even be filled.
+        "-threads",
+        "1",
+        "-i",
+        f"file:{path}",
+        "-t",
+        str(seconds),
+        # The first video frame proves the video decodes; more only costs time on the probe's path.
+        "-frames:v",
+        "1",
+        "-map",
+        "0:v:0?",
+        "-map",
+        "0:a:0?",
+        "-f",
+        "framecrc",
+        "-",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await proc.communicate()
+    lines = err.decode(errors="replace").strip().splitlines()
+    text = "\n".join(lines)
+    if proc.returncode != 0 and (("Decoder" in text and "not found" in text) or "Unknown decoder" in text):
+        raise MediaError("unsupported-codec", "the input uses a codec ffmpeg cannot decode")
+    # framecrc lines: "stream_index, dts, pts, duration, size, checksum"; stream 0 is the main stream.
+    frames = sum(1 for line in out.decode(errors="replace").splitlines() if line.startswith("0,"))
+    if proc.returncode != 0 or frames == 0:
+        raise MediaError(
+            "corrupt-input",
+            "the input's streams cannot be decoded" + (f": {lines[-1][:200]}" if lines else ""),
+        )
+
+
 # ---------------------------------------------------------------- sizing & commands ------------------------
 
 
-def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)
-
-
-def target_size(variant: VideoVariant, width: int, height: int) -> tuple[int, int]:
-    """Output frame size: the asked height, never above the input's, aspect kept, both sides even."""
-    out_h = min(variant.resolution.height, height) if variant.resolution else height
-    if out_h == height:
-        return _even(width), _even(height)
-    return _even(width * out_h / height), _even(out_h)
-
-
-# quality → settings, per codec. h264: (x264 preset, CRF); vp9: (cpu-used, CRF).
+# quality → settings, per codec. h264/h265: (preset, CRF); vp9: (cpu-used, CRF); av1: (SVT preset, CRF).
 H264_QUALITY = {
     Quality.economy: ("veryfast", 28),
     Quality.standard: ("veryfast", 23),
     Quality.premium: ("medium", 20),
 }
+H265_QUALITY = {
+    Quality.economy: ("veryfast", 30),
+    Quality.standard: ("veryfast", 26),
+    Quality.premium: ("medium", 23),
+}
 VP9_QUALITY = {Quality.economy: (5, 40), Quality.standard: (4, 33), Quality.premium: (2, 28)}
-AUDIO_BITRATE = {"aac": "128k", "opus": "96k"}
+AV1_QUALITY = {Quality.economy: (10, 40), Quality.standard: (8, 35), Quality.premium: (6, 30)}
+
+MUXERS: dict[OutputType, str] = {
+    OutputType.mp4: "mp4",
+    OutputType.webm: "webm",
+    OutputType.mkv: "matroska",
+    OutputType.mov: "mov",
+    OutputType.mp3: "mp3",
+    OutputType.m4a: "ipod",
+    OutputType.opus: "opus",
+    OutputType.wav: "wav",
+    OutputType.flac: "flac",
+}
+# What ffprobe's format_name contains for each output type.
+PROBED_FORMATS: dict[OutputType, str] = {
+    OutputType.mp4: "mp4",
+    OutputType.webm: "webm",
+    OutputType.mkv: "matroska",
+    OutputType.mov: "mov",
+    OutputType.mp3: "mp3",
+    OutputType.m4a: "m4a",
+    OutputType.opus: "ogg",
+    OutputType.wav: "wav",
+    OutputType.flac: "flac",
+}
+AUDIO_ENCODERS: dict[AudioCodec, str] = {
+    AudioCodec.aac: "aac",
+    AudioCodec.opus: "libopus",
+    AudioCodec.mp3: "libmp3lame",
+    AudioCodec.flac: "flac",
+    AudioCodec.pcm_s16le: "pcm_s16le",
+}
 
 
 @dataclass(frozen=True)
 class EncodePlan:
     args: list[str]
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     audio_codec: str | None
+    audio_channels: int | None = None
+    sample_rate: int | None = None
+    framerate: float | None = None  # set only when the frame rate is changed
+
+
+def _video_options(spec: OutputSpec, variant: VideoVariant) -> dict[str, Any]:
+    kbps = variant.bitrate
+    if variant.codec in (VideoCodec.h264, VideoCodec.h265):
+        h264 = variant.codec is VideoCodec.h264
+        preset, crf = (H264_QUALITY if h264 else H265_QUALITY)[variant.quality]
+        opts: dict[str, Any] = {
+            "c:v": "libx264" if h264 else "libx265",
+            "preset": variant.preset.value if variant.preset else preset,
+        }
+        opts.update({"b:v": f"{kbps}k"} if kbps else {"crf": crf})
+        if h264:
+            opts["profile:v"] = variant.profile.value if variant.profile else "high"
+        else:
+            opts["x265-params"] = "log-level=error"
+            if variant.profile:
+                opts["profile:v"] = variant.profile.value
+            if spec.type in (OutputType.mp4, OutputType.mov):
+                opts["tag:v"] = "hvc1"  # Apple players refuse the default hev1 tag
+        return opts
+    if variant.codec is VideoCodec.vp9:
+        cpu_used, crf = VP9_QUALITY[variant.quality]
+        opts = {"c:v": "libvpx-vp9", "deadline": "good", "cpu-used": cpu_used, "row-mt": 1, "tile-columns": 2}
+        opts.update({"b:v": f"{kbps}k"} if kbps else {"crf": crf, "b:v": 0})
+        return opts
+    svt_preset, crf = AV1_QUALITY[variant.quality]
+    opts = {"c:v": "libsvtav1", "preset": svt_preset}
+    opts.update({"b:v": f"{kbps}k"} if kbps else {"crf": crf})
+    return opts
 
 
 def encode_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, threads: int = 0) -> EncodePlan:
-    """The ffmpeg command for one rendition (built with ffmpeg-python), with what it should produce."""
-    variant = spec.video[0]
-    assert meta.width and meta.height
-    width, height = target_size(variant, meta.width, meta.height)
+    """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce."""
     inp = ffmpeg.input(f"file:{src}", **INPUT_OPTIONS)
-    video = inp.video
-    if (width, height) != (meta.width, meta.height):
-        video = video.filter("scale", width, height)
-    video = video.filter("format", "yuv420p")
     opts: dict[str, Any] = {"threads": threads}
-    if variant.codec is VideoCodec.h264:
-        preset, crf = H264_QUALITY[variant.quality]
-        opts.update({"c:v": "libx264", "preset": preset, "crf": crf, "profile:v": "high"})
-    else:
-        cpu_used, crf = VP9_QUALITY[variant.quality]
-        opts.update(
-            {
-                "c:v": "libvpx-vp9",
-                "crf": crf,
-                "b:v": 0,
-                "deadline": "good",
-                "cpu-used": cpu_used,
-                "row-mt": 1,
-                "tile-columns": 2,
-            }
-        )
-    if spec.type is OutputType.mp4:
+    streams = []
+    width = height = None
+    framerate = None
+    if not spec.type.is_audio:
+        if not (meta.width and meta.height):
+            raise MediaError(
+                "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
+            )
+        variant = spec.video[0]
+        width, height = target_size(variant, meta.width, meta.height)
+        video = inp.video
+        if (width, height) != (meta.width, meta.height):
+            video = video.filter("scale", width, height)
+        if variant.framerate and (meta.framerate is None or variant.framerate < meta.framerate):
+            framerate = variant.framerate  # never raised: duplicated frames add bytes, not motion
+            video = video.filter("fps", fps=framerate)
+        streams.append(video.filter("format", "yuv420p"))
+        opts.update(_video_options(spec, variant))
+    if spec.type in (OutputType.mp4, OutputType.mov, OutputType.m4a):
         opts["movflags"] = "+faststart"
-    streams = [video]
-    audio_codec = CONTAINER_AUDIO[spec.type] if meta.audio_codec else None
-    if audio_codec:
+    audio_codec = channels = sample_rate = None
+    if meta.audio_codec and spec.audio.enabled:
+        codec = spec.audio_codec
+        audio_codec, channels, sample_rate = codec.value, spec.audio.channels, spec.sample_rate
         streams.append(inp.audio)
-        # Web renditions are stereo: it keeps sizes predictable and sidesteps encoder layout limits.
-        opts.update(
-            {"c:a": "aac" if audio_codec == "aac" else "libopus", "b:a": AUDIO_BITRATE[audio_codec], "ac": 2}
+        opts.update({"c:a": AUDIO_ENCODERS[codec], "ac": channels, "ar": sample_rate})
+        if spec.audio_bitrate_kbps:
+            opts["b:a"] = f"{spec.audio_bitrate_kbps}k"
+    elif spec.type.is_audio:
+        raise MediaError(
+            "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
         )
-    out = ffmpeg.output(*streams, f"file:{dst}", format=spec.type.value, **opts)
-    return EncodePlan([FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, audio_codec)
+    if spec.type is OutputType.mp3:
+        opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration
+    out = ffmpeg.output(*streams, f"file:{dst}", format=MUXERS[spec.type], **opts)
+    return EncodePlan(
+        [FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, audio_codec, channels, sample_rate, framerate
+    )
 
 
 # ---------------------------------------------------------------- verification ----------------------------
 
 
-FFPROBE_CODEC = {VideoCodec.h264: "h264", VideoCodec.vp9: "vp9"}
+FFPROBE_CODEC = {
+    VideoCodec.h264: "h264",
+    VideoCodec.h265: "hevc",
+    VideoCodec.vp9: "vp9",
+    VideoCodec.av1: "av1",
+}
 
 
 def duration_tolerance_s(duration: float) -> float:
@@ -234,26 +373,50 @@ def duration_tolerance_s(duration: float) -> float:
 
 
 def check_output(data: dict[str, Any], spec: OutputSpec, plan: EncodePlan, meta: InputMetadata) -> None:
-    """Refuse an output that is not what was asked: wrong codec, size, missing stream, short duration."""
+    """Refuse an output that is not what was asked: wrong container, codec, size, audio, duration."""
     video = first_stream(data, "video")
-    if video is None:
-        raise MediaError("output-mismatch", "the encoded file has no video stream")
-    want_codec = FFPROBE_CODEC[spec.video[0].codec]
-    if video.get("codec_name") != want_codec:
-        raise MediaError("output-mismatch", f"expected {want_codec} video, got {video.get('codec_name')}")
-    if (video.get("width"), video.get("height")) != (plan.width, plan.height):
-        raise MediaError(
-            "output-mismatch",
-            f"expected {plan.width}x{plan.height}, got {video.get('width')}x{video.get('height')}",
-        )
-    if plan.audio_codec:
-        audio = first_stream(data, "audio")
-        if audio is None or audio.get("codec_name") != plan.audio_codec:
-            got = audio.get("codec_name") if audio else "no audio"
-            raise MediaError("output-mismatch", f"expected {plan.audio_codec} audio, got {got}")
+    if spec.type.is_audio:
+        if video is not None:
+            raise MediaError("output-mismatch", "the audio-only output has a video stream")
+    else:
+        if video is None:
+            raise MediaError("output-mismatch", "the encoded file has no video stream")
+        codec = spec.video[0].codec
+        want_codec = FFPROBE_CODEC[codec]
+        if video.get("codec_name") != want_codec:
+            raise MediaError("output-mismatch", f"expected {want_codec} video, got {video.get('codec_name')}")
+        if codec is VideoCodec.h265 and spec.type in (OutputType.mp4, OutputType.mov):
+            if video.get("codec_tag_string") != "hvc1":
+                raise MediaError("output-mismatch", f"expected hvc1 tag, got {video.get('codec_tag_string')}")
+        if (video.get("width"), video.get("height")) != (plan.width, plan.height):
+            raise MediaError(
+                "output-mismatch",
+                f"expected {plan.width}x{plan.height}, got {video.get('width')}x{video.get('height')}",
+            )
+        if plan.framerate:
+            got_fps = _ratio(video.get("avg_frame_rate")) or _ratio(video.get("r_frame_rate")) or 0
+            if abs(got_fps - plan.framerate) > max(0.5, plan.framerate * 0.05):
+                raise MediaError("output-mismatch", f"expected {plan.framerate:g} fps, got {got_fps:g}")
     want, got = meta.duration_ms / 1000, duration_s(data)
     if abs(got - want) > duration_tolerance_s(want):
         raise MediaError("output-mismatch", f"output lasts {got:.2f}s but the input lasts {want:.2f}s")
+    if plan.audio_codec:
+        audio = first_stream(data, "audio")
+        if audio is None or audio.get("codec_name") != plan.audio_codec:
+            found = audio.get("codec_name") if audio else "no audio"
+            raise MediaError("output-mismatch", f"expected {plan.audio_codec} audio, got {found}")
+        if plan.audio_channels and audio.get("channels") != plan.audio_channels:
+            raise MediaError(
+                "output-mismatch",
+                f"expected {plan.audio_channels} audio channels, got {audio.get('channels')}",
+            )
+        if plan.sample_rate and int(audio.get("sample_rate") or 0) != plan.sample_rate:
+            raise MediaError(
+                "output-mismatch", f"expected {plan.sample_rate} Hz audio, got {audio.get('sample_rate')}"
+            )
+    fmt = (data.get("format") or {}).get("format_name", "")
+    if PROBED_FORMATS[spec.type] not in fmt.split(","):
+        raise MediaError("output-mismatch", f"expected a {spec.type.value} file, got {fmt or 'unknown'}")
 
 
 def audio_info(data: dict[str, Any]) -> AudioInfo | None:

@@ -25,17 +25,48 @@ class Strict(BaseModel):
 class OutputType(StrEnum):
     mp4 = "mp4"
     webm = "webm"
+    mkv = "mkv"
+    mov = "mov"
+    mp3 = "mp3"
+    m4a = "m4a"
+    opus = "opus"
+    wav = "wav"
+    flac = "flac"
+
+    @property
+    def is_audio(self) -> bool:
+        """An audio-only output: no video variant, only an audio track."""
+        return self in AUDIO_TYPES
+
+
+AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
 
 
 class VideoCodec(StrEnum):
     h264 = "h264"
+    h265 = "h265"
     vp9 = "vp9"
+    av1 = "av1"
+
+
+class AudioCodec(StrEnum):
+    aac = "aac"
+    opus = "opus"
+    mp3 = "mp3"
+    flac = "flac"
+    pcm_s16le = "pcm_s16le"
+
+    @property
+    def lossless(self) -> bool:
+        return self in (AudioCodec.flac, AudioCodec.pcm_s16le)
 
 
 class Resolution(StrEnum):
     p480 = "480p"
     p720 = "720p"
     p1080 = "1080p"
+    p1440 = "1440p"
+    p2160 = "2160p"
 
     @property
     def height(self) -> int:
@@ -48,13 +79,63 @@ class Quality(StrEnum):
     premium = "premium"
 
 
-# Which video codecs each container may carry; the audio codec follows from the container.
+class Preset(StrEnum):
+    """x264/x265 speed presets: slower is smaller at the same quality."""
+
+    ultrafast = "ultrafast"
+    superfast = "superfast"
+    veryfast = "veryfast"
+    faster = "faster"
+    fast = "fast"
+    medium = "medium"
+    slow = "slow"
+    slower = "slower"
+
+
+class Profile(StrEnum):
+    baseline = "baseline"
+    main = "main"
+    high = "high"
+
+
+# Which video codecs each container may carry.
 CONTAINER_CODECS: dict[OutputType, tuple[VideoCodec, ...]] = {
-    OutputType.mp4: (VideoCodec.h264, VideoCodec.vp9),
-    OutputType.webm: (VideoCodec.vp9,),
+    OutputType.mp4: (VideoCodec.h264, VideoCodec.h265, VideoCodec.vp9, VideoCodec.av1),
+    OutputType.webm: (VideoCodec.vp9, VideoCodec.av1),
+    OutputType.mkv: (VideoCodec.h264, VideoCodec.h265, VideoCodec.vp9, VideoCodec.av1),
+    OutputType.mov: (VideoCodec.h264, VideoCodec.h265),
 }
-CONTAINER_AUDIO: dict[OutputType, str] = {OutputType.mp4: "aac", OutputType.webm: "opus"}
-CONTENT_TYPES: dict[OutputType, str] = {OutputType.mp4: "video/mp4", OutputType.webm: "video/webm"}
+# Which audio codecs each output type may carry; the first is the default.
+CONTAINER_AUDIO_CODECS: dict[OutputType, tuple[AudioCodec, ...]] = {
+    OutputType.mp4: (AudioCodec.aac,),
+    OutputType.mov: (AudioCodec.aac,),
+    OutputType.webm: (AudioCodec.opus,),
+    OutputType.mkv: (AudioCodec.opus, AudioCodec.aac, AudioCodec.flac),
+    OutputType.mp3: (AudioCodec.mp3,),
+    OutputType.m4a: (AudioCodec.aac,),
+    OutputType.opus: (AudioCodec.opus,),
+    OutputType.wav: (AudioCodec.pcm_s16le,),
+    OutputType.flac: (AudioCodec.flac,),
+}
+CONTAINER_AUDIO: dict[OutputType, str] = {t: codecs[0].value for t, codecs in CONTAINER_AUDIO_CODECS.items()}
+CONTENT_TYPES: dict[OutputType, str] = {
+    OutputType.mp4: "video/mp4",
+    OutputType.webm: "video/webm",
+    OutputType.mkv: "video/x-matroska",
+    OutputType.mov: "video/quicktime",
+    OutputType.mp3: "audio/mpeg",
+    OutputType.m4a: "audio/mp4",
+    OutputType.opus: "audio/ogg",
+    OutputType.wav: "audio/wav",
+    OutputType.flac: "audio/flac",
+}
+# Profiles each codec accepts (`profile`, like `preset`, is only for h264/h265).
+CODEC_PROFILES: dict[VideoCodec, tuple[Profile, ...]] = {
+    VideoCodec.h264: (Profile.baseline, Profile.main, Profile.high),
+    VideoCodec.h265: (Profile.main,),
+}
+SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+OPUS_SAMPLE_RATES = (8000, 16000, 24000, 48000)
 
 
 class VideoVariant(Strict):
@@ -62,15 +143,96 @@ class VideoVariant(Strict):
     resolution: Resolution | None = Field(
         default=None, description="Target height; never upscaled. Omit to keep the input's size."
     )
+    width: int | None = Field(
+        default=None, ge=128, le=7680, description="Target width (aspect kept; with height: fit inside)."
+    )
+    height: int | None = Field(
+        default=None, ge=128, le=4320, description="Target height (aspect kept; with width: fit inside)."
+    )
+    framerate: float = Field(
+        default=0, ge=0, le=120, description="Frames per second (1–120); 0 keeps the input's."
+    )
+    bitrate: int | None = Field(
+        default=None,
+        ge=100,
+        le=240000,
+        description="Target video bitrate in kb/s: replaces the quality's CRF (quality still sets the "
+        "encoder preset and the price).",
+    )
     quality: Quality = Quality.standard
+    preset: Preset | None = Field(default=None, description="h264/h265 only: encoder speed preset.")
+    profile: Profile | None = Field(default=None, description="h264/h265 only: codec profile.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VideoVariant:
+        if 0 < self.framerate < 1:
+            raise ValueError("framerate is 0 (keep the input's) or 1 to 120")
+        if self.resolution is not None and (self.width is not None or self.height is not None):
+            raise ValueError("give resolution or width/height, not both")
+        if self.codec not in CODEC_PROFILES:
+            for name in ("preset", "profile"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only for h264 and h265, not {self.codec.value}")
+        elif self.profile is not None and self.profile not in CODEC_PROFILES[self.codec]:
+            names = ", ".join(p.value for p in CODEC_PROFILES[self.codec])
+            raise ValueError(f"profile {self.profile.value} is not for {self.codec.value}; allowed: {names}")
+        return self
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def target_size(variant: VideoVariant, width: int, height: int) -> tuple[int, int]:
+    """Output frame size: never above the input's, aspect kept, both sides even.
+
+    `resolution` or `height` alone set the height, `width` alone the width; `width` and `height`
+    together are a box the frame is fitted inside.
+    """
+    scale = 1.0
+    want_h = variant.resolution.height if variant.resolution else variant.height
+    if want_h is not None:
+        scale = min(scale, want_h / height)
+    if variant.width is not None:
+        scale = min(scale, variant.width / width)
+    if scale >= 1.0:
+        return _even(width), _even(height)
+    return _even(width * scale), _even(height * scale)
+
+
+class AudioSpec(Strict):
+    """The audio track of an output. `{"enabled": false}` on a video output: no audio track."""
+
+    enabled: bool = True
+    codec: AudioCodec | None = Field(default=None, description="Default: the container's first codec.")
+    bitrate: int | None = Field(
+        default=None, ge=32, le=320, description="kb/s (lossy codecs only); default by codec."
+    )
+    channels: int = Field(default=2, ge=1, le=2, description="1 (mono) or 2 (stereo, default).")
+    sample_rate: int | None = Field(default=None, description="Hz; default 48000 (44100 for mp3).")
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _known_rate(cls, value: int | None) -> int | None:
+        if value is not None and value not in SAMPLE_RATES:
+            raise ValueError("sample_rate must be one of " + ", ".join(map(str, SAMPLE_RATES)))
+        return value
+
+
+AUDIO_BITRATE_KBPS: dict[AudioCodec, int] = {AudioCodec.aac: 128, AudioCodec.opus: 96, AudioCodec.mp3: 192}
 
 
 class OutputSpec(Strict):
     type: OutputType
     video: list[VideoVariant] = Field(
-        min_length=1,
+        default_factory=list,
         max_length=1,
-        description="The video rendition. A single object is accepted as shorthand for a list of one.",
+        description="The video rendition (video types only). A single object is accepted as shorthand "
+        "for a list of one.",
+    )
+    audio: AudioSpec = Field(
+        default_factory=AudioSpec,
+        description='The audio track: {codec, bitrate, channels, sample_rate}, or {"enabled": false} for none.',
     )
 
     @field_validator("video", mode="before")
@@ -80,14 +242,50 @@ class OutputSpec(Strict):
 
     @model_validator(mode="after")
     def _codec_fits_container(self) -> OutputSpec:
-        allowed = CONTAINER_CODECS[self.type]
+        if self.type.is_audio:
+            if self.video:
+                raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
+            if not self.audio.enabled:
+                raise ValueError(f"{self.type.value} is an audio-only output: its audio cannot be disabled")
+        elif not self.video:
+            raise ValueError(f"a {self.type.value} output needs a video variant")
+        allowed = CONTAINER_CODECS.get(self.type, ())
         for variant in self.video:
             if variant.codec not in allowed:
                 names = ", ".join(c.value for c in allowed)
                 raise ValueError(
                     f"codec {variant.codec.value} cannot go in {self.type.value}; allowed: {names}"
                 )
+        audio_allowed = CONTAINER_AUDIO_CODECS[self.type]
+        if self.audio.codec is not None and self.audio.codec not in audio_allowed:
+            names = ", ".join(c.value for c in audio_allowed)
+            raise ValueError(
+                f"audio codec {self.audio.codec.value} cannot go in {self.type.value}; allowed: {names}"
+            )
+        codec = self.audio_codec
+        if codec.lossless and self.audio.bitrate is not None:
+            raise ValueError(f"audio bitrate does not apply to lossless {codec.value}")
+        rate = self.audio.sample_rate
+        if codec is AudioCodec.opus and rate is not None and rate not in OPUS_SAMPLE_RATES:
+            names = ", ".join(map(str, OPUS_SAMPLE_RATES))
+            raise ValueError(f"opus sample_rate must be one of {names}")
         return self
+
+    @property
+    def audio_codec(self) -> AudioCodec:
+        """The audio codec this output's track uses (when it has one)."""
+        return self.audio.codec or CONTAINER_AUDIO_CODECS[self.type][0]
+
+    @property
+    def audio_bitrate_kbps(self) -> int | None:
+        codec = self.audio_codec
+        return None if codec.lossless else self.audio.bitrate or AUDIO_BITRATE_KBPS[codec]
+
+    @property
+    def sample_rate(self) -> int:
+        if self.audio.sample_rate is not None:
+            return self.audio.sample_rate
+        return 44100 if self.audio_codec is AudioCodec.mp3 else 48000
 
 
 class Priority(StrEnum):
@@ -301,7 +499,7 @@ class Output(BaseModel):
     type: OutputType
     status: OutputStatus = OutputStatus.pending
     progress: int = 0
-    video: list[VideoVariant]
+    video: list[VideoVariant] = Field(default_factory=list, description="Empty for audio-only outputs.")
     audio: AudioInfo | None = None
     file_size_bytes: int | None = None
     duration_ms: int | None = None
@@ -450,8 +648,21 @@ def initial_job(params: JobParams) -> Job:
 def output_filename(stem: str, out: Output) -> str:
     """The download name of an output: the input's name, the rendition, the container."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or "output"
+    if not out.video:
+        return f"{safe}-audio.{out.type.value}"
     v = out.video[0]
-    return f"{safe}-{v.resolution.value if v.resolution else 'source'}-{v.codec.value}.{out.type.value}"
+    return f"{safe}-{size_label(v)}-{v.codec.value}.{out.type.value}"
+
+
+def size_label(variant: VideoVariant) -> str:
+    """The asked size, for file names and paths: `720p`, `1280x720` (a box), `1280w`, or `source`."""
+    if variant.resolution:
+        return variant.resolution.value
+    if variant.width and variant.height:
+        return f"{variant.width}x{variant.height}"
+    if variant.width:
+        return f"{variant.width}w"
+    return f"{variant.height}p" if variant.height else "source"
 
 
 class FetchRequest(BaseModel):
@@ -480,8 +691,8 @@ class EncodeResult(BaseModel):
     storage_key: str
     file_size_bytes: int
     duration_ms: int
-    width: int
-    height: int
+    width: int | None = None
+    height: int | None = None
     audio: AudioInfo | None = None
 
 

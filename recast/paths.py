@@ -10,7 +10,7 @@ import re
 import string
 from datetime import datetime
 
-from recast.models import PATH_TEMPLATE_VARIABLES, OutputSpec
+from recast.models import PATH_TEMPLATE_VARIABLES, OutputSpec, size_label
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._=+@-]+$")
 
@@ -37,15 +37,20 @@ def check_template(template: str) -> None:
 def render(template: str, *, job_id: str, output_id: str, created_at: datetime, spec: OutputSpec) -> str:
     """The output's storage path; the container's extension is added when the template has none."""
     check_template(template)
-    video = spec.video[0]
+    if spec.video:
+        video = spec.video[0]
+        codec, quality, resolution = video.codec.value, video.quality.value, size_label(video)
+    else:  # audio-only outputs
+        kbps = spec.audio_bitrate_kbps
+        codec, resolution, quality = spec.audio_codec.value, "audio", f"{kbps}k" if kbps else "lossless"
     path = template.format(
         job_id=job_id,
         output_id=output_id,
         date=created_at.strftime("%Y-%m-%d"),
         format=spec.type.value,
-        codec=video.codec.value,
-        resolution=video.resolution.value if video.resolution else "source",
-        quality=video.quality.value,
+        codec=codec,
+        resolution=resolution,
+        quality=quality,
     )
     segments = path.split("/")
     for segment in segments:

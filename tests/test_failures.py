@@ -109,7 +109,8 @@ def test_worker_killed_mid_encode_job_completes_on_new_worker(
     worker = stack.start_worker("worker-1")
     job = api.submit(clips["long720"], [{"type": "mp4", "video": {"codec": "h264", "quality": "premium"}}])
     deadline = time.monotonic() + 30
-    while not (pids := ffmpeg_pids(job["id"])) and time.monotonic() < deadline:
+    # The output's id names the encode's ffmpeg (probing runs a short ffmpeg decode of the input too).
+    while not (pids := ffmpeg_pids(job["outputs"][0]["id"])) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert pids, "the encode never started"
 

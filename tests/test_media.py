@@ -42,11 +42,15 @@ def test_probe_reports_input_metadata(clips: dict[str, Path]) -> None:
     assert meta.file_size_bytes == clips["small"].stat().st_size
 
 
-def test_audio_only_input_is_no_video_stream(tmp_path: Path) -> None:
+def test_audio_only_input_is_accepted_but_not_for_video(tmp_path: Path) -> None:
+    # Probing accepts an audio-only input (audio outputs can be made); a video output cannot.
     wav = tmp_path / "tone.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(wav)], check=True)
+    meta = probe(wav)
+    assert (meta.width, meta.height, meta.codec, meta.audio_codec) == (None, None, None, "pcm_s16le")
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
     with pytest.raises(media.MediaError) as err:
-        probe(wav)
+        media.encode_plan(spec, meta, wav, tmp_path / "o.mp4")
     assert err.value.code == "no-video-stream"
 
 

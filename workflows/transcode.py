@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         JobParams,
         JobStatus,
         Output,
+        OutputSpec,
         OutputStatus,
         SignedUrl,
         SignRequest,
@@ -58,6 +59,15 @@ def failure(err: BaseException) -> tuple[str, str]:
     if isinstance(cause, StepTimeoutError):
         return "timeout", "the step timed out on every attempt"
     return "internal", str(cause or err)
+
+
+def _unusable(spec: OutputSpec, meta: InputMetadata) -> tuple[str, str] | None:
+    """Why an output cannot be made from this input at all (a video output of an audio-only input)."""
+    if spec.video and not (meta.width and meta.height):
+        return "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
+    if spec.type.is_audio and not meta.audio_codec:
+        return "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
+    return None
 
 
 class _Stop(Exception):
@@ -187,6 +197,9 @@ class TranscodeJob:
         job.probed_at = now()
         job.execution.probe_duration_ms = _ms(probe_started, job.probed_at)
         job.total_estimated_cost = pricing.estimate([o.spec for o in params.outputs], meta, job.priority)
+        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, meta))}
+        if len(unusable) == len(params.outputs):
+            raise _Stop(JobStatus.failed, *next(iter(unusable.values())))
 
         if params.delayed_start:
             self._set_status(JobStatus.awaiting_confirmation)
@@ -227,6 +240,11 @@ class TranscodeJob:
     async def _encode(self, params: JobParams, input_key: str, meta: InputMetadata, out: Output) -> None:
         settings = params.settings
         planned = next(p for p in params.outputs if p.id == out.id)
+        if unusable := _unusable(planned.spec, meta):
+            out.status, out.progress = OutputStatus.failed, 100
+            out.error_code, out.error_message = unusable
+            self._update_progress()
+            return
         try:
             result: EncodeResult = await workflow.execute_activity(
                 "encode_output",
