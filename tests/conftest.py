@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -171,10 +172,32 @@ def new_stack(temporal: Stack, data_dir: Path, task_queue: str, **env: str) -> S
     )
 
 
+SHARED_QUEUE = "recast-tests"
+
+
+@contextlib.contextmanager
+def second_api(stack: Stack, temporal: Stack, data_dir: Path, **env: str) -> Iterator[str]:
+    """Another API process with its own settings in front of the shared stack's worker and storage,
+    for tests that need other keys or limits; yields its base URL."""
+    s = new_stack(
+        temporal,
+        data_dir,
+        SHARED_QUEUE,
+        RECAST_STORAGE_URL=f"fs://{(stack.data_dir / 'storage').resolve()}",
+        **env,
+    )
+    try:
+        port = free_port()
+        s.start_api("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        s.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The shared API + worker most tests use."""
-    s = new_stack(temporal, tmp_path_factory.mktemp("recast"), "recast-tests")
+    s = new_stack(temporal, tmp_path_factory.mktemp("recast"), SHARED_QUEUE)
     s.start_worker()
     port = free_port()
     s.start_api("127.0.0.1", port)

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from recast.stack import Stack, free_port
-from tests.conftest import API_KEY, OTHER_KEY, Api, new_stack
+from recast.stack import Stack
+from tests.conftest import API_KEY, OTHER_KEY, Api, second_api
 
 HEARTBEAT_S = 0.5
 STATUS_ORDER = ["pending", "probing", "processing", "completed"]
@@ -28,17 +28,13 @@ QUICK = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quali
 
 @pytest.fixture(scope="module")
 def events_url(stack: Stack, temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    s = new_stack(
+    with second_api(
+        stack,
         temporal,
         tmp_path_factory.mktemp("events-api"),
-        "recast-tests",  # served by the shared stack's worker
-        RECAST_STORAGE_URL=f"fs://{(stack.data_dir / 'storage').resolve()}",
         RECAST_EVENTS_HEARTBEAT=str(HEARTBEAT_S),
-    )
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}"
-    s.stop()
+    ) as url:
+        yield url
 
 
 def watch_ndjson(api: Api, job_id: str) -> tuple[httpx.Response, list[tuple[float, dict[str, Any]]]]:

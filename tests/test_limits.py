@@ -21,8 +21,8 @@ import pytest
 
 from api.errors import ApiError
 from api.limits import Limits
-from recast.stack import Stack, free_port
-from tests.conftest import Api, new_stack
+from recast.stack import Stack
+from tests.conftest import Api, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 MAX_CONCURRENT, PER_MINUTE = 2, 4
@@ -37,20 +37,16 @@ ORGS = {
 
 @pytest.fixture(scope="module")
 def limits_url(stack: Stack, temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    s = new_stack(
+    with second_api(
+        stack,
         temporal,
         tmp_path_factory.mktemp("limits-api"),
-        "recast-tests",  # served by the shared stack's worker
         RECAST_API_KEYS=",".join(f"{key}={org}" for org, key in ORGS.items()),
-        RECAST_STORAGE_URL=f"fs://{(stack.data_dir / 'storage').resolve()}",
         RECAST_CONFIRMATION_TIMEOUT="600",
         RECAST_MAX_CONCURRENT_JOBS=str(MAX_CONCURRENT),
         RECAST_MAX_SUBMISSIONS_PER_MINUTE=str(PER_MINUTE),
-    )
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}"
-    s.stop()
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

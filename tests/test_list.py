@@ -19,8 +19,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 
 from api.routes_list import base_query, list_page, quote
 from recast.search_attributes import CREATED_AT_KEY
-from recast.stack import Stack, free_port
-from tests.conftest import Api, new_stack
+from recast.stack import Stack
+from tests.conftest import Api, second_api
 
 A_KEY, A_ORG = "list-key-a", "tenant-a"
 B_KEY, B_ORG = "list-key-b", "tenant-b"
@@ -31,17 +31,13 @@ FINISHED = {"completed", "failed"}
 
 @pytest.fixture(scope="module")
 def list_url(stack: Stack, temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    s = new_stack(
+    with second_api(
+        stack,
         temporal,
         tmp_path_factory.mktemp("list-api"),
-        "recast-tests",  # served by the shared stack's worker
         RECAST_API_KEYS=f"{A_KEY}={A_ORG},{B_KEY}={B_ORG},{Q_KEY}={Q_ORG}",
-        RECAST_STORAGE_URL=f"fs://{(stack.data_dir / 'storage').resolve()}",
-    )
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}"
-    s.stop()
+    ) as url:
+        yield url
 
 
 def listing(api: Api, **params: Any) -> dict[str, Any]:

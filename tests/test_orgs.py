@@ -21,8 +21,8 @@ import pytest
 
 from api.app import create_app
 from recast import config, ids, keys
-from recast.stack import ROOT, Stack, free_port
-from tests.conftest import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, new_stack
+from recast.stack import ROOT, Stack
+from tests.conftest import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 # The path parameters the walk knows how to fill with the first organization's job.
@@ -79,18 +79,14 @@ def file_key(keys_file: Path) -> str:
 def orgs_url(
     stack: Stack, temporal: Stack, tmp_path_factory: pytest.TempPathFactory, keys_file: Path, file_key: str
 ) -> Iterator[str]:
-    s = new_stack(
+    with second_api(
+        stack,
         temporal,
         tmp_path_factory.mktemp("orgs-api"),
-        "recast-tests",  # served by the shared stack's worker
         RECAST_API_KEYS_FILE=str(keys_file),
-        RECAST_STORAGE_URL=f"fs://{(stack.data_dir / 'storage').resolve()}",
         RECAST_CONFIRMATION_TIMEOUT="600",
-    )
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}"
-    s.stop()
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
