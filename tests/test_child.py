@@ -65,8 +65,7 @@ class PublishVideo:
             metadata={"parent": workflow.info().workflow_id},
             created_at=workflow.now(),
         )
-        self.job_id = params.job_id
-        job: child.Job = await workflow.execute_child_workflow(
+        handle = await workflow.start_child_workflow(
             child.WORKFLOW,
             params,
             id=params.job_id,
@@ -74,6 +73,9 @@ class PublishVideo:
             result_type=child.Job,
             priority=child.temporal_priority(params),
         )
+        # Told only once the child has started, so the API already knows the job when a test asks.
+        self.job_id = params.job_id
+        job: child.Job = await handle
         return job
 
 
