@@ -49,7 +49,7 @@ def test_errors_are_reported_not_raised(stack: Stack, tmp_path: Path) -> None:
     assert run.returncode == 2 and "invalid-input" in run.stderr and "allowed: vp9" in run.stderr
 
 
-def test_delayed_start_confirm_and_cancel(stack: Stack, clips: dict[str, Path]) -> None:
+def test_delayed_start_and_confirm(stack: Stack, clips: dict[str, Path]) -> None:
     run = run_cli(
         stack, "submit", str(clips["small"]), "-o", "mp4:h264:480p", "--delayed-start", "--priority", "premium",
         "--metadata", "customer=c-42", "--wait",
