@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api.errors import ApiError, error_responses
-from recast.signing import TokenError, verify
-from recast.storage import Storage
+from recast.signing import FileGrant, TokenError, folder_member, verify
+from recast.storage import Storage, content_type_for
 
 router = APIRouter(prefix="/v1")
 
@@ -29,6 +29,29 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def _grant(token: str, request: Request) -> FileGrant:
+    try:
+        settings = request.app.state.settings
+        return verify(token, settings.signing_secret, previous=settings.signing_secrets_previous)
+    except TokenError as exc:
+        raise ApiError(403, exc.code, str(exc)) from exc
+
+
+async def _stream(storage: Storage, key: str, content_type: str, disposition: str) -> StreamingResponse:
+    size = await storage.size(key)
+    if size is None:
+        raise ApiError(404, "not-found", "the file no longer exists")
+    return StreamingResponse(
+        storage.iter_bytes(key),
+        media_type=content_type,
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": disposition,
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.get(
     "/files/{token}",
     summary="Download a file with a signed token",
@@ -36,21 +59,27 @@ def content_disposition(filename: str) -> str:
     responses=error_responses(403, 404),  # type: ignore[arg-type]
 )
 async def download_file(token: str, request: Request) -> StreamingResponse:
+    grant = _grant(token, request)
+    if grant.folder:
+        raise ApiError(404, "not-found", "this token is for a folder: add the file's name to the URL")
+    storage: Storage = request.app.state.storage
+    return await _stream(storage, grant.key, grant.content_type, content_disposition(grant.filename))
+
+
+@router.get(
+    "/files/{token}/{name:path}",
+    summary="Download a file of a folder output (HLS/DASH package, thumbnails) with a signed token",
+    description="The token grants the whole folder, so relative URIs inside playlists, MPDs and WebVTT "
+    "indexes resolve under it. Files are served `inline` for players and browsers.",
+    response_class=StreamingResponse,
+    responses=error_responses(403, 404),  # type: ignore[arg-type]
+)
+async def download_folder_file(token: str, name: str, request: Request) -> StreamingResponse:
+    grant = _grant(token, request)
     try:
-        settings = request.app.state.settings
-        grant = verify(token, settings.signing_secret, previous=settings.signing_secrets_previous)
+        key = folder_member(grant, name)
     except TokenError as exc:
         raise ApiError(403, exc.code, str(exc)) from exc
     storage: Storage = request.app.state.storage
-    size = await storage.size(grant.key)
-    if size is None:
-        raise ApiError(404, "not-found", "the file no longer exists")
-    return StreamingResponse(
-        storage.iter_bytes(grant.key),
-        media_type=grant.content_type,
-        headers={
-            "Content-Length": str(size),
-            "Content-Disposition": content_disposition(grant.filename),
-            "Cache-Control": "no-store",
-        },
-    )
+    disposition = content_disposition(name).replace("attachment", "inline", 1)
+    return await _stream(storage, key, content_type_for(name), disposition)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from activities.sign import download_link
 from api.auth import organization
@@ -20,6 +20,7 @@ from api.routes_uploads import resolve_input
 from recast import ids, net, paths
 from recast.config import Settings
 from recast.models import (
+    DownloadFile,
     InputSource,
     Job,
     JobCreate,
@@ -73,8 +74,11 @@ SUBMIT_BODY = {
 
 
 class DownloadLink(BaseModel):
-    url: str
+    url: str = Field(description="The file; for a folder output (hls, dash, thumbnails) its entry file.")
     expires_at: datetime
+    files: list[DownloadFile] = Field(
+        default_factory=list, description="Folder outputs: every file, each under the same token."
+    )
 
 
 def _store(request: Request) -> JobStore:
@@ -285,7 +289,7 @@ async def download_output(
         storage, settings.signing_secret, org, job_id, out, settings.url_ttl_s, _base_url(request)
     )
     assert link is not None  # there is always a base URL here: the request's own
-    return DownloadLink(url=link.url, expires_at=link.expires_at)
+    return DownloadLink(url=link.url, expires_at=link.expires_at, files=link.files)
 
 
 @router.post(

@@ -40,6 +40,9 @@ class OutputType(StrEnum):
 
 
 AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
+# Output types whose result is a folder of files (a streaming package, a set of thumbnails) rather than
+# one file: stored under output_prefix(), downloaded through one token that grants the whole folder.
+FOLDER_TYPES: frozenset[OutputType] = frozenset()
 
 
 class VideoCodec(StrEnum):
@@ -494,6 +497,14 @@ class AudioInfo(BaseModel):
     sample_rate: int | None = None
 
 
+class OutputFile(BaseModel):
+    """One file of a folder output (an HLS/DASH package, a thumbnail set)."""
+
+    name: str = Field(description="Path inside the output's folder, e.g. `720p/segment_00001.m4s`.")
+    size: int
+    content_type: str
+
+
 class Output(BaseModel):
     id: str
     type: OutputType
@@ -505,8 +516,14 @@ class Output(BaseModel):
     duration_ms: int | None = None
     width: int | None = None
     height: int | None = None
-    filename: str | None = None
+    filename: str | None = Field(
+        default=None, description="Download name; for a folder output, its entry file (playlist, MPD, VTT)."
+    )
     content_type: str | None = None
+    files: list[OutputFile] = Field(
+        default_factory=list,
+        description="Every file of a folder output (hls, dash, thumbnails); empty for single-file outputs.",
+    )
     download_url: str | None = Field(
         default=None, description="Signed URL valid until download_expires_at; the download route signs anew."
     )
@@ -694,6 +711,8 @@ class EncodeResult(BaseModel):
     width: int | None = None
     height: int | None = None
     audio: AudioInfo | None = None
+    files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
+    entry: str | None = None  # folder outputs: the file a download points to
 
 
 class EncodeProgress(BaseModel):
@@ -712,7 +731,19 @@ class SignRequest(BaseModel):
     public_url: str
 
 
+class DownloadFile(BaseModel):
+    """A file of a folder output with its signed URL."""
+
+    name: str
+    url: str
+    size: int
+    content_type: str
+
+
 class SignedUrl(BaseModel):
     output_id: str
     url: str
     expires_at: datetime
+    files: list[DownloadFile] = Field(
+        default_factory=list, description="Folder outputs: every file, each under the same token."
+    )

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 
 class TokenError(Exception):
@@ -35,6 +36,12 @@ class FileGrant:
     filename: str
     content_type: str
     expires: int  # unix seconds
+
+    @property
+    def folder(self) -> bool:
+        """A folder grant (key ends with `/`) covers every file below it: `/v1/files/{token}/{name}`,
+        so the relative URIs inside a playlist, an MPD or a WebVTT index resolve under one token."""
+        return self.key.endswith("/")
 
 
 def _b64(data: bytes) -> str:
@@ -98,5 +105,20 @@ def verify(token: str, secret: str, now: float | None = None, previous: Iterable
     return grant
 
 
-def file_url(base_url: str, grant: FileGrant, secret: str) -> str:
+def token_url(base_url: str, grant: FileGrant, secret: str) -> str:
+    """`{base}/v1/files/{token}`: the file of a grant, or the folder a folder grant's files are under."""
     return f"{base_url.rstrip('/')}/v1/files/{sign(grant, secret)}"
+
+
+def file_url(base_url: str, grant: FileGrant, secret: str) -> str:
+    """The gateway URL of a grant; for a folder grant, of its entry file (`grant.filename`)."""
+    url = token_url(base_url, grant, secret)
+    return f"{url}/{quote(grant.filename)}" if grant.folder else url
+
+
+def folder_member(grant: FileGrant, name: str) -> str:
+    """The storage key of `name` inside a folder grant; refuses anything that could leave the folder."""
+    parts = name.split("/")
+    if not grant.folder or not name or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise TokenError("invalid-token", "the download token does not cover this path")
+    return grant.key + name

@@ -9,6 +9,7 @@ and `{organization}/uploads/{upload_id}/…`, so each organization's files live 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -23,8 +24,30 @@ from urllib.parse import urlsplit
 import opendal
 
 from recast.config import Settings
+from recast.models import OutputFile
 
 CHUNK = 1024 * 1024
+# Content types of the files folder outputs hold; Python's mimetypes knows few of them.
+FOLDER_CONTENT_TYPES = {
+    "m3u8": "application/vnd.apple.mpegurl",
+    "mpd": "application/dash+xml",
+    "ts": "video/mp2t",
+    "m4s": "video/iso.segment",
+    "mp4": "video/mp4",
+    "m4a": "audio/mp4",
+    "webm": "video/webm",
+    "vtt": "text/vtt",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+}
+
+
+def content_type_for(name: str) -> str:
+    return FOLDER_CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
 OBJECT_SCHEMES = ("s3", "gs")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
@@ -58,6 +81,13 @@ def output_key(organization: str, job_id: str, output_id: str, ext: str, path: s
     if path:
         return f"{organization}/outputs/{path}"
     return f"{organization}/jobs/{job_id}/outputs/{output_id}.{ext}"
+
+
+def output_prefix(organization: str, job_id: str, output_id: str, path: str | None = None) -> str:
+    """The folder of a folder output (FOLDER_TYPES), like output_key; ends with `/`."""
+    if path:
+        return f"{organization}/outputs/{path.rstrip('/')}/"
+    return f"{organization}/jobs/{job_id}/outputs/{output_id}/"
 
 
 def upload_prefix(organization: str, upload_id: str) -> str:
@@ -258,6 +288,16 @@ class Storage:
                 pass  # another filesystem: fall back to streaming
         return await self.put_file(key, path)
 
+    async def adopt_dir(self, prefix: str, directory: Path) -> list[OutputFile]:
+        """Store every file under `directory` below `prefix` (see adopt_file), sorted by name; returns
+        them with their sizes and content types."""
+        files = []
+        for path in await asyncio.to_thread(_files_under, directory):
+            name = path.relative_to(directory).as_posix()
+            size = await self.adopt_file(prefix + name, path)
+            files.append(OutputFile(name=name, size=size, content_type=content_type_for(name)))
+        return files
+
     async def get_file(self, key: str, path: Path) -> int:
         """Stream an object to a local file; returns the bytes read."""
         read = 0
@@ -278,6 +318,10 @@ class Storage:
 
     async def delete(self, key: str) -> None:
         await self.op.delete(key)
+
+
+def _files_under(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file())
 
 
 def _move(path: Path, target: Path) -> int:

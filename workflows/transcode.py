@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         Output,
         OutputSpec,
         OutputStatus,
+        OutputType,
         SignedUrl,
         SignRequest,
         Stage,
@@ -44,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
     from recast.webhooks import EVENT_OUTPUT_COMPLETED, EVENT_STATUS_CHANGED, WEBHOOK_RETRY, WebhookDelivery
 
 JOB_MEMO = "job"
+# The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
+# and return an EncodeResult, so the workflow treats every kind of output alike.
+OUTPUT_ACTIVITY: dict[OutputType, str] = {}
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
@@ -247,7 +251,7 @@ class TranscodeJob:
             return
         try:
             result: EncodeResult = await workflow.execute_activity(
-                "encode_output",
+                OUTPUT_ACTIVITY.get(planned.spec.type, "encode_output"),
                 EncodeRequest(
                     job_id=params.job_id,
                     organization=params.organization,
@@ -283,6 +287,8 @@ class TranscodeJob:
             out.status, out.progress = OutputStatus.completed, 100
             out.file_size_bytes, out.duration_ms = result.file_size_bytes, result.duration_ms
             out.width, out.height, out.audio = result.width, result.height, result.audio
+            out.files = result.files
+            out.filename = result.entry or out.filename
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
 
