@@ -36,9 +36,14 @@ class EncodeActivities:
         workdir = work_dir(self.deps.scratch, req.job_id, req.output_id)
         try:
             src = await local_input(self.deps.storage, self.deps.scratch, req.input_key)
+            # A join reads every input (each a local file, like the single input).
+            parts = [
+                (await local_input(self.deps.storage, self.deps.scratch, part.key), part.metadata)
+                for part in req.parts
+            ]
             dst = workdir / f"{req.output_id}.{req.spec.type.value}"
             try:
-                plan = media.encode_plan(req.spec, req.input_metadata, src, dst)
+                plan = media.encode_plan(req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip)
             except media.MediaError as exc:  # e.g. a video output of an audio-only input
                 raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
 
@@ -47,9 +52,8 @@ class EncodeActivities:
                 progress.percent = max(progress.percent, round(percent, 1))
 
             try:
-                await run_ffmpeg(
-                    plan.args, req.input_metadata.duration_ms / 1000, req.stall_timeout_s, on_progress
-                )
+                expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
+                await run_ffmpeg(plan.args, expected_s, req.stall_timeout_s, on_progress)
             except FfmpegStalled as exc:
                 raise ApplicationError(str(exc), type="stalled") from exc
             except FfmpegFailed as exc:

@@ -34,7 +34,7 @@ class FetchActivities:
         if scheme == "upload":
             return await self._uploaded(req.organization, source.url[len(UPLOAD_SCHEME) :])
         name = unquote(urlsplit(source.url).path.rsplit("/", 1)[-1]) or "input"
-        key = input_key(req.organization, req.job_id, name)
+        key = input_key(req.organization, req.job_id, name, req.folder)
         if scheme in OBJECT_SCHEMES:
             size = await self._copy_object(req.organization, source.url, key)
         elif scheme in ("http", "https"):

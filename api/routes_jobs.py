@@ -54,6 +54,10 @@ SUBMIT_BODY = {
                             "description": "JSON array of outputs, as in JobCreate",
                         },
                         "metadata": {"type": "string", "description": "JSON object of string metadata"},
+                        "clip": {
+                            "type": "string",
+                            "description": "JSON object {start, end}, as in JobCreate",
+                        },
                         **{
                             name: {"type": "string", "description": f"as `{name}` in JobCreate"}
                             for name in (
@@ -122,7 +126,9 @@ async def _check_targets(req: JobCreate, settings: Settings) -> None:
     an IP or resolves to one. Early feedback only: DNS may answer differently later, so the worker checks
     again on every connection it makes (recast/net.py), and that check is the one that holds."""
     policy = net.policy_for(settings.url_allowlist)
-    for name, url in (("input_url", req.input_url), ("webhook_url", req.webhook_url)):
+    named = [("input_url", req.input_url), ("webhook_url", req.webhook_url)]
+    named += [(f"inputs[{i}]", url) for i, url in enumerate(req.inputs or [])]
+    for name, url in named:
         if url:
             try:
                 await net.check_url(url, policy)
@@ -172,6 +178,9 @@ async def submit_job(
         raw: dict[str, object] = dict(form.fields)
         raw["outputs"] = _form_json(form.fields, "outputs", None)
         raw["metadata"] = _form_json(form.fields, "metadata", {})
+        for name in ("inputs", "clip"):
+            if name in form.fields:
+                raw[name] = _form_json(form.fields, name, None)
     elif content_type in ("application/json", ""):
         raw = await _read_json(request)
     else:
@@ -179,8 +188,10 @@ async def submit_job(
     try:
         if raw.get("outputs") is None:
             raise ApiError(400, "invalid-input", "outputs: at least one output is required")
-        if upload is None and not raw.get("input_url"):
-            raise ApiError(400, "invalid-input", "media: a media file part (or input_url) is required")
+        if upload is None and not raw.get("input_url") and raw.get("inputs") is None:
+            raise ApiError(
+                400, "invalid-input", "media: a media file part (or input_url, or inputs) is required"
+            )
         if header_key is not None:
             if raw.get("idempotency_key") not in (None, header_key):
                 raise ApiError(400, "invalid-input", "Idempotency-Key and idempotency_key differ")
@@ -189,11 +200,16 @@ async def submit_job(
             req = JobCreate.model_validate(raw)
         except ValidationError as exc:
             raise ApiError(400, "invalid-input", describe_validation(list(exc.errors()))) from exc
-        if upload and req.input_url:
-            raise ApiError(400, "invalid-input", "send either a media file or input_url, not both")
+        if upload and (req.input_url or req.inputs is not None):
+            given = "input_url" if req.input_url else "inputs"
+            raise ApiError(400, "invalid-input", f"send either a media file or {given}, not both")
         await _check_targets(req, settings)
+        sources: list[InputSource] = []
         if upload:
             source = InputSource(storage_key=upload.key, filename=upload.filename, size=upload.size)
+        elif req.inputs is not None:
+            sources = [await _resolve_numbered(storage, org, i, url) for i, url in enumerate(req.inputs)]
+            source = sources[0]
         else:
             assert req.input_url
             source = await resolve_input(storage, org, req.input_url)  # upload://, s3://, gs:// checks
@@ -204,6 +220,8 @@ async def submit_job(
             job_id=job_id,
             organization=org,
             source=source,
+            inputs=sources,
+            clip=req.clip,
             outputs=_plan_outputs(req, job_id, created_at),
             metadata=req.metadata,
             created_at=created_at,
@@ -233,6 +251,15 @@ async def submit_job(
     if upload:
         await storage.delete(upload.key)  # the existing job has its own input
     return JSONResponse(job.model_dump(mode="json"), status_code=200)
+
+
+async def _resolve_numbered(storage: Storage, org: str, index: int, url: str) -> InputSource:
+    """resolve_input for one of `inputs`, its refusals naming the input's index."""
+    try:
+        return await resolve_input(storage, org, url)
+    except ApiError as exc:
+        message = exc.message.removeprefix("input_url: ")
+        raise ApiError(exc.status, exc.code, f"inputs[{index}]: {message}", exc.headers) from exc
 
 
 def _plan_outputs(req: JobCreate, job_id: str, created_at: datetime) -> list[PlannedOutput]:

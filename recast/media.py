@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
+from recast import timeline
 from recast.models import (
     AudioCodec,
     AudioInfo,
+    Clip,
     InputMetadata,
     OutputSpec,
     OutputType,
@@ -281,6 +284,8 @@ class EncodePlan:
     audio_channels: int | None = None
     sample_rate: int | None = None
     framerate: float | None = None  # set only when the frame rate is changed
+    # What the output must last (timeline.output_duration_s); None: the whole input.
+    duration_s: float | None = None
 
 
 def _video_options(spec: OutputSpec, variant: VideoVariant) -> dict[str, Any]:
@@ -313,27 +318,44 @@ def _video_options(spec: OutputSpec, variant: VideoVariant) -> dict[str, Any]:
     return opts
 
 
-def encode_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, threads: int = 0) -> EncodePlan:
-    """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce."""
-    inp = ffmpeg.input(f"file:{src}", **INPUT_OPTIONS)
+def encode_plan(
+    spec: OutputSpec,
+    meta: InputMetadata,
+    src: Path,
+    dst: Path,
+    threads: int = 0,
+    *,
+    parts: Sequence[tuple[Path, InputMetadata]] = (),
+    clip: Clip | None = None,
+) -> EncodePlan:
+    """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce.
+
+    `parts`: a join's inputs in order (then `meta` is their joined view); `clip`: a resolved clip of
+    the input, or of the joined timeline.
+    """
+    joined = len(parts) > 1
     opts: dict[str, Any] = {"threads": threads}
-    streams = []
     width = height = None
     framerate = None
+    video_size: tuple[int, int] | None = None
     if not spec.type.is_audio:
-        if not (meta.width and meta.height):
-            raise MediaError(
-                "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
-            )
+        metas = [m for _, m in parts] if joined else [meta]
+        for i, m in enumerate(metas):
+            if not (m.width and m.height):
+                which = f"inputs[{i}] has" if joined else "the input has"
+                raise MediaError(
+                    "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
+                )
+        assert meta.width and meta.height
         variant = spec.video[0]
-        width, height = target_size(variant, meta.width, meta.height)
-        video = inp.video
-        if (width, height) != (meta.width, meta.height):
-            video = video.filter("scale", width, height)
-        if variant.framerate and (meta.framerate is None or variant.framerate < meta.framerate):
+        width, height = video_size = target_size(variant, meta.width, meta.height)
+        if joined:
+            # Every piece is converted to one rate, so the check holds the output to it.
+            framerate = timeline.join_framerate(metas)
+            if variant.framerate and variant.framerate < framerate:
+                framerate = variant.framerate
+        elif variant.framerate and (meta.framerate is None or variant.framerate < meta.framerate):
             framerate = variant.framerate  # never raised: duplicated frames add bytes, not motion
-            video = video.filter("fps", fps=framerate)
-        streams.append(video.filter("format", "yuv420p"))
         opts.update(_video_options(spec, variant))
     if spec.type in (OutputType.mp4, OutputType.mov, OutputType.m4a):
         opts["movflags"] = "+faststart"
@@ -341,7 +363,6 @@ def encode_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, thr
     if meta.audio_codec and spec.audio.enabled:
         codec = spec.audio_codec
         audio_codec, channels, sample_rate = codec.value, spec.audio.channels, spec.sample_rate
-        streams.append(inp.audio)
         opts.update({"c:a": AUDIO_ENCODERS[codec], "ac": channels, "ar": sample_rate})
         if spec.audio_bitrate_kbps:
             opts["b:a"] = f"{spec.audio_bitrate_kbps}k"
@@ -349,12 +370,101 @@ def encode_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path, thr
         raise MediaError(
             "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
         )
+    audio_format = (sample_rate, channels) if sample_rate and channels else None
+    if joined:
+        video, audio = _joined_streams(parts, clip, video_size, framerate, audio_format)
+    else:
+        video, audio = _single_streams(src, meta, clip, video_size, framerate, audio_format)
+    streams = [s for s in (video, audio) if s is not None]
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration
     out = ffmpeg.output(*streams, f"file:{dst}", format=MUXERS[spec.type], **opts)
     return EncodePlan(
-        [FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, audio_codec, channels, sample_rate, framerate
+        [FFMPEG, *GLOBAL_ARGS, *out.get_args()],
+        width,
+        height,
+        audio_codec,
+        channels,
+        sample_rate,
+        framerate,
+        timeline.output_duration_s(meta.duration_ms, clip),
     )
+
+
+def _seek(clip: Clip | None) -> dict[str, Any]:
+    """Input options cutting a clip: `-ss` before `-i` seeks (accurately: ffmpeg decodes from the
+    keyframe before and drops what precedes the start) instead of decoding everything before it."""
+    if clip is None:
+        return {}
+    opts: dict[str, Any] = {"ss": f"{clip.start:.6f}"} if clip.start > 0 else {}
+    if clip.end is not None:
+        opts["t"] = f"{clip.end - clip.start:.6f}"
+    return opts
+
+
+def _single_streams(
+    src: Path,
+    meta: InputMetadata,
+    clip: Clip | None,
+    size: tuple[int, int] | None,
+    framerate: float | None,
+    audio_format: tuple[int, int] | None,
+) -> tuple[Any, Any]:
+    """(video, audio) streams of one input, clipped; None where the output has no such stream."""
+    inp = ffmpeg.input(f"file:{src}", **_seek(clip), **INPUT_OPTIONS)
+    video = None
+    if size is not None:
+        video = inp.video
+        if size != (meta.width, meta.height):
+            video = video.filter("scale", *size)
+        if framerate:
+            video = video.filter("fps", fps=framerate)
+        video = video.filter("format", "yuv420p")
+    return video, inp.audio if audio_format else None
+
+
+def _joined_streams(
+    parts: Sequence[tuple[Path, InputMetadata]],
+    clip: Clip | None,
+    size: tuple[int, int] | None,
+    framerate: float | None,
+    audio_format: tuple[int, int] | None,
+) -> tuple[Any, Any]:
+    """(video, audio) of a join: each input's piece of the clip normalized to one frame size (fitted,
+    aspect kept, padded), one frame rate and square pixels, its audio to one sample rate and layout
+    (silence for an input without audio), then the concat *filter* — the concat demuxer would read
+    a playlist naming files, which the format whitelist refuses on purpose."""
+    segments: list[Any] = []
+    for piece in timeline.pieces([m for _, m in parts], clip):
+        path, meta = parts[piece.input_index]
+        seek: dict[str, Any] = {"t": f"{piece.duration:.6f}"}
+        if piece.start > 0:
+            seek["ss"] = f"{piece.start:.6f}"
+        inp = ffmpeg.input(f"file:{path}", **seek, **INPUT_OPTIONS)
+        if size is not None:
+            w, h = size
+            segments.append(
+                inp.video.filter("scale", w, h, force_original_aspect_ratio="decrease", force_divisible_by=2)
+                .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2")
+                .filter("setsar", 1)
+                .filter("fps", fps=framerate)
+                .filter("setpts", "PTS-STARTPTS")
+            )
+        if audio_format is not None:
+            rate, channels = audio_format
+            layout = "mono" if channels == 1 else "stereo"
+            if meta.audio_codec:
+                sound = inp.audio.filter("aformat", sample_rates=rate, channel_layouts=layout)
+            else:
+                # A generated source, not a file: the whitelists guard what inputs may open.
+                silence = f"anullsrc=channel_layout={layout}:sample_rate={rate}"
+                sound = ffmpeg.input(silence, format="lavfi", t=seek["t"]).audio
+            segments.append(sound.filter("asetpts", "PTS-STARTPTS"))
+    has_video, has_audio = int(size is not None), int(audio_format is not None)
+    node = ffmpeg.concat(*segments, v=has_video, a=has_audio).node
+    video = node[0].filter("format", "yuv420p") if has_video else None
+    audio = node[has_video] if has_audio else None
+    return video, audio
 
 
 # ---------------------------------------------------------------- verification ----------------------------
@@ -397,9 +507,10 @@ def check_output(data: dict[str, Any], spec: OutputSpec, plan: EncodePlan, meta:
             got_fps = _ratio(video.get("avg_frame_rate")) or _ratio(video.get("r_frame_rate")) or 0
             if abs(got_fps - plan.framerate) > max(0.5, plan.framerate * 0.05):
                 raise MediaError("output-mismatch", f"expected {plan.framerate:g} fps, got {got_fps:g}")
-    want, got = meta.duration_ms / 1000, duration_s(data)
+    want = plan.duration_s if plan.duration_s is not None else meta.duration_ms / 1000
+    got = duration_s(data)
     if abs(got - want) > duration_tolerance_s(want):
-        raise MediaError("output-mismatch", f"output lasts {got:.2f}s but the input lasts {want:.2f}s")
+        raise MediaError("output-mismatch", f"output lasts {got:.2f}s but should last {want:.2f}s")
     if plan.audio_codec:
         audio = first_stream(data, "audio")
         if audio is None or audio.get("codec_name") != plan.audio_codec:

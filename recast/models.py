@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -320,25 +320,51 @@ INPUT_SCHEMES = ("https", "http", "s3", "gs", "upload")
 UPLOAD_ID = re.compile(r"^up_[A-Za-z0-9_-]{20,64}$")
 
 
-def _input_url(value: str | None) -> str | None:
-    """input_url: one of INPUT_SCHEMES, with what that scheme needs after `://`."""
+def _input_url(value: str | None, field: str = "input_url") -> str | None:
+    """input_url (or an item of inputs): one of INPUT_SCHEMES, with what that scheme needs after `://`."""
     if value is None:
         return None
     scheme, sep, rest = value.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in INPUT_SCHEMES:
         raise ValueError(
-            "input_url must use one of the schemes " + ", ".join(f"{s}://" for s in INPUT_SCHEMES)
+            f"{field} must use one of the schemes " + ", ".join(f"{s}://" for s in INPUT_SCHEMES)
         )
     if scheme == "upload" and not UPLOAD_ID.match(rest):
-        raise ValueError("input_url: upload:// takes the upload_id POST /v1/uploads returned")
+        raise ValueError(f"{field}: upload:// takes the upload_id POST /v1/uploads returned")
     if scheme in ("s3", "gs"):
         bucket, _, key = rest.partition("/")
         if not bucket or not key:
-            raise ValueError(f"input_url: {scheme}:// URLs are {scheme}://bucket/key")
+            raise ValueError(f"{field}: {scheme}:// URLs are {scheme}://bucket/key")
     if scheme in ("http", "https") and not rest.split("/", 1)[0]:
-        raise ValueError("input_url: the URL has no host")
+        raise ValueError(f"{field}: the URL has no host")
     return value
+
+
+MAX_INPUTS = 10
+# The shortest clip (and the shortest piece of an input a join keeps): below this an encoder may get
+# no frame at all.
+MIN_CLIP_S = 0.1
+
+
+class Clip(Strict):
+    """The part of the input (of the joined inputs, for a join) every output is made from, in seconds."""
+
+    start: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="Seconds from the start.")
+    end: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds from the start; past the input's end it is clamped to it. Omit: to the end.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Clip:
+        if self.end is not None and self.end - self.start < MIN_CLIP_S:
+            if self.end <= self.start:
+                raise ValueError(f"end ({self.end:g}) must be greater than start ({self.start:g})")
+            raise ValueError(f"the clip must last at least {MIN_CLIP_S:g} s")
+        return self
 
 
 class JobCreate(Strict):
@@ -350,6 +376,17 @@ class JobCreate(Strict):
         description="Where the input is: "
         + ", ".join(f"`{s}://…`" for s in INPUT_SCHEMES)
         + " (`upload://{upload_id}` from `POST /v1/uploads`).",
+    )
+    inputs: list[Annotated[str, Field(max_length=4096)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INPUTS,
+        description=f"1 to {MAX_INPUTS} input URLs (same schemes as `input_url`), joined in this order into "
+        "every output. Not together with `input_url` or a media file.",
+    )
+    clip: Clip | None = Field(
+        default=None,
+        description="Make every output from this part of the input (of the joined timeline, with `inputs`).",
     )
     outputs: list[OutputSpec] = Field(min_length=1, max_length=10)
     metadata: dict[str, str] = Field(
@@ -396,6 +433,19 @@ class JobCreate(Strict):
     @classmethod
     def _input_known_scheme(cls, value: str | None) -> str | None:
         return _input_url(value)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_known_schemes(cls, value: list[str] | None) -> list[str] | None:
+        for i, url in enumerate(value or []):
+            _input_url(url, f"inputs[{i}]")
+        return value
+
+    @model_validator(mode="after")
+    def _one_input(self) -> JobCreate:
+        if self.inputs is not None and self.input_url is not None:
+            raise ValueError("give input_url or inputs, not both")
+        return self
 
     @field_validator("webhook_url")
     @classmethod
@@ -490,6 +540,15 @@ class InputMetadata(BaseModel):
     file_size_bytes: int
 
 
+class JobInput(BaseModel):
+    """One of a join's inputs, in order: where it came from and, after probing, what it is."""
+
+    url: str | None = None
+    filename: str | None = None
+    size: int | None = None
+    metadata: InputMetadata | None = None
+
+
 class AudioInfo(BaseModel):
     codec: str
     bitrate_kbps: int | None = None
@@ -553,8 +612,18 @@ class Job(BaseModel):
     status: JobStatus = JobStatus.pending
     progress: int = 0
     stage: Stage = Stage.queued
-    input: InputInfo
-    input_metadata: InputMetadata | None = None
+    input: InputInfo = Field(description="The input; for a join, the first of `inputs`.")
+    input_metadata: InputMetadata | None = Field(
+        default=None,
+        description="After probing. For a join, the joined timeline: duration and file size the sums, "
+        "width/height the largest input's, framerate the joined rate, codecs the first input's that has one.",
+    )
+    inputs: list[JobInput] = Field(
+        default_factory=list, description="With `inputs`: each input, in order, with its own metadata."
+    )
+    clip: Clip | None = Field(
+        default=None, description="As asked; after probing, its end is clamped to the input's duration."
+    )
     outputs: list[Output]
     error_code: str | None = None
     error_message: str | None = None
@@ -625,7 +694,11 @@ class JobParams(BaseModel):
 
     job_id: str
     organization: str
-    source: InputSource
+    source: InputSource = Field(description="The input; for a join, inputs[0].")
+    inputs: list[InputSource] = Field(
+        default_factory=list, description="A join's inputs in order (empty: just `source`)."
+    )
+    clip: Clip | None = None
     outputs: list[PlannedOutput]
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
@@ -642,6 +715,8 @@ def initial_job(params: JobParams) -> Job:
         id=params.job_id,
         organization=params.organization,
         input=InputInfo(url=params.source.url, filename=params.source.filename, size=params.source.size),
+        inputs=[JobInput(url=s.url, filename=s.filename, size=s.size) for s in params.inputs],
+        clip=params.clip,
         outputs=[
             Output(
                 id=o.id,
@@ -686,6 +761,7 @@ class FetchRequest(BaseModel):
     job_id: str
     organization: str
     source: InputSource
+    folder: str | None = None  # a join's inputs each get their own, so equal file names cannot collide
 
 
 class FetchResult(BaseModel):
@@ -693,15 +769,26 @@ class FetchResult(BaseModel):
     size: int
 
 
+class InputPart(BaseModel):
+    """One input of a join, as the encoder needs it."""
+
+    key: str
+    metadata: InputMetadata
+
+
 class EncodeRequest(BaseModel):
     job_id: str
     organization: str
     output_id: str
     spec: OutputSpec
-    input_key: str
-    input_metadata: InputMetadata
+    input_key: str  # a join's first input
+    input_metadata: InputMetadata  # a join's combined view (recast/timeline.py joined_metadata)
     stall_timeout_s: float
     path: str | None = None  # templated storage path under the organization's prefix
+    parts: list[InputPart] = Field(
+        default_factory=list, description="A join's inputs in order (empty: just input_key)."
+    )
+    clip: Clip | None = Field(default=None, description="Resolved: end set and within the input.")
 
 
 class EncodeResult(BaseModel):

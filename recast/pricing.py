@@ -64,9 +64,12 @@ def _spec_rate(spec: OutputSpec, meta: InputMetadata, priority: Priority) -> flo
     return rate(v.codec, _planned_height(spec, meta), v.quality, priority)
 
 
-def estimate(specs: list[OutputSpec], meta: InputMetadata, priority: Priority) -> float:
-    """Cost of encoding every output for the input's whole duration."""
-    minutes = meta.duration_ms / 60_000
+def estimate(
+    specs: list[OutputSpec], meta: InputMetadata, priority: Priority, duration_s: float | None = None
+) -> float:
+    """Cost of encoding every output: for `duration_s` (what the outputs last after trim and join,
+    timeline.output_duration_s), by default the input's whole duration."""
+    minutes = (meta.duration_ms / 1000 if duration_s is None else duration_s) / 60
     return round(sum(minutes * _spec_rate(s, meta, priority) for s in specs), 4)
 
 

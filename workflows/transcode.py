@@ -10,7 +10,10 @@ so the result can be read without a worker and a parent workflow gets the Job ba
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
@@ -19,14 +22,17 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from recast import pricing
+    from recast import pricing, timeline
     from recast.models import (
         STAGE_PROGRESS,
+        Clip,
         EncodeRequest,
         EncodeResult,
         FetchRequest,
         FetchResult,
         InputMetadata,
+        InputPart,
+        InputSource,
         Job,
         JobParams,
         JobStatus,
@@ -48,6 +54,7 @@ JOB_MEMO = "job"
 # The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
 # and return an EncodeResult, so the workflow treats every kind of output alike.
 OUTPUT_ACTIVITY: dict[OutputType, str] = {}
+_T = TypeVar("_T")
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
@@ -65,13 +72,27 @@ def failure(err: BaseException) -> tuple[str, str]:
     return "internal", str(cause or err)
 
 
-def _unusable(spec: OutputSpec, meta: InputMetadata) -> tuple[str, str] | None:
-    """Why an output cannot be made from this input at all (a video output of an audio-only input)."""
+def _unusable(spec: OutputSpec, meta: InputMetadata, parts: list[InputPart]) -> tuple[str, str] | None:
+    """Why an output cannot be made from this input at all (a video output of an audio-only input;
+    of a join with an input that has no video)."""
     if spec.video and not (meta.width and meta.height):
-        return "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
+        lacking = next((i for i, p in enumerate(parts) if not (p.metadata.width and p.metadata.height)), None)
+        which = "the input has" if lacking is None else f"inputs[{lacking}] has"
+        return "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
     if spec.type.is_audio and not meta.audio_codec:
         return "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
     return None
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What every output of the job is made from: the (first) input, the (joined) metadata, a join's
+    inputs, the resolved clip."""
+
+    key: str
+    meta: InputMetadata
+    parts: list[InputPart]
+    clip: Clip | None
 
 
 class _Stop(Exception):
@@ -159,49 +180,46 @@ class TranscodeJob:
     async def _process(self, params: JobParams) -> None:
         job = self.job
         now = workflow.now
+        # A join's inputs are fetched, then probed, concurrently; a failure names the input's index.
+        sources = params.inputs or [params.source]
+        numbered = bool(params.inputs)
         fetch_started = now()
         self._enter(Stage.fetching)
-        try:
-            if params.source.storage_key:
-                # Uploads were streamed into storage by the API: nothing to fetch, save the round trip.
-                fetched = FetchResult(storage_key=params.source.storage_key, size=params.source.size or 0)
-            else:
-                fetched = await workflow.execute_activity(
-                    "fetch_input",
-                    FetchRequest(job_id=job.id, organization=job.organization, source=params.source),
-                    result_type=FetchResult,
-                    start_to_close_timeout=timedelta(hours=2),
-                    heartbeat_timeout=timedelta(seconds=max(params.settings.heartbeat_timeout_s, 60)),
-                    retry_policy=QUICK_RETRY,
-                )
-            job.input.size = fetched.size
-            job.execution.fetch_duration_ms = _ms(fetch_started, now())
+        fetched: list[FetchResult] = await self._each_input(
+            [self._fetch(params, src, i if numbered else None) for i, src in enumerate(sources)], numbered
+        )
+        job.input.size = fetched[0].size
+        for info, got in zip(job.inputs, fetched, strict=False):
+            info.size = got.size
+        job.execution.fetch_duration_ms = _ms(fetch_started, now())
 
-            self._set_status(JobStatus.probing)
-            self._enter(Stage.probing)
-            probe_started = now()
-            probe = (
-                workflow.execute_local_activity
-                if params.settings.local_storage
-                else workflow.execute_activity
-            )
-            meta: InputMetadata = await probe(
-                "probe_input",
-                fetched.storage_key,
-                result_type=InputMetadata,
-                start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=QUICK_RETRY,
-            )
-        except (ActivityError, ApplicationError) as err:
-            if is_cancelled_exception(err):
-                raise asyncio.CancelledError() from err
-            # A failed local activity surfaces as its ApplicationError, an ordinary one as ActivityError.
-            raise _Stop(JobStatus.failed, *failure(err)) from err
+        self._set_status(JobStatus.probing)
+        self._enter(Stage.probing)
+        probe_started = now()
+        metas: list[InputMetadata] = await self._each_input(
+            [self._probe(params, f) for f in fetched], numbered
+        )
+        for info, part_meta in zip(job.inputs, metas, strict=False):
+            info.metadata = part_meta
+        meta = timeline.joined_metadata(metas)
         job.input_metadata = meta
         job.probed_at = now()
         job.execution.probe_duration_ms = _ms(probe_started, job.probed_at)
-        job.total_estimated_cost = pricing.estimate([o.spec for o in params.outputs], meta, job.priority)
-        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, meta))}
+        try:
+            clip = timeline.resolve_clip(params.clip, meta.duration_ms)
+        except timeline.ClipError as err:
+            raise _Stop(JobStatus.failed, "invalid-clip", str(err)) from None
+        job.clip = clip
+        job.total_estimated_cost = pricing.estimate(
+            [o.spec for o in params.outputs],
+            meta,
+            job.priority,
+            timeline.output_duration_s(meta.duration_ms, clip),
+        )
+        parts = [InputPart(key=f.storage_key, metadata=m) for f, m in zip(fetched, metas, strict=True)]
+        if len(parts) < 2:
+            parts = []  # one input: input_key and input_metadata say it all
+        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, meta, parts))}
         if len(unusable) == len(params.outputs):
             raise _Stop(JobStatus.failed, *next(iter(unusable.values())))
 
@@ -227,7 +245,8 @@ class TranscodeJob:
         job.started_at = now()
         self._set_status(JobStatus.processing)
         self._enter(Stage.encoding)
-        await asyncio.gather(*(self._encode(params, fetched.storage_key, meta, out) for out in job.outputs))
+        source = _Source(fetched[0].storage_key, meta, parts, clip)
+        await asyncio.gather(*(self._encode(params, source, out) for out in job.outputs))
         job.execution.encode_duration_ms = _ms(job.started_at, now())
 
         finalize_started = now()
@@ -241,10 +260,56 @@ class TranscodeJob:
         first_error = (failed.error_code or "internal", failed.error_message or "an output failed")
         self._finish(JobStatus.partial if done else JobStatus.failed, first_error)
 
-    async def _encode(self, params: JobParams, input_key: str, meta: InputMetadata, out: Output) -> None:
+    async def _fetch(self, params: JobParams, source: InputSource, index: int | None) -> FetchResult:
+        if source.storage_key:
+            # Uploads were streamed into storage by the API: nothing to fetch, save the round trip.
+            return FetchResult(storage_key=source.storage_key, size=source.size or 0)
+        return await workflow.execute_activity(
+            "fetch_input",
+            FetchRequest(
+                job_id=params.job_id,
+                organization=params.organization,
+                source=source,
+                folder=None if index is None else str(index),
+            ),
+            result_type=FetchResult,
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(seconds=max(params.settings.heartbeat_timeout_s, 60)),
+            retry_policy=QUICK_RETRY,
+        )
+
+    async def _probe(self, params: JobParams, fetched: FetchResult) -> InputMetadata:
+        probe = (
+            workflow.execute_local_activity if params.settings.local_storage else workflow.execute_activity
+        )
+        return await probe(
+            "probe_input",
+            fetched.storage_key,
+            result_type=InputMetadata,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=QUICK_RETRY,
+        )
+
+    async def _each_input(self, steps: list[Coroutine[Any, Any, _T]], numbered: bool) -> list[_T]:
+        """Run one step for every input concurrently; the job fails with the first input's (by index)
+        failure, named `inputs[i]` when the job has `inputs`."""
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        for i, result in enumerate(results):
+            if isinstance(result, BaseException):
+                if is_cancelled_exception(result) or isinstance(result, asyncio.CancelledError):
+                    raise asyncio.CancelledError() from result
+                if not isinstance(result, (ActivityError, ApplicationError)):
+                    raise result
+                # A failed local activity surfaces as its ApplicationError, an ordinary one as ActivityError.
+                code, message = failure(result)
+                raise _Stop(JobStatus.failed, code, f"inputs[{i}]: {message}" if numbered else message)
+        return [r for r in results if not isinstance(r, BaseException)]
+
+    async def _encode(self, params: JobParams, source: _Source, out: Output) -> None:
         settings = params.settings
+        meta = source.meta
         planned = next(p for p in params.outputs if p.id == out.id)
-        if unusable := _unusable(planned.spec, meta):
+        if unusable := _unusable(planned.spec, meta, source.parts):
             out.status, out.progress = OutputStatus.failed, 100
             out.error_code, out.error_message = unusable
             self._update_progress()
@@ -257,10 +322,12 @@ class TranscodeJob:
                     organization=params.organization,
                     output_id=out.id,
                     spec=planned.spec,
-                    input_key=input_key,
+                    input_key=source.key,
                     input_metadata=meta,
                     stall_timeout_s=settings.stall_timeout_s,
                     path=planned.path,
+                    parts=source.parts,
+                    clip=source.clip,
                 ),
                 result_type=EncodeResult,
                 start_to_close_timeout=timedelta(hours=12),
