@@ -31,6 +31,7 @@ from recast.models import (
     Webhook,
 )
 from recast.storage import Storage, input_key
+from workflows.transcode import timeline_unsupported
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 MAX_JSON_BYTES = 1024 * 1024
@@ -203,6 +204,10 @@ async def submit_job(
         if upload and (req.input_url or req.inputs is not None):
             given = "input_url" if req.input_url else "inputs"
             raise ApiError(400, "invalid-input", f"send either a media file or {given}, not both")
+        for i, spec in enumerate(req.outputs):
+            joined = req.inputs is not None and len(req.inputs) > 1
+            if why := timeline_unsupported(spec, clipped=req.clip is not None, joined=joined):
+                raise ApiError(400, "invalid-input", f"outputs[{i}]: {why}")
         await _check_targets(req, settings)
         sources: list[InputSource] = []
         if upload:

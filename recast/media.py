@@ -371,10 +371,7 @@ def encode_plan(
             "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
         )
     audio_format = (sample_rate, channels) if sample_rate and channels else None
-    if joined:
-        video, audio = _joined_streams(parts, clip, video_size, framerate, audio_format)
-    else:
-        video, audio = _single_streams(src, meta, clip, video_size, framerate, audio_format)
+    video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format)
     streams = [s for s in (video, audio) if s is not None]
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration
@@ -389,6 +386,24 @@ def encode_plan(
         framerate,
         timeline.output_duration_s(meta.duration_ms, clip),
     )
+
+
+def source_streams(
+    src: Path,
+    meta: InputMetadata,
+    parts: Sequence[tuple[Path, InputMetadata]],
+    clip: Clip | None,
+    size: tuple[int, int] | None,
+    framerate: float | None,
+    audio_format: tuple[int, int] | None,
+) -> tuple[Any, Any]:
+    """The (video, audio) ffmpeg-python streams an output is made from: the input, or a join of
+    `parts`, cut to `clip`, at `size` (None: no video) and `framerate` (None: the input's), its audio
+    as (sample rate, channels) (None: no audio). Every output builder starts here, so trim and join
+    apply to every kind of output alike."""
+    if len(parts) > 1:
+        return _joined_streams(parts, clip, size, framerate, audio_format)
+    return _single_streams(src, meta, clip, size, framerate, audio_format)
 
 
 def _seek(clip: Clip | None) -> dict[str, Any]:

@@ -326,3 +326,21 @@ def test_price_follows_the_output_duration() -> None:
         specs, long, Priority.standard, timeline.output_duration_s(long.duration_ms, clipped)
     )
     assert part == pytest.approx(whole / 5)
+
+
+def test_outputs_of_activities_without_trim_or_join_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An output kind whose activity ignores parts and clip is refused, not made from the whole input."""
+    from workflows import transcode
+
+    spec = OutputSpec.model_validate(MP4)
+    monkeypatch.setitem(transcode.OUTPUT_ACTIVITY, spec.type, "some_other_activity")
+    assert (
+        transcode.timeline_unsupported(spec, clipped=True, joined=True)
+        == "mp4 outputs cannot be made from a clip yet"
+    )
+    assert transcode.timeline_unsupported(spec, clipped=False, joined=True) == (
+        "mp4 outputs cannot be made from joined inputs yet"
+    )
+    assert transcode.timeline_unsupported(spec, clipped=False, joined=False) is None
+    monkeypatch.setattr(transcode, "TIMELINE_ACTIVITIES", {"encode_output", "some_other_activity"})
+    assert transcode.timeline_unsupported(spec, clipped=True, joined=True) is None

@@ -54,7 +54,21 @@ JOB_MEMO = "job"
 # The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
 # and return an EncodeResult, so the workflow treats every kind of output alike.
 OUTPUT_ACTIVITY: dict[OutputType, str] = {}
+# The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
+# activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
+# than made silently from the whole first input.
+TIMELINE_ACTIVITIES: set[str] = {"encode_output"}
 _T = TypeVar("_T")
+
+
+def timeline_unsupported(spec: OutputSpec, *, clipped: bool, joined: bool) -> str | None:
+    """Why this output cannot be made from a clip or a join, if its activity does not do them."""
+    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, "encode_output") not in TIMELINE_ACTIVITIES:
+        what = "a clip" if clipped else "joined inputs"
+        return f"{spec.type.value} outputs cannot be made from {what} yet"
+    return None
+
+
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
@@ -72,9 +86,12 @@ def failure(err: BaseException) -> tuple[str, str]:
     return "internal", str(cause or err)
 
 
-def _unusable(spec: OutputSpec, meta: InputMetadata, parts: list[InputPart]) -> tuple[str, str] | None:
+def _unusable(spec: OutputSpec, source: _Source) -> tuple[str, str] | None:
     """Why an output cannot be made from this input at all (a video output of an audio-only input;
-    of a join with an input that has no video)."""
+    of a join with an input that has no video; a kind of output that does no trim or join)."""
+    meta, parts = source.meta, source.parts
+    if why := timeline_unsupported(spec, clipped=source.clip is not None, joined=bool(parts)):
+        return "unsupported-input", why
     if spec.video and not (meta.width and meta.height):
         lacking = next((i for i, p in enumerate(parts) if not (p.metadata.width and p.metadata.height)), None)
         which = "the input has" if lacking is None else f"inputs[{lacking}] has"
@@ -219,7 +236,8 @@ class TranscodeJob:
         parts = [InputPart(key=f.storage_key, metadata=m) for f, m in zip(fetched, metas, strict=True)]
         if len(parts) < 2:
             parts = []  # one input: input_key and input_metadata say it all
-        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, meta, parts))}
+        source = _Source(fetched[0].storage_key, meta, parts, clip)
+        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, source))}
         if len(unusable) == len(params.outputs):
             raise _Stop(JobStatus.failed, *next(iter(unusable.values())))
 
@@ -245,7 +263,6 @@ class TranscodeJob:
         job.started_at = now()
         self._set_status(JobStatus.processing)
         self._enter(Stage.encoding)
-        source = _Source(fetched[0].storage_key, meta, parts, clip)
         await asyncio.gather(*(self._encode(params, source, out) for out in job.outputs))
         job.execution.encode_duration_ms = _ms(job.started_at, now())
 
@@ -309,7 +326,7 @@ class TranscodeJob:
         settings = params.settings
         meta = source.meta
         planned = next(p for p in params.outputs if p.id == out.id)
-        if unusable := _unusable(planned.spec, meta, source.parts):
+        if unusable := _unusable(planned.spec, source):
             out.status, out.progress = OutputStatus.failed, 100
             out.error_code, out.error_message = unusable
             self._update_progress()
