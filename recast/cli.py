@@ -89,6 +89,18 @@ def parse_metadata(text: str) -> tuple[str, str]:
     return key, value
 
 
+def parse_clip(text: str) -> dict[str, float]:
+    """`START:END` in seconds, either side may be empty: `12.5:42`, `:30`, `60:`."""
+    start, sep, end = text.partition(":")
+    try:
+        clip = {k: float(v) for k, v in (("start", start), ("end", end)) if v.strip()}
+    except ValueError:
+        clip = {}
+    if not sep or not clip:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected START:END in seconds, e.g. 12.5:42 or :30")
+    return clip
+
+
 def render_bar(job: dict[str, Any], width: int = 30) -> str:
     filled = round(width * job["progress"] / 100)
     return f"[{'#' * filled}{'.' * (width - filled)}] {job['progress']:3d}% {job['stage']}"
@@ -149,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p_submit.add_argument("--idempotency-key", help="submit at most once per key")
     p_submit.add_argument("--metadata", action="append", type=parse_metadata, default=[], metavar="KEY=VALUE")
     p_submit.add_argument("--webhook-url")
+    p_submit.add_argument(
+        "--clip", type=parse_clip, metavar="START:END", help="make the outputs from these seconds"
+    )
     for name, help_text in (
         ("status", "show a job"),
         ("cancel", "cancel a job"),
@@ -181,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 "idempotency_key": args.idempotency_key,
                 "metadata": dict(args.metadata),
                 "webhook_url": args.webhook_url,
+                "clip": args.clip,
             }
             job = submit(http, args.source, args.output, fields)
             print(job["id"], file=sys.stderr)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from recast.cli import parse_output, render_bar
+import pytest
+
+from recast.cli import parse_clip, parse_output, render_bar
 from recast.stack import Stack
 from tests.conftest import API_KEY, ffprobe, stream
 
@@ -26,6 +29,15 @@ def test_parse_output() -> None:
         "video": {"codec": "h264", "resolution": "720p", "quality": "premium"},
     }
     assert parse_output("webm:vp9") == {"type": "webm", "video": {"codec": "vp9"}}
+
+
+def test_parse_clip() -> None:
+    assert parse_clip("12.5:42") == {"start": 12.5, "end": 42.0}
+    assert parse_clip(":30") == {"end": 30.0}
+    assert parse_clip("60:") == {"start": 60.0}
+    for bad in ("12", ":", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_clip(bad)
 
 
 def test_render_bar() -> None:
@@ -66,3 +78,20 @@ def test_delayed_start_and_confirm(stack: Stack, clips: dict[str, Path]) -> None
     status = run_cli(stack, "status", job_id)
     job = json.loads(status.stdout)
     assert job["priority"] == "premium" and job["metadata"] == {"customer": "c-42"}
+
+
+def test_submit_with_a_clip(stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:
+    run = run_cli(
+        stack,
+        "submit",
+        str(clips["small"]),
+        "-o",
+        "mp4:h264",
+        "--clip",
+        "0.5:1.5",
+        "--download",
+        str(tmp_path),
+    )
+    assert run.returncode == 0, run.stderr
+    [saved] = [Path(line) for line in run.stdout.split()]
+    assert abs(float(ffprobe(saved)["format"]["duration"]) - 1.0) <= 0.1
