@@ -243,6 +243,7 @@ async def submit_job(
                 local_storage=storage.local_root is not None,
                 confirmation_timeout_s=settings.confirmation_timeout_s,
                 webhook_retry_s=settings.webhook_retry_s,
+                max_duration_s=settings.max_duration_s,
             ),
         )
         job, created = await _store(request).start(params)

@@ -674,6 +674,8 @@ class JobSettings(BaseModel):
     local_storage: bool = False
     confirmation_timeout_s: float = 86400.0
     webhook_retry_s: float = 3600.0
+    # RECAST_MAX_DURATION: each input is held to it at probe, a join's joined output here.
+    max_duration_s: float = 4 * 3600.0
 
 
 class PlannedOutput(BaseModel):

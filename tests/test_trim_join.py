@@ -16,7 +16,8 @@ import pytest
 
 from recast import pricing, timeline
 from recast.models import Clip, InputMetadata, OutputSpec, Priority
-from tests.conftest import Api, ffprobe, make_clip, stream
+from recast.stack import Stack
+from tests.conftest import Api, ffprobe, make_clip, second_api, stream
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "preset": "ultrafast"}}
 TOLERANCE_S = 0.1
@@ -239,6 +240,23 @@ def test_a_bad_input_among_joined_fails_the_job_naming_it(
     )
     assert (job["status"], job["error_code"]) == ("failed", "input-unreachable")
     assert job["error_message"].startswith("inputs[1]: ") and "404" in job["error_message"]
+
+
+def test_a_join_longer_than_the_duration_limit_fails(
+    stack: Stack, temporal: Stack, http_server: str, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each input passes RECAST_MAX_DURATION at probe; their join is held to it too (a clip counts)."""
+    with second_api(stack, temporal, tmp_path / "api", RECAST_MAX_DURATION="3") as url:
+        short = Api(url)
+        inputs = [f"{http_server}/{media['two'].name}"] * 2
+        job = submit_json(short, {"inputs": inputs, "outputs": [{"type": "mp3"}]})
+        assert (job["status"], job["error_code"]) == ("failed", "too-long")
+        assert "the joined inputs last 4.0 s, longer than the limit of 3 s" in job["error_message"]
+        job = submit_json(
+            short, {"inputs": inputs, "clip": {"start": 1, "end": 3.5}, "outputs": [{"type": "mp3"}]}
+        )
+        assert job["status"] == "completed", job
+        assert abs(job["outputs"][0]["duration_ms"] - 2500) <= TOLERANCE_S * 1000
 
 
 # ---------------------------------------------------------------- refusals -----------------------------------

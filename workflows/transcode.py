@@ -227,11 +227,18 @@ class TranscodeJob:
         except timeline.ClipError as err:
             raise _Stop(JobStatus.failed, "invalid-clip", str(err)) from None
         job.clip = clip
+        output_s = timeline.output_duration_s(meta.duration_ms, clip)
+        limit = params.settings.max_duration_s
+        if len(metas) > 1 and output_s > limit:
+            # Each input passed the limit at probe; ten of them joined must not make ten times the work.
+            raise _Stop(
+                JobStatus.failed,
+                "too-long",
+                f"the joined inputs last {output_s:.1f} s, longer than the limit of {limit:g} s; "
+                "a clip can keep a part of them",
+            )
         job.total_estimated_cost = pricing.estimate(
-            [o.spec for o in params.outputs],
-            meta,
-            job.priority,
-            timeline.output_duration_s(meta.duration_ms, clip),
+            [o.spec for o in params.outputs], meta, job.priority, output_s
         )
         parts = [InputPart(key=f.storage_key, metadata=m) for f, m in zip(fetched, metas, strict=True)]
         if len(parts) < 2:
