@@ -204,8 +204,8 @@ async def submit_job(
         if upload and (req.input_url or req.inputs is not None):
             given = "input_url" if req.input_url else "inputs"
             raise ApiError(400, "invalid-input", f"send either a media file or {given}, not both")
+        joined = req.inputs is not None and len(req.inputs) > 1
         for i, spec in enumerate(req.outputs):
-            joined = req.inputs is not None and len(req.inputs) > 1
             if why := timeline_unsupported(spec, clipped=req.clip is not None, joined=joined):
                 raise ApiError(400, "invalid-input", f"outputs[{i}]: {why}")
         await _check_targets(req, settings)
