@@ -55,6 +55,7 @@ from temporalio.common import Priority as TemporalPriority
 
 from recast.config import TASK_QUEUE_DEFAULT
 from recast.models import (
+    Clip,
     InputSource,
     Job,
     JobCreate,
@@ -100,6 +101,8 @@ def job_params(
     organization: str,
     input_url: str | None = None,
     storage_key: str | None = None,
+    inputs: Sequence[str] | None = None,
+    clip: Clip | dict[str, float] | None = None,
     outputs: Sequence[OutputSpec | dict[str, Any]],
     created_at: datetime,
     metadata: dict[str, str] | None = None,
@@ -111,8 +114,9 @@ def job_params(
     - `job_id`: also the child's workflow ID; must start with `job_` (the API only serves those),
       e.g. `"job_" + workflow.uuid4().hex[:20]`.
     - `organization`: the job is served by the API to this organization's keys only.
-    - exactly one of `input_url` (http/https, fetched by a Recast worker) or `storage_key` (an object
-      already in Recast's storage).
+    - exactly one of `input_url` (http/https, fetched by a Recast worker), `storage_key` (an object
+      already in Recast's storage) or `inputs` (1–10 URLs joined in order, as in `POST /v1/jobs`).
+    - `clip`: `{"start": s, "end": s}`, every output made from that part (of the joined timeline).
     - `outputs`: `OutputSpec`s or their JSON form, as in `POST /v1/jobs`; validated the same way.
     - `created_at`: `workflow.now()`.
     - `settings`: timeouts and retries; the defaults match Recast's. Set `public_url` to the API's
@@ -124,19 +128,24 @@ def job_params(
         raise ValueError(f"job_id must start with 'job_', got {job_id!r}")
     if not organization:
         raise ValueError("organization must not be empty")
-    if (input_url is None) == (storage_key is None):
-        raise ValueError("give exactly one of input_url and storage_key")
-    # The same checks as `POST /v1/jobs`: URL scheme, 1 to 10 valid outputs, metadata limits, priority.
+    if sum(x is not None for x in (input_url, storage_key, inputs)) != 1:
+        raise ValueError("give exactly one of input_url, storage_key and inputs")
+    # The same checks as `POST /v1/jobs`: URL schemes, 1 to 10 valid outputs, clip, metadata, priority.
     req = JobCreate(
         input_url=input_url,
+        inputs=list(inputs) if inputs is not None else None,
+        clip=clip if clip is None or isinstance(clip, Clip) else Clip.model_validate(clip),
         outputs=[o if isinstance(o, OutputSpec) else OutputSpec.model_validate(o) for o in outputs],
         metadata=dict(metadata or {}),
         priority=Priority(priority),
     )
+    sources = [InputSource(url=url) for url in req.inputs or []]
     return JobParams(
         job_id=job_id,
         organization=organization,
-        source=InputSource(url=input_url, storage_key=storage_key),
+        source=sources[0] if sources else InputSource(url=input_url, storage_key=storage_key),
+        inputs=sources,
+        clip=req.clip,
         outputs=[PlannedOutput(id=output_id(job_id, i), spec=s) for i, s in enumerate(req.outputs)],
         metadata=req.metadata,
         created_at=created_at,
