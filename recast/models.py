@@ -32,17 +32,26 @@ class OutputType(StrEnum):
     opus = "opus"
     wav = "wav"
     flac = "flac"
+    hls = "hls"
+    dash = "dash"
 
     @property
     def is_audio(self) -> bool:
         """An audio-only output: no video variant, only an audio track."""
         return self in AUDIO_TYPES
 
+    @property
+    def is_stream(self) -> bool:
+        """An adaptive-streaming package: a ladder of 1–20 video variants, segmented, with a manifest."""
+        return self in STREAM_TYPES
+
 
 AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
+STREAM_TYPES = frozenset({OutputType.hls, OutputType.dash})
+MAX_RUNGS = 20
 # Output types whose result is a folder of files (a streaming package, a set of thumbnails) rather than
 # one file: stored under output_prefix(), downloaded through one token that grants the whole folder.
-FOLDER_TYPES: frozenset[OutputType] = frozenset()
+FOLDER_TYPES: frozenset[OutputType] = frozenset(STREAM_TYPES)
 
 
 class VideoCodec(StrEnum):
@@ -107,6 +116,10 @@ CONTAINER_CODECS: dict[OutputType, tuple[VideoCodec, ...]] = {
     OutputType.webm: (VideoCodec.vp9, VideoCodec.av1),
     OutputType.mkv: (VideoCodec.h264, VideoCodec.h265, VideoCodec.vp9, VideoCodec.av1),
     OutputType.mov: (VideoCodec.h264, VideoCodec.h265),
+    # What ffmpeg 5.1's muxers describe fully: its hls muxer writes no CODECS string for VP9/AV1, and
+    # its dash muxer writes a bare "hvc1" for H.265, which players cannot match against.
+    OutputType.hls: (VideoCodec.h264, VideoCodec.h265),
+    OutputType.dash: (VideoCodec.h264, VideoCodec.vp9, VideoCodec.av1),
 }
 # Which audio codecs each output type may carry; the first is the default.
 CONTAINER_AUDIO_CODECS: dict[OutputType, tuple[AudioCodec, ...]] = {
@@ -119,6 +132,8 @@ CONTAINER_AUDIO_CODECS: dict[OutputType, tuple[AudioCodec, ...]] = {
     OutputType.opus: (AudioCodec.opus,),
     OutputType.wav: (AudioCodec.pcm_s16le,),
     OutputType.flac: (AudioCodec.flac,),
+    OutputType.hls: (AudioCodec.aac,),
+    OutputType.dash: (AudioCodec.aac,),
 }
 CONTAINER_AUDIO: dict[OutputType, str] = {t: codecs[0].value for t, codecs in CONTAINER_AUDIO_CODECS.items()}
 CONTENT_TYPES: dict[OutputType, str] = {
@@ -131,6 +146,9 @@ CONTENT_TYPES: dict[OutputType, str] = {
     OutputType.opus: "audio/ogg",
     OutputType.wav: "audio/wav",
     OutputType.flac: "audio/flac",
+    # A package is a folder; its download points at the manifest, so that is its content type.
+    OutputType.hls: "application/vnd.apple.mpegurl",
+    OutputType.dash: "application/dash+xml",
 }
 # Profiles each codec accepts (`profile`, like `preset`, is only for h264/h265).
 CODEC_PROFILES: dict[VideoCodec, tuple[Profile, ...]] = {
@@ -225,17 +243,29 @@ class AudioSpec(Strict):
 AUDIO_BITRATE_KBPS: dict[AudioCodec, int] = {AudioCodec.aac: 128, AudioCodec.opus: 96, AudioCodec.mp3: 192}
 
 
+class SegmentSpec(Strict):
+    """How an hls/dash package is cut: every segment starts on a keyframe at the same time in every rung."""
+
+    duration: int = Field(
+        default=6, ge=1, le=30, description="Target segment length in seconds (1–30, default 6)."
+    )
+
+
 class OutputSpec(Strict):
     type: OutputType
     video: list[VideoVariant] = Field(
         default_factory=list,
-        max_length=1,
-        description="The video rendition (video types only). A single object is accepted as shorthand "
-        "for a list of one.",
+        max_length=MAX_RUNGS,
+        description="The video rendition (video types only): one, or for hls/dash the 1–20 rungs of the "
+        "ladder. A single object is accepted as shorthand for a list of one.",
     )
     audio: AudioSpec = Field(
         default_factory=AudioSpec,
-        description='The audio track: {codec, bitrate, channels, sample_rate}, or {"enabled": false} for none.',
+        description='The audio track: {codec, bitrate, channels, sample_rate}, or {"enabled": false} for none.'
+        " In hls/dash packages it is one rendition shared by every rung.",
+    )
+    segments: SegmentSpec | None = Field(
+        default=None, description="hls/dash only: segment length (default 6 s)."
     )
 
     @field_validator("video", mode="before")
@@ -252,6 +282,14 @@ class OutputSpec(Strict):
                 raise ValueError(f"{self.type.value} is an audio-only output: its audio cannot be disabled")
         elif not self.video:
             raise ValueError(f"a {self.type.value} output needs a video variant")
+        if not self.type.is_stream:
+            if len(self.video) > 1:
+                raise ValueError(
+                    f"a {self.type.value} output takes one video variant, got {len(self.video)}; "
+                    f"hls and dash take 1 to {MAX_RUNGS}"
+                )
+            if self.segments is not None:
+                raise ValueError(f"segments are only for hls and dash outputs, not {self.type.value}")
         allowed = CONTAINER_CODECS.get(self.type, ())
         for variant in self.video:
             if variant.codec not in allowed:
@@ -676,6 +714,11 @@ class JobSettings(BaseModel):
     webhook_retry_s: float = 3600.0
     # RECAST_MAX_DURATION: each input is held to it at probe, a join's joined output here.
     max_duration_s: float = 4 * 3600.0
+
+
+def segment_duration(spec: OutputSpec) -> int:
+    """Seconds per segment of an hls/dash package."""
+    return (spec.segments or SegmentSpec()).duration
 
 
 class PlannedOutput(BaseModel):
