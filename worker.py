@@ -21,6 +21,7 @@ from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
 from activities.probe import ProbeActivities
 from activities.sign import SignActivities
+from activities.stream import StreamActivities
 from recast import config
 from recast.temporal import connect, ensure_search_attributes
 from workflows.transcode import TranscodeJob
@@ -38,6 +39,7 @@ def build_worker(client, settings: config.Settings) -> Worker:  # type: ignore[n
             FetchActivities(deps).fetch_input,
             ProbeActivities(deps).probe_input,
             EncodeActivities(deps).encode_output,
+            StreamActivities(deps).package_stream,
             SignActivities(deps).sign_downloads,
             CallbackActivities(deps).deliver_webhook,
         ],

@@ -49,6 +49,8 @@ class OutputType(StrEnum):
 AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
 STREAM_TYPES = frozenset({OutputType.hls, OutputType.dash})
 MAX_RUNGS = 20
+# The manifest of a streaming package, at the top of its folder: what its download URL points to.
+STREAM_ENTRY = {OutputType.hls: "master.m3u8", OutputType.dash: "manifest.mpd"}
 # Output types whose result is a folder of files (a streaming package, a set of thumbnails) rather than
 # one file: stored under output_prefix(), downloaded through one token that grants the whole folder.
 FOLDER_TYPES: frozenset[OutputType] = frozenset(STREAM_TYPES)
@@ -783,7 +785,10 @@ def initial_job(params: JobParams) -> Job:
 
 
 def output_filename(stem: str, out: Output) -> str:
-    """The download name of an output: the input's name, the rendition, the container."""
+    """The download name of an output: the input's name, the rendition, the container. A streaming
+    package's is its manifest, the file its download URL points to."""
+    if out.type in STREAM_ENTRY:
+        return STREAM_ENTRY[out.type]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or "output"
     if not out.video:
         return f"{safe}-audio.{out.type.value}"

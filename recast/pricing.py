@@ -1,12 +1,22 @@
 """The price table: what a job is estimated to cost after probing, and what it cost when it ended.
 
 Prices are per output minute, by codec and output resolution (audio-only outputs: one flat rate),
-scaled by the rendition's quality and by the job's priority. Pure functions of the models, so the workflow computes them deterministically.
+scaled by the rendition's quality and by the job's priority. An hls/dash package costs the sum of its
+rungs (its shared audio is free, as on video outputs). Pure functions of the models, so the workflow computes them deterministically.
 """
 
 from __future__ import annotations
 
-from recast.models import InputMetadata, Output, OutputSpec, Priority, Quality, VideoCodec, target_size
+from recast.models import (
+    InputMetadata,
+    Output,
+    OutputSpec,
+    Priority,
+    Quality,
+    VideoCodec,
+    VideoVariant,
+    target_size,
+)
 
 CURRENCY = "USD"
 
@@ -49,19 +59,18 @@ def audio_rate(priority: Priority) -> float:
     return AUDIO_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
 
 
-def _planned_height(spec: OutputSpec, meta: InputMetadata) -> int | None:
-    if meta.width is None or meta.height is None:
-        return meta.height
-    return target_size(spec.video[0], meta.width, meta.height)[1]  # never upscaled
+def _rungs_rate(variants: list[VideoVariant], width: int, height: int, priority: Priority) -> float:
+    """Every variant at the size it gets from a `width`×`height` source (never upscaled), summed: one
+    rendition for a single-file output, the ladder's rungs for hls/dash."""
+    return sum(rate(v.codec, target_size(v, width, height)[1], v.quality, priority) for v in variants)
 
 
 def _spec_rate(spec: OutputSpec, meta: InputMetadata, priority: Priority) -> float:
     if not spec.video:
         return audio_rate(priority)
-    if meta.height is None:
+    if meta.width is None or meta.height is None:
         return 0.0  # a video output of an audio-only input fails with no-video-stream: nothing to pay
-    v = spec.video[0]
-    return rate(v.codec, _planned_height(spec, meta), v.quality, priority)
+    return _rungs_rate(spec.video, meta.width, meta.height, priority)
 
 
 def estimate(
@@ -81,6 +90,11 @@ def actual(outputs: list[Output], priority: Priority) -> float:
             if not out.video:
                 total += out.duration_ms / 60_000 * audio_rate(priority)
                 continue
-            v = out.video[0]
-            total += out.duration_ms / 60_000 * rate(v.codec, out.height, v.quality, priority)
+            if len(out.video) > 1 and out.width and out.height:
+                # A ladder reports its top rung's size; every rung is that or smaller, sized alike.
+                per_minute = _rungs_rate(out.video, out.width, out.height, priority)
+            else:
+                v = out.video[0]
+                per_minute = rate(v.codec, out.height, v.quality, priority)
+            total += out.duration_ms / 60_000 * per_minute
     return round(total, 4)

@@ -25,6 +25,7 @@ import ffmpeg
 
 from recast import media
 from recast.models import (
+    STREAM_ENTRY,
     InputMetadata,
     OutputSpec,
     OutputType,
@@ -35,8 +36,8 @@ from recast.models import (
     target_size,
 )
 
-HLS_ENTRY = "master.m3u8"
-DASH_ENTRY = "manifest.mpd"
+HLS_ENTRY = STREAM_ENTRY[OutputType.hls]
+DASH_ENTRY = STREAM_ENTRY[OutputType.dash]
 # The hls and dash muxers write segment files and playlists themselves; `file` is all they need.
 OUTPUT_PROTOCOLS = "file"
 

@@ -53,7 +53,11 @@ with workflow.unsafe.imports_passed_through():
 JOB_MEMO = "job"
 # The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
 # and return an EncodeResult, so the workflow treats every kind of output alike.
-OUTPUT_ACTIVITY: dict[OutputType, str] = {}
+OUTPUT_ACTIVITY: dict[OutputType, str] = {
+    # The whole ladder in one activity: one decode feeds every rung, one muxer writes the manifest.
+    OutputType.hls: "package_stream",
+    OutputType.dash: "package_stream",
+}
 # The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
 # activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
 # than made silently from the whole first input.
