@@ -36,8 +36,14 @@ class StreamActivities:
         package.mkdir()
         try:
             src = await local_input(self.deps.storage, self.deps.scratch, req.input_key)
+            parts = [
+                (await local_input(self.deps.storage, self.deps.scratch, part.key), part.metadata)
+                for part in req.parts
+            ]
             try:
-                plan = streaming.ladder_plan(req.spec, req.input_metadata, src, package)
+                plan = streaming.ladder_plan(
+                    req.spec, req.input_metadata, src, package, parts=parts, clip=req.clip
+                )
             except media.MediaError as exc:  # a ladder from an audio-only input
                 raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
 
@@ -45,9 +51,7 @@ class StreamActivities:
                 progress.percent = max(progress.percent, round(percent, 1))
 
             try:
-                await run_ffmpeg(
-                    plan.args, req.input_metadata.duration_ms / 1000, req.stall_timeout_s, on_progress
-                )
+                await run_ffmpeg(plan.args, plan.duration_s, req.stall_timeout_s, on_progress)
             except FfmpegStalled as exc:
                 raise ApplicationError(str(exc), type="stalled") from exc
             except FfmpegFailed as exc:

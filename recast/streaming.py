@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
-from recast import media
+from recast import media, timeline
 from recast.models import (
     STREAM_ENTRY,
+    Clip,
     InputMetadata,
     OutputSpec,
     OutputType,
@@ -78,6 +80,7 @@ class LadderPlan:
     audio_channels: int | None
     sample_rate: int | None
     segment_s: int
+    duration_s: float  # what every rung must last: the clip, or the whole (joined) input
 
 
 def peak_kbps(variant: VideoVariant, height: int) -> int:
@@ -89,33 +92,21 @@ def peak_kbps(variant: VideoVariant, height: int) -> int:
     return round(base * CODEC_EFFICIENCY[variant.codec] * QUALITY_PEAK[variant.quality])
 
 
-def plan_rungs(spec: OutputSpec, meta: InputMetadata) -> list[Rung]:
-    if not (meta.width and meta.height):
-        raise media.MediaError(
-            "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
-        )
+def plan_rungs(spec: OutputSpec, meta: InputMetadata, source_fps: float | None) -> list[Rung]:
+    """Every rung's size (never above the source's), frame rate (never above `source_fps`) and GOP."""
+    assert meta.width and meta.height
     seg = segment_duration(spec)
     sized = [(v, *target_size(v, meta.width, meta.height)) for v in spec.video]
     heights = [h for _, _, h in sized]
     rungs = []
     for i, (variant, width, height) in enumerate(sized):
         framerate = None
-        if variant.framerate and (meta.framerate is None or variant.framerate < meta.framerate):
+        if variant.framerate and (source_fps is None or variant.framerate < source_fps):
             framerate = variant.framerate  # never raised, as for single files
-        fps = framerate or meta.framerate or 30.0
+        fps = framerate or source_fps or 30.0
         name = f"{height}p" if heights.count(height) == 1 else f"{height}p_{i}"
-        rungs.append(
-            Rung(
-                i,
-                name,
-                variant,
-                width,
-                height,
-                framerate,
-                max(1, round(fps * seg)),
-                peak_kbps(variant, height),
-            )
-        )
+        gop = max(1, round(fps * seg))
+        rungs.append(Rung(i, name, variant, width, height, framerate, gop, peak_kbps(variant, height)))
     return rungs
 
 
@@ -149,16 +140,43 @@ def _rung_options(spec: OutputSpec, rung: Rung) -> dict[str, Any]:
 
 
 def ladder_plan(
-    spec: OutputSpec, meta: InputMetadata, src: Path, outdir: Path, threads: int = 0
+    spec: OutputSpec,
+    meta: InputMetadata,
+    src: Path,
+    outdir: Path,
+    threads: int = 0,
+    *,
+    parts: Sequence[tuple[Path, InputMetadata]] = (),
+    clip: Clip | None = None,
 ) -> LadderPlan:
-    """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it."""
+    """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it.
+
+    `parts` and `clip` as for media.encode_plan: the ladder is made from the joined, clipped timeline
+    (media.source_streams), which is then split into the rungs.
+    """
     if ":" in str(outdir):
         # The muxers take plain paths (they derive segment paths from them): no protocol prefix allowed.
         raise ValueError(f"package folder {outdir} must not contain ':'")
-    rungs = plan_rungs(spec, meta)
+    joined = len(parts) > 1
+    metas = [m for _, m in parts] if joined else [meta]
+    for i, m in enumerate(metas):
+        if not (m.width and m.height):
+            which = f"inputs[{i}] has" if joined else "the input has"
+            raise media.MediaError(
+                "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
+            )
+    assert meta.width and meta.height
+    # A join is converted to one frame rate before the split; a single input keeps its own.
+    join_fps = timeline.join_framerate(metas) if joined else None
+    rungs = plan_rungs(spec, meta, join_fps or meta.framerate)
     seg = segment_duration(spec)
-    inp = ffmpeg.input(f"file:{src}", **media.INPUT_OPTIONS)
-    decoded = inp.video
+    audio_codec = channels = sample_rate = None
+    if meta.audio_codec and spec.audio.enabled:
+        audio_codec, channels, sample_rate = spec.audio_codec.value, spec.audio.channels, spec.sample_rate
+    audio_format = (sample_rate, channels) if sample_rate and channels else None
+    decoded, audio_stream = media.source_streams(
+        src, meta, parts, clip, (meta.width, meta.height), join_fps, audio_format
+    )
     split = decoded.filter_multi_output("split", len(rungs)) if len(rungs) > 1 else None
     streams = []
     opts: dict[str, Any] = {
@@ -175,10 +193,8 @@ def ladder_plan(
             video = video.filter("fps", fps=rung.framerate)
         streams.append(video.filter("format", "yuv420p"))
         opts.update(_rung_options(spec, rung))
-    audio_codec = channels = sample_rate = None
-    if meta.audio_codec and spec.audio.enabled:
-        audio_codec, channels, sample_rate = spec.audio_codec.value, spec.audio.channels, spec.sample_rate
-        streams.append(inp.audio)  # one rendition, shared by every rung
+    if audio_stream is not None:
+        streams.append(audio_stream)  # one rendition, shared by every rung
         opts.update(
             {
                 "c:a": media.AUDIO_ENCODERS[spec.audio_codec],
@@ -238,6 +254,7 @@ def ladder_plan(
         channels,
         sample_rate,
         seg,
+        timeline.output_duration_s(meta.duration_ms, clip),
     )
 
 
@@ -417,7 +434,7 @@ async def check_package(
     rungs, audio = (read_hls if spec.type is OutputType.hls else read_dash)(folder)
     if len(rungs) != len(plan.rungs):
         raise _mismatch(f"the manifest lists {len(rungs)} rungs, {len(plan.rungs)} were asked")
-    want_s = meta.duration_ms / 1000
+    want_s = plan.duration_s
     for got, rung in zip(rungs, plan.rungs, strict=True):
         label = f"rung {rung.index} ({rung.name})"
         if (got.width, got.height) != (rung.width, rung.height):

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from recast import media, pricing, streaming
 from recast.models import InputMetadata, OutputSpec, Priority
 from tests.conftest import Api, ffprobe, make_clip, stream
+from tests.test_trim_join import upload_form
 
 SEGMENT_S = 1
 CLIP_S = 2
@@ -394,3 +395,47 @@ def test_segments_default_to_six_seconds() -> None:
     assert spec.segments is None and streaming.segment_duration(spec) == 6
     with pytest.raises(ValidationError, match="only for hls and dash"):
         OutputSpec.model_validate({"type": "webm", "video": {"codec": "vp9"}, "segments": {}})
+
+
+# ---------------------------------------------------------------- trim and join ----------------------------
+
+
+def test_hls_ladder_of_a_clip(api: Api, clip: Path) -> None:
+    spec = {"type": "hls", "video": [{"codec": "h264", "height": 360}, {"codec": "h264", "height": 180}],
+            "segments": {"duration": SEGMENT_S}}  # fmt: skip
+    resp = upload_form(api, clip, [spec], clip='{"start": 0.5, "end": 1.5}')
+    assert resp.status_code == 202, resp.text
+    job = api.wait(resp.json()["id"])
+    assert job["status"] == "completed", job
+    assert abs(job["outputs"][0]["duration_ms"] - 1000) <= 100
+    dl = link(api, job)
+    with httpx.Client(timeout=30) as client:
+        for rung in ("360p", "180p"):
+            _, segments = media_playlist(
+                fetch(client, str(httpx.URL(dl["url"]).join(f"{rung}/index.m3u8"))).decode()
+            )
+            assert len(segments) == 1 and sum(d for d, _ in segments) == pytest.approx(1.0, abs=0.1)
+
+
+def test_dash_ladder_of_joined_inputs(tmp_path: Path) -> None:
+    from recast import timeline
+
+    d = tmp_path / "in"
+    d.mkdir()
+    files = [make_clip(d / "a.mp4", seconds=1, size="640x360"), make_clip(d / "b.mp4", seconds=1, size="320x240", audio=False, rate=25)]  # fmt: skip
+    parts = [(f, media.input_metadata(asyncio.run(media.probe_raw(f)), f.stat().st_size)) for f in files]
+    joined = timeline.joined_metadata([m for _, m in parts])
+    spec = OutputSpec.model_validate(
+        {
+            "type": "dash",
+            "video": [{"codec": "h264"}, {"codec": "h264", "height": 180}],
+            "segments": {"duration": 1},
+        }
+    )
+    folder = tmp_path / "package"
+    folder.mkdir()
+    plan = streaming.ladder_plan(spec, joined, files[0], folder, parts=parts)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    info = asyncio.run(streaming.check_package(folder, spec, plan, joined, tmp_path))
+    assert [(r.width, r.height) for r in info.rungs] == [(640, 360), (320, 180)]
+    assert info.duration_s == pytest.approx(2.0, abs=0.1) and info.audio is not None
