@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.deps import Deps
 from activities.encode import EncodeActivities
+from activities.stream import StreamActivities
 from recast import config, media
 from recast.models import EncodeRequest, OutputSpec
 from tests.test_failures import alive, ffmpeg_pids
@@ -86,3 +87,35 @@ def test_cancelled_encode_kills_ffmpeg_and_cleans_scratch(deps: Deps, clips: dic
     pids = asyncio.run(scenario())
     assert not any(alive(p) for p in pids), "ffmpeg still running after cancellation"
     assert not list((deps.scratch / "work").rglob("*.webm")), "scratch files were left behind"
+
+
+def test_cancelled_ladder_kills_ffmpeg_and_cleans_scratch(deps: Deps, clips: dict[str, Path]) -> None:
+    key = "acme/jobs/job_ladder_cancel/input/long.mp4"
+    place_input(deps, clips["long720"], key)
+    ladder = {
+        "type": "dash",
+        "video": [{"codec": "vp9", "quality": "premium"}, {"codec": "vp9", "height": 360}],
+    }
+    req = request(deps, clips["long720"], ladder, "job_ladder_cancel")
+    req.input_key = key
+    beats: list[dict[str, Any]] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+
+    async def scenario() -> list[int]:
+        task = asyncio.create_task(env.run(StreamActivities(deps).package_stream, req))
+        for _ in range(500):
+            if pids := ffmpeg_pids("job_ladder_cancel"):
+                break
+            await asyncio.sleep(0.01)
+        assert pids, "ffmpeg never started"
+        env.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return pids
+
+    pids = asyncio.run(scenario())
+    assert not any(alive(p) for p in pids), "ffmpeg still running after cancellation"
+    assert beats and beats[0]["output_id"] == "out_1"
+    assert not list((deps.scratch / "work").rglob("*.m4s")), "scratch files were left behind"
+    assert not list((deps.scratch / "work").rglob("package")), "the package folder was left behind"
