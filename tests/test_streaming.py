@@ -439,3 +439,17 @@ def test_dash_ladder_of_joined_inputs(tmp_path: Path) -> None:
     info = asyncio.run(streaming.check_package(folder, spec, plan, joined, tmp_path))
     assert [(r.width, r.height) for r in info.rungs] == [(640, 360), (320, 180)]
     assert info.duration_s == pytest.approx(2.0, abs=0.1) and info.audio is not None
+
+
+@pytest.mark.parametrize("kind", ["hls", "dash"])
+def test_muxer_writes_are_held_to_the_protocol_whitelist(clip: Path, tmp_path: Path, kind: str) -> None:
+    # The output's `-protocol_whitelist file` binds the segment and playlist writes of the muxer too:
+    # with another protocol as the only one allowed, its very first write is refused.
+    spec = OutputSpec.model_validate({"type": kind, "video": [{"codec": "h264", "height": 180}]})
+    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    args = streaming.ladder_plan(spec, meta, clip, tmp_path).args
+    at = args.index("-protocol_whitelist", args.index("-i") + 1)
+    args[at + 1] = "pipe"
+    run = subprocess.run(args, capture_output=True)
+    assert run.returncode != 0 and b"Protocol 'file' not on whitelist 'pipe'" in run.stderr
+    assert not list(tmp_path.rglob("*.m4s")) and not list(tmp_path.rglob("*.m3u8"))
