@@ -215,6 +215,7 @@ def test_dash_ladder(api: Api, clip: Path, tmp_path: Path) -> None:
         {"codec": "h264", "height": 360},
         {"codec": "h264", "height": 240},
         {"codec": "vp9", "height": 180, "quality": "economy"},
+        {"codec": "av1", "height": 144, "quality": "economy"},
     ]
     job = api.wait(
         api.submit(clip, [{"type": "dash", "video": rungs, "segments": {"duration": SEGMENT_S}}])["id"]
@@ -239,12 +240,13 @@ def test_dash_ladder(api: Api, clip: Path, tmp_path: Path) -> None:
             ("640", "360"),
             ("426", "240"),
             ("320", "180"),
+            ("256", "144"),
         ]
-        assert [r.get("codecs", "").split(".")[0] for _, r in video] == ["avc1", "avc1", "vp09"]
+        assert [r.get("codecs", "").split(".")[0] for _, r in video] == ["avc1", "avc1", "vp09", "av01"]
         assert all(int(r.get("bandwidth", "0")) > 0 for _, r in video)
         timelines = []
         for (_, rep), want in zip(
-            video, [("h264", 640, 360), ("h264", 426, 240), ("vp9", 320, 180)], strict=True
+            video, [("h264", 640, 360), ("h264", 426, 240), ("vp9", 320, 180), ("av1", 256, 144)], strict=True
         ):
             tpl = rep.find("d:SegmentTemplate", NS)
             assert tpl is not None
@@ -275,7 +277,9 @@ def test_dash_ladder(api: Api, clip: Path, tmp_path: Path) -> None:
                 v = stream(data, "video")
                 assert v is not None and (v["codec_name"], v["width"], v["height"]) == want
                 assert "K" in data["first_packet"]["flags"]
-        assert timelines[0] == timelines[1] == timelines[2]
+        assert timelines[0] == timelines[1] == timelines[2] == timelines[3]
+        # One adaptation set per video codec (players switch rungs within one), one for the audio.
+        assert [s.get("contentType") for s in sets] == ["video", "video", "video", "audio"]
 
 
 # ---------------------------------------------------------------- invalid requests -------------------------
