@@ -10,7 +10,7 @@ import re
 import string
 from datetime import datetime
 
-from recast.models import PATH_TEMPLATE_VARIABLES, OutputSpec, size_label
+from recast.models import FOLDER_TYPES, PATH_TEMPLATE_VARIABLES, OutputSpec, size_label
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._=+@-]+$")
 
@@ -35,7 +35,8 @@ def check_template(template: str) -> None:
 
 
 def render(template: str, *, job_id: str, output_id: str, created_at: datetime, spec: OutputSpec) -> str:
-    """The output's storage path; the container's extension is added when the template has none."""
+    """The output's storage path; the container's extension is added when the template has none (not
+    to a folder output's)."""
     check_template(template)
     if spec.video:
         video = spec.video[0]
@@ -59,6 +60,8 @@ def render(template: str, *, job_id: str, output_id: str, created_at: datetime, 
                 f"output_path_template: {path!r} is not a safe relative path (segments of letters, digits "
                 "and ._=+@- only; no empty, '.' or '..' segments, no leading '/')"
             )
-    if "." not in segments[-1]:
+    # A folder output (an HLS/DASH package…) is stored *under* its path: a folder, not a file, so it
+    # gets no extension.
+    if "." not in segments[-1] and spec.type not in FOLDER_TYPES:
         path += f".{spec.type.value}"
     return path

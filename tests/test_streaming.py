@@ -457,3 +457,24 @@ def test_muxer_writes_are_held_to_the_protocol_whitelist(clip: Path, tmp_path: P
     run = subprocess.run(args, capture_output=True)
     assert run.returncode != 0 and b"Protocol 'file' not on whitelist 'pipe'" in run.stderr
     assert not list(tmp_path.rglob("*.m4s")) and not list(tmp_path.rglob("*.m3u8"))
+
+
+def test_ladder_without_audio(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = {"type": "hls", "video": [{"codec": "h264", "height": 180}], "segments": {"duration": SEGMENT_S}}
+    folder, spec_, plan, meta = _package(clips["silent"], tmp_path, spec)
+    info = asyncio.run(streaming.check_package(folder, spec_, plan, meta, tmp_path))
+    assert info.audio is None and "#EXT-X-MEDIA" not in (folder / "master.m3u8").read_text()
+
+
+def test_templated_path_of_a_package_is_a_folder(api: Api, clip: Path) -> None:
+    spec = {"type": "dash", "video": [{"codec": "h264", "height": 180}], "segments": {"duration": SEGMENT_S}}
+    resp = api.upload(clip, [spec], output_path_template="ladders/{job_id}/{codec}-{resolution}")
+    assert resp.status_code == 202, resp.text
+    job = api.wait(resp.json()["id"])
+    assert job["status"] == "completed", job
+    out = job["outputs"][0]
+    assert out["path"] == f"ladders/{job['id']}/h264-180p"  # a folder: no ".dash" added
+    dl = link(api, job)
+    assert "/manifest.mpd" in dl["url"] and any(f["name"].endswith(".m4s") for f in dl["files"])
+    with httpx.Client(timeout=30) as client:
+        assert ET.fromstring(fetch(client, dl["url"])).get("type") == "static"
