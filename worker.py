@@ -19,6 +19,7 @@ from activities.callback import CallbackActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
+from activities.images import ImageActivities
 from activities.probe import ProbeActivities
 from activities.sign import SignActivities
 from activities.stream import StreamActivities
@@ -40,6 +41,8 @@ def build_worker(client, settings: config.Settings) -> Worker:  # type: ignore[n
             ProbeActivities(deps).probe_input,
             EncodeActivities(deps).encode_output,
             StreamActivities(deps).package_stream,
+            ImageActivities(deps).encode_image,
+            ImageActivities(deps).make_thumbnails,
             SignActivities(deps).sign_downloads,
             CallbackActivities(deps).deliver_webhook,
         ],

@@ -17,7 +17,7 @@ from api.job_store import JobStore
 from api.limits import RATE_LIMITED, Slot, submission_slot
 from api.multipart_stream import StoredUpload, parse_form
 from api.routes_uploads import resolve_input
-from recast import ids, net, paths
+from recast import ids, images, net, paths
 from recast.config import Settings
 from recast.models import (
     DownloadFile,
@@ -27,6 +27,7 @@ from recast.models import (
     JobParams,
     JobSettings,
     OutputStatus,
+    OutputType,
     PlannedOutput,
     Webhook,
 )
@@ -47,12 +48,16 @@ SUBMIT_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["media", "outputs"],
+                    "required": ["media"],
                     "properties": {
                         "media": {"type": "string", "format": "binary", "description": "the input file"},
                         "outputs": {
                             "type": "string",
                             "description": "JSON array of outputs, as in JobCreate",
+                        },
+                        "thumbnails": {
+                            "type": "string",
+                            "description": "JSON array of thumbnails specs, as in JobCreate",
                         },
                         "metadata": {"type": "string", "description": "JSON object of string metadata"},
                         "clip": {
@@ -182,13 +187,15 @@ async def submit_job(
         for name in ("inputs", "clip"):
             if name in form.fields:
                 raw[name] = _form_json(form.fields, name, None)
+        if "thumbnails" in form.fields:
+            raw["thumbnails"] = _form_json(form.fields, "thumbnails", [])
     elif content_type in ("application/json", ""):
         raw = await _read_json(request)
     else:
         raise ApiError(415, "unsupported-media-type", "send application/json or multipart/form-data")
     try:
-        if raw.get("outputs") is None:
-            raise ApiError(400, "invalid-input", "outputs: at least one output is required")
+        if raw.get("outputs") is None and not raw.get("thumbnails"):
+            raise ApiError(400, "invalid-input", "outputs: at least one output (or thumbnails) is required")
         if upload is None and not raw.get("input_url") and raw.get("inputs") is None:
             raise ApiError(
                 400, "invalid-input", "media: a media file part (or input_url, or inputs) is required"
@@ -208,6 +215,7 @@ async def submit_job(
         for i, spec in enumerate(req.outputs):
             if why := timeline_unsupported(spec, clipped=req.clip is not None, joined=joined):
                 raise ApiError(400, "invalid-input", f"outputs[{i}]: {why}")
+        _check_image_formats(req)
         await _check_targets(req, settings)
         sources: list[InputSource] = []
         if upload:
@@ -266,6 +274,19 @@ async def _resolve_numbered(storage: Storage, org: str, index: int, url: str) ->
     except ApiError as exc:
         message = exc.message.removeprefix("input_url: ")
         raise ApiError(exc.status, exc.code, f"inputs[{index}]: {message}", exc.headers) from exc
+
+
+def _check_image_formats(req: JobCreate) -> None:
+    """400 for an avif output when this installation's ffmpeg cannot write AVIF (the API and the workers
+    run the same image; a worker without it would fail the output with encode-failed)."""
+    if any(o.type is OutputType.avif for o in req.outputs) and not images.avif_available():
+        names = ", ".join(images.image_formats(avif=False))
+        raise ApiError(
+            400,
+            "invalid-input",
+            f"outputs: avif is not available on this installation (its ffmpeg has no AVIF encoder); "
+            f"image outputs available: {names}",
+        )
 
 
 def _plan_outputs(req: JobCreate, job_id: str, created_at: datetime) -> list[PlannedOutput]:

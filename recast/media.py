@@ -20,6 +20,7 @@ from recast.models import (
     AudioCodec,
     AudioInfo,
     Clip,
+    InputKind,
     InputMetadata,
     OutputSpec,
     OutputType,
@@ -129,12 +130,46 @@ def duration_s(data: dict[str, Any]) -> float:
     return 0.0
 
 
+# A still image: one of these demuxers (image2 picks by extension, the *_pipe ones by content) with one of
+# these codecs. A GIF of several frames is a video (it lasts, and makes an mp4); its first frame is
+# what an image output of it takes by default.
+IMAGE_DEMUXERS = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif"})
+IMAGE_CODECS = frozenset({"png", "mjpeg", "webp", "gif"})
+
+
+def _still_image(data: dict[str, Any], video: dict[str, Any] | None, audio: dict[str, Any] | None) -> bool:
+    """Is the input a still picture? Refuses image formats Recast does not take (bmp, tiff, …)."""
+    demuxers = set(((data.get("format") or {}).get("format_name") or "").split(","))
+    if video is None or audio is not None or not demuxers & IMAGE_DEMUXERS:
+        return False
+    if video.get("codec_name") not in IMAGE_CODECS:
+        raise MediaError(
+            "unsupported-codec",
+            f"image inputs are JPEG, PNG, WebP or GIF, not {video.get('codec_name') or 'this format'}",
+        )
+    frames = str(video.get("nb_frames") or "")
+    return video.get("codec_name") != "gif" or not (frames.isdigit() and int(frames) > 1)
+
+
 def input_metadata(data: dict[str, Any], file_size: int) -> InputMetadata:
     """Summarise a probe as the job's `input_metadata`; refuse what no output could be made from."""
     video = first_stream(data, "video")
     audio = first_stream(data, "audio")
     if video is None and audio is None:
         raise MediaError("invalid-media", "the input has no audio or video stream")
+    if _still_image(data, video, audio):
+        assert video is not None
+        width, height = video.get("width"), video.get("height")
+        if not width or not height:
+            raise MediaError("invalid-media", "the image has no size")
+        return InputMetadata(
+            kind=InputKind.image,
+            duration_ms=0,  # a picture does not last: video and audio outputs of it fail (image-input)
+            width=int(width),
+            height=int(height),
+            codec=video.get("codec_name"),
+            file_size_bytes=file_size,
+        )
     for stream in (video, audio):
         if stream is not None and not stream.get("codec_name"):
             kind, tag = stream.get("codec_type"), stream.get("codec_tag_string", "?")
@@ -154,6 +189,7 @@ def input_metadata(data: dict[str, Any], file_size: int) -> InputMetadata:
         raise MediaError("invalid-media", "the input has no measurable duration")
     bit_rate = (data.get("format") or {}).get("bit_rate")
     return InputMetadata(
+        kind=InputKind.video if video is not None else InputKind.audio,
         duration_ms=round(duration * 1000),
         width=int(width) if width else None,
         height=int(height) if height else None,

@@ -5,6 +5,7 @@ Everything here must stay importable inside Temporal's workflow sandbox: no I/O,
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +35,11 @@ class OutputType(StrEnum):
     flac = "flac"
     hls = "hls"
     dash = "dash"
+    jpg = "jpg"
+    png = "png"
+    webp = "webp"
+    avif = "avif"
+    thumbnails = "thumbnails"
 
     @property
     def is_audio(self) -> bool:
@@ -45,15 +51,26 @@ class OutputType(StrEnum):
         """An adaptive-streaming package: a ladder of 1–20 video variants, segmented, with a manifest."""
         return self in STREAM_TYPES
 
+    @property
+    def is_image(self) -> bool:
+        """A single still image: an image input optimized, or one frame (a poster) of a video."""
+        return self in IMAGE_TYPES
+
+    @property
+    def is_visual(self) -> bool:
+        """Made from pictures only (an image, a set of thumbnails): no audio track, no video variant."""
+        return self in IMAGE_TYPES or self is OutputType.thumbnails
+
 
 AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
 STREAM_TYPES = frozenset({OutputType.hls, OutputType.dash})
+IMAGE_TYPES = frozenset({OutputType.jpg, OutputType.png, OutputType.webp, OutputType.avif})
 MAX_RUNGS = 20
 # The manifest of a streaming package, at the top of its folder: what its download URL points to.
 STREAM_ENTRY = {OutputType.hls: "master.m3u8", OutputType.dash: "manifest.mpd"}
 # Output types whose result is a folder of files (a streaming package, a set of thumbnails) rather than
 # one file: stored under output_prefix(), downloaded through one token that grants the whole folder.
-FOLDER_TYPES: frozenset[OutputType] = frozenset(STREAM_TYPES)
+FOLDER_TYPES: frozenset[OutputType] = frozenset({*STREAM_TYPES, OutputType.thumbnails})
 
 
 class VideoCodec(StrEnum):
@@ -151,6 +168,12 @@ CONTENT_TYPES: dict[OutputType, str] = {
     # A package is a folder; its download points at the manifest, so that is its content type.
     OutputType.hls: "application/vnd.apple.mpegurl",
     OutputType.dash: "application/dash+xml",
+    OutputType.jpg: "image/jpeg",
+    OutputType.png: "image/png",
+    OutputType.webp: "image/webp",
+    OutputType.avif: "image/avif",
+    # A thumbnails folder's entry is its first image, or the WebVTT index of its sprite: set when done.
+    OutputType.thumbnails: "image/jpeg",
 }
 # Profiles each codec accepts (`profile`, like `preset`, is only for h264/h265).
 CODEC_PROFILES: dict[VideoCodec, tuple[Profile, ...]] = {
@@ -253,6 +276,130 @@ class SegmentSpec(Strict):
     )
 
 
+class InputKind(StrEnum):
+    """What the input is: a video (possibly with audio), audio only, or a still image."""
+
+    video = "video"
+    audio = "audio"
+    image = "image"
+
+
+class ImageFormat(StrEnum):
+    """Formats a thumbnail set can be made in."""
+
+    jpg = "jpg"
+    png = "png"
+    webp = "webp"
+
+
+IMAGE_MAX_SIDE = 8192
+THUMBNAILS_MAX_IMAGES = 100
+THUMBNAILS_MAX_SPECS = 5
+# libwebp refuses pictures wider or taller than this; a WebP sprite must fit.
+WEBP_MAX_SIDE = 16383
+
+
+class ImageSpec(Strict):
+    """A still image output (jpg, png, webp, avif): an image input optimized, or a frame of a video."""
+
+    width: int | None = Field(
+        default=None, ge=16, le=IMAGE_MAX_SIDE, description="Target width (aspect kept; never upscaled)."
+    )
+    height: int | None = Field(
+        default=None, ge=16, le=IMAGE_MAX_SIDE, description="Target height (with width: a box fitted inside)."
+    )
+    quality: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="1 (smallest) to 100 (best); default and per-format mapping in README (Images). "
+        "Not for png, which is lossless.",
+    )
+    time: float | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="Video inputs: the second the frame is taken from; default the middle (a GIF: its "
+        "first frame). Ignored for still-image inputs.",
+    )
+
+
+class SpriteSpec(Strict):
+    columns: int = Field(default=10, ge=1, le=20, description="Tiles per row of the sprite sheet.")
+
+
+class ThumbnailsSpec(Strict):
+    """A set of thumbnails: exactly one of `times`, `interval` or `count`."""
+
+    times: list[float] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=THUMBNAILS_MAX_IMAGES,
+        description="Seconds to take a frame at (a time past the end gives the last frame).",
+    )
+    interval: float | None = Field(
+        default=None, ge=0.1, le=86400, description="One frame every N seconds, from 0."
+    )
+    count: int | None = Field(
+        default=None, ge=1, le=THUMBNAILS_MAX_IMAGES, description="N frames evenly spaced over the input."
+    )
+    format: ImageFormat = ImageFormat.jpg
+    width: int = Field(default=320, ge=16, le=1920, description="Width of each image (never upscaled).")
+    quality: int | None = Field(default=None, ge=1, le=100, description="As for images; not for png.")
+    sprite: SpriteSpec | None = Field(
+        default=None,
+        description="Also a sprite sheet of every thumbnail and a WebVTT index of it (`true` for "
+        "10 columns).",
+    )
+
+    @field_validator("sprite", mode="before")
+    @classmethod
+    def _bool_sprite(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        return None if value is False else value
+
+    @field_validator("times")
+    @classmethod
+    def _times_valid(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
+        if any(not 0 <= t <= 86400 for t in value):
+            raise ValueError("times are seconds from 0 to 86400")
+        if len({round(t, 3) for t in value}) != len(value):
+            raise ValueError("times must be different from each other")
+        return sorted(value)
+
+    def image_count(self, duration_s: float) -> int:
+        """How many thumbnails this spec makes of an input lasting `duration_s` (the sprite not counted)."""
+        if self.times is not None:
+            return len(self.times)
+        if self.count is not None:
+            return self.count
+        assert self.interval is not None
+        return max(1, math.ceil(duration_s / self.interval - 1e-9))
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ThumbnailsSpec:
+        modes = [m for m in ("times", "interval", "count") if getattr(self, m) is not None]
+        if len(modes) != 1:
+            raise ValueError(
+                "give exactly one of times, interval or count"
+                + (f" (got {', '.join(modes)})" if modes else "")
+            )
+        if self.format is ImageFormat.png and self.quality is not None:
+            raise ValueError("quality does not apply to lossless png")
+        if (
+            self.sprite
+            and self.format is ImageFormat.webp
+            and self.sprite.columns * self.width > WEBP_MAX_SIDE
+        ):
+            raise ValueError(
+                f"a webp sprite is at most {WEBP_MAX_SIDE} pixels wide: fewer columns or a smaller width"
+            )
+        return self
+
+
 class OutputSpec(Strict):
     type: OutputType
     video: list[VideoVariant] = Field(
@@ -270,6 +417,14 @@ class OutputSpec(Strict):
         default=None, description="hls/dash only: segment length (default 6 s)."
     )
 
+    image: ImageSpec | None = Field(
+        default=None, description="Image outputs (jpg, png, webp, avif): {width, height, quality, time}."
+    )
+    thumbnails: ThumbnailsSpec | None = Field(
+        default=None,
+        description="The `thumbnails` output: {times | interval | count, format, width, quality, sprite}.",
+    )
+
     @field_validator("video", mode="before")
     @classmethod
     def _one_object_is_a_list(cls, value: Any) -> Any:
@@ -277,6 +432,12 @@ class OutputSpec(Strict):
 
     @model_validator(mode="after")
     def _codec_fits_container(self) -> OutputSpec:
+        if self.type.is_visual:
+            return self._visual_consistent()
+        if self.image is not None:
+            raise ValueError(f"image is only for image outputs (jpg, png, webp, avif), not {self.type.value}")
+        if self.thumbnails is not None:
+            raise ValueError(f"thumbnails is only for thumbnails outputs, not {self.type.value}")
         if self.type.is_audio:
             if self.video:
                 raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
@@ -312,6 +473,26 @@ class OutputSpec(Strict):
         if codec is AudioCodec.opus and rate is not None and rate not in OPUS_SAMPLE_RATES:
             names = ", ".join(map(str, OPUS_SAMPLE_RATES))
             raise ValueError(f"opus sample_rate must be one of {names}")
+        return self
+
+    def _visual_consistent(self) -> OutputSpec:
+        kind = "a thumbnails" if self.type is OutputType.thumbnails else "an image"
+        if self.video:
+            raise ValueError(f"{self.type.value} is {kind} output: it takes no video")
+        if self.segments is not None:
+            raise ValueError(f"segments are only for hls and dash outputs, not {self.type.value}")
+        if "audio" in self.model_fields_set:
+            raise ValueError(f"{self.type.value} is {kind} output: it takes no audio")
+        if self.type is OutputType.thumbnails:
+            if self.image is not None:
+                raise ValueError("a thumbnails output takes `thumbnails`, not `image`")
+            if self.thumbnails is None:
+                raise ValueError("a thumbnails output needs `thumbnails`: {times | interval | count, ...}")
+            return self
+        if self.thumbnails is not None:
+            raise ValueError(f"{self.type.value} is an image output: it takes `image`, not `thumbnails`")
+        if self.type is OutputType.png and self.image is not None and self.image.quality is not None:
+            raise ValueError("quality does not apply to lossless png")
         return self
 
     @property
@@ -428,7 +609,16 @@ class JobCreate(Strict):
         default=None,
         description="Make every output from this part of the input (of the joined timeline, with `inputs`).",
     )
-    outputs: list[OutputSpec] = Field(min_length=1, max_length=10)
+    outputs: list[OutputSpec] = Field(
+        default_factory=list,
+        max_length=10,
+        description="What to make; at least one output, or `thumbnails`.",
+    )
+    thumbnails: list[ThumbnailsSpec] = Field(
+        default_factory=list,
+        max_length=THUMBNAILS_MAX_SPECS,
+        description="Shorthand: each spec becomes a `thumbnails` output appended to `outputs`.",
+    )
     metadata: dict[str, str] = Field(
         default_factory=dict,
         description=f"Your own key/value pairs, returned as given: at most {METADATA_MAX_ENTRIES} entries, "
@@ -468,6 +658,22 @@ class JobCreate(Strict):
         description="Where outputs are stored under your organization's prefix; variables: "
         + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
     )
+
+    @model_validator(mode="after")
+    def _thumbnails_are_outputs(self) -> JobCreate:
+        # One definition: a top-level thumbnails spec is exactly a `thumbnails` output.
+        if self.thumbnails:
+            self.outputs = [
+                *self.outputs,
+                *(OutputSpec(type=OutputType.thumbnails, thumbnails=t) for t in self.thumbnails),
+            ]
+            self.thumbnails = []
+        if not self.outputs:
+            raise ValueError("at least one output (or thumbnails) is required")
+        sets = sum(1 for o in self.outputs if o.type is OutputType.thumbnails)
+        if sets > THUMBNAILS_MAX_SPECS:
+            raise ValueError(f"at most {THUMBNAILS_MAX_SPECS} thumbnails specs per job, got {sets}")
+        return self
 
     @field_validator("input_url")
     @classmethod
@@ -570,7 +776,10 @@ class InputInfo(BaseModel):
 
 
 class InputMetadata(BaseModel):
-    duration_ms: int
+    kind: InputKind = Field(
+        default=InputKind.video, description="video, audio (no video stream) or image (a still picture)."
+    )
+    duration_ms: int = Field(description="0 for a still image.")
     width: int | None = None
     height: int | None = None
     codec: str | None = None
@@ -790,6 +999,10 @@ def output_filename(stem: str, out: Output) -> str:
     if out.type in STREAM_ENTRY:
         return STREAM_ENTRY[out.type]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or "output"
+    if out.type is OutputType.thumbnails:
+        return f"{safe}-thumbnails"  # a folder: the download points at its entry file once it is made
+    if out.type.is_image:
+        return f"{safe}.{out.type.value}"
     if not out.video:
         return f"{safe}-audio.{out.type.value}"
     v = out.video[0]

@@ -38,7 +38,9 @@ def render(template: str, *, job_id: str, output_id: str, created_at: datetime, 
     """The output's storage path; the container's extension is added when the template has none (not
     to a folder output's)."""
     check_template(template)
-    if spec.video:
+    if spec.type.is_visual:
+        codec, resolution, quality = _picture_fields(spec)
+    elif spec.video:
         video = spec.video[0]
         codec, quality, resolution = video.codec.value, video.quality.value, size_label(video)
     else:  # audio-only outputs
@@ -65,3 +67,17 @@ def render(template: str, *, job_id: str, output_id: str, created_at: datetime, 
     if "." not in segments[-1] and spec.type not in FOLDER_TYPES:
         path += f".{spec.type.value}"
     return path
+
+
+def _picture_fields(spec: OutputSpec) -> tuple[str, str, str]:
+    """{codec}, {resolution} and {quality} of an image or thumbnails output."""
+    if spec.thumbnails is not None:
+        t = spec.thumbnails
+        return t.format.value, f"{t.width}w", str(t.quality) if t.quality else "default"
+    image = spec.image
+    size = "source"
+    if image and image.width and image.height:
+        size = f"{image.width}x{image.height}"
+    elif image and (image.width or image.height):
+        size = f"{image.width}w" if image.width else f"{image.height}h"
+    return spec.type.value, size, str(image.quality) if image and image.quality else "default"

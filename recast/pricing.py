@@ -2,15 +2,19 @@
 
 Prices are per output minute, by codec and output resolution (audio-only outputs: one flat rate),
 scaled by the rendition's quality and by the job's priority. An hls/dash package costs the sum of its
-rungs (its shared audio is free, as on video outputs). Pure functions of the models, so the workflow computes them deterministically.
+rungs (its shared audio is free, as on video outputs). Images and thumbnails are a
+small flat price per picture (a sprite sheet counts as one), scaled by priority only. Pure functions
+of the models, so the workflow computes them deterministically.
 """
 
 from __future__ import annotations
 
 from recast.models import (
+    InputKind,
     InputMetadata,
     Output,
     OutputSpec,
+    OutputType,
     Priority,
     Quality,
     VideoCodec,
@@ -31,6 +35,8 @@ PER_MINUTE: dict[VideoCodec, dict[int, float]] = {
 for _row in PER_MINUTE.values():
     _row.setdefault(2160, _row[1080] * 2)
 AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
+IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
+THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
 PRIORITY_MULTIPLIER: dict[Priority, float] = {
     Priority.economy: 0.75,
@@ -73,20 +79,45 @@ def _spec_rate(spec: OutputSpec, meta: InputMetadata, priority: Priority) -> flo
     return _rungs_rate(spec.video, meta.width, meta.height, priority)
 
 
+def _pictures_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) -> float:
+    """An image or thumbnails output: the flat price of the pictures it will make (0 when it cannot be made)."""
+    if meta.height is None:
+        return 0.0  # no picture in the input: the output fails with no-video-stream
+    if spec.type.is_image:
+        return IMAGE_PRICE
+    if meta.kind is InputKind.image or spec.thumbnails is None:
+        return 0.0  # thumbnails of a still image fail with image-input
+    count = spec.thumbnails.image_count(duration_s) + (1 if spec.thumbnails.sprite else 0)
+    return count * THUMBNAIL_PRICE
+
+
 def estimate(
     specs: list[OutputSpec], meta: InputMetadata, priority: Priority, duration_s: float | None = None
 ) -> float:
     """Cost of encoding every output: for `duration_s` (what the outputs last after trim and join,
-    timeline.output_duration_s), by default the input's whole duration."""
-    minutes = (meta.duration_ms / 1000 if duration_s is None else duration_s) / 60
-    return round(sum(minutes * _spec_rate(s, meta, priority) for s in specs), 4)
+    timeline.output_duration_s), by default the input's whole duration. Images and thumbnails: per picture."""
+    seconds = meta.duration_ms / 1000 if duration_s is None else duration_s
+    total = 0.0
+    for spec in specs:
+        if spec.type.is_visual:
+            total += _pictures_price(spec, meta, seconds) * PRIORITY_MULTIPLIER[priority]
+        elif meta.kind is not InputKind.image:  # a still image makes no video or audio output
+            total += seconds / 60 * _spec_rate(spec, meta, priority)
+    return round(total, 4)
 
 
 def actual(outputs: list[Output], priority: Priority) -> float:
     """Cost of what was really encoded: the completed outputs, by their measured duration and size."""
     total = 0.0
     for out in outputs:
-        if out.status.value == "completed" and out.duration_ms:
+        if out.status.value != "completed":
+            continue
+        if out.type.is_image:
+            total += IMAGE_PRICE * PRIORITY_MULTIPLIER[priority]
+        elif out.type is OutputType.thumbnails:
+            pictures = sum(1 for f in out.files if f.content_type.startswith("image/"))
+            total += pictures * THUMBNAIL_PRICE * PRIORITY_MULTIPLIER[priority]
+        elif out.duration_ms:
             if not out.video:
                 total += out.duration_ms / 60_000 * audio_rate(priority)
                 continue

@@ -24,12 +24,14 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from recast import pricing, timeline
     from recast.models import (
+        IMAGE_TYPES,
         STAGE_PROGRESS,
         Clip,
         EncodeRequest,
         EncodeResult,
         FetchRequest,
         FetchResult,
+        InputKind,
         InputMetadata,
         InputPart,
         InputSource,
@@ -57,6 +59,8 @@ OUTPUT_ACTIVITY: dict[OutputType, str] = {
     # The whole ladder in one activity: one decode feeds every rung, one muxer writes the manifest.
     OutputType.hls: "package_stream",
     OutputType.dash: "package_stream",
+    **{t: "encode_image" for t in IMAGE_TYPES},
+    OutputType.thumbnails: "make_thumbnails",
 }
 # The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
 # activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
@@ -96,6 +100,14 @@ def _unusable(spec: OutputSpec, source: _Source) -> tuple[str, str] | None:
     meta, parts = source.meta, source.parts
     if why := timeline_unsupported(spec, clipped=source.clip is not None, joined=bool(parts)):
         return "unsupported-input", why
+    if meta.kind is InputKind.image and not spec.type.is_image:
+        return (
+            "image-input",
+            f"the input is a still image; a {spec.type.value} output needs a video or audio input "
+            "(from an image: jpg, png, webp, avif)",
+        )
+    if spec.type.is_visual and not (meta.width and meta.height):
+        return "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
     if spec.video and not (meta.width and meta.height):
         lacking = next((i for i, p in enumerate(parts) if not (p.metadata.width and p.metadata.height)), None)
         which = "the input has" if lacking is None else f"inputs[{lacking}] has"
@@ -384,6 +396,11 @@ class TranscodeJob:
             out.width, out.height, out.audio = result.width, result.height, result.audio
             out.files = result.files
             out.filename = result.entry or out.filename
+            # A folder is served as its entry file, whose type may depend on the result (a thumbnail set
+            # with a sprite opens on its WebVTT index).
+            out.content_type = next(
+                (f.content_type for f in result.files if f.name == result.entry), out.content_type
+            )
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
 
