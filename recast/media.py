@@ -82,8 +82,8 @@ async def probe_raw(path: Path) -> dict[str, Any]:
         if any("not on whitelist" in line for line in detail):
             raise MediaError(
                 "invalid-media",
-                "playlists and other inputs that refer to further files are not "
-                "accepted; upload the media file itself",
+                "this input format is not accepted (playlists and other inputs that refer to further "
+                "files never are; images are JPEG, PNG, WebP or GIF): upload the media file itself",
             )
         raise MediaError(
             "invalid-media",

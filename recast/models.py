@@ -481,7 +481,7 @@ class OutputSpec(Strict):
             raise ValueError(f"{self.type.value} is {kind} output: it takes no video")
         if self.segments is not None:
             raise ValueError(f"segments are only for hls and dash outputs, not {self.type.value}")
-        if "audio" in self.model_fields_set:
+        if self.audio != AudioSpec():  # compared, not model_fields_set: the payload round trip sets it
             raise ValueError(f"{self.type.value} is {kind} output: it takes no audio")
         if self.type is OutputType.thumbnails:
             if self.image is not None:

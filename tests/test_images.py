@@ -1,0 +1,308 @@
+"""Image inputs and image outputs: JPEG/PNG/WebP/GIF in, jpg/png/webp/avif out, posters from videos.
+
+Inputs are made with lavfi: a picture whose colour says where it came from (a GIF and a video of three
+solid colours, red → green → blue, one per frame or second), so a test can tell which frame an output
+holds. Every result is probed with ffprobe and opened with Pillow, a decoder independent of ffmpeg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from recast import images, media, pricing
+from recast.models import InputKind, InputMetadata, OutputSpec, Priority
+from tests.conftest import Api, ffprobe, stream
+
+COLOURS = ("red", "green", "blue")
+RGB = {"red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255)}
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def _colour_strip(rate: str) -> str:
+    """Three solid colours one after the other, each one frame at `rate` (a lavfi graph)."""
+    inputs = "".join(f"color=c={c}:s=320x240:r={rate}:d=1[{c}];" for c in COLOURS)
+    return inputs + "".join(f"[{c}]" for c in COLOURS) + "concat=n=3:v=1:a=0"
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pictures")
+    still = "testsrc2=size=640x360:rate=1"
+    made = {}
+    for ext in ("png", "jpg", "webp"):
+        made[ext] = d / f"picture.{ext}"
+        _ffmpeg("-f", "lavfi", "-i", still, "-frames:v", "1", str(made[ext]))
+    made["gif"] = d / "colours.gif"  # 3 frames: red, green, blue
+    _ffmpeg("-f", "lavfi", "-i", _colour_strip("1"), "-frames:v", "3", str(made["gif"]))
+    made["video"] = d / "colours.mp4"  # 3 s: red, green, blue, 10 fps
+    _ffmpeg(
+        "-f", "lavfi", "-i", _colour_strip("10"), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(made["video"])
+    )  # fmt: skip
+    return made
+
+
+def probe(path: Path) -> InputMetadata:
+    return media.input_metadata(asyncio.run(media.probe_raw(path)), path.stat().st_size)
+
+
+def make(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any], images.ImagePlan]:
+    """Plan, run and check one image output the way encode_image does; returns ffprobe's view of it."""
+    spec = OutputSpec.model_validate(spec_json)
+    plan = images.image_plan(spec, probe(src), src, dst)
+    run = subprocess.run(plan.args, capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()
+    data = asyncio.run(media.probe_raw(dst))
+    images.check_image(data, spec.type.value, plan.width, plan.height)
+    return data, plan
+
+
+def colour_of(picture: Image.Image) -> str:
+    r, g, b = picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2))  # type: ignore[misc]
+    return min(RGB, key=lambda c: sum((x - y) ** 2 for x, y in zip(RGB[c], (r, g, b), strict=True)))
+
+
+# ---------------------------------------------------------------- probe ------------------------------------
+
+
+@pytest.mark.parametrize(("name", "codec"), [("png", "png"), ("jpg", "mjpeg"), ("webp", "webp")])
+def test_still_images_are_image_inputs(pictures: dict[str, Path], name: str, codec: str) -> None:
+    meta = probe(pictures[name])
+    assert (meta.kind, meta.duration_ms, meta.width, meta.height, meta.codec) == (
+        InputKind.image,
+        0,
+        640,
+        360,
+        codec,
+    )
+
+
+def test_gif_inputs(pictures: dict[str, Path], tmp_path: Path) -> None:
+    # A GIF of several frames lasts (it can become an mp4); a one-frame GIF is a still image.
+    animated = probe(pictures["gif"])
+    assert animated.kind is InputKind.video and animated.codec == "gif" and animated.duration_ms > 0
+    one = tmp_path / "one.gif"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(one))
+    still = probe(one)
+    assert (still.kind, still.width, still.height, still.duration_ms) == (InputKind.image, 64, 48, 0)
+
+
+def test_other_image_formats_are_refused(tmp_path: Path) -> None:
+    bmp = tmp_path / "picture.bmp"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(bmp))
+    with pytest.raises(media.MediaError, match="JPEG, PNG, WebP or GIF") as err:
+        probe(bmp)  # bmp_pipe is not a whitelisted demuxer
+    assert err.value.code == "invalid-media"
+    # A file image2 opens by its extension, holding another codec.
+    tiff = {
+        "format": {"format_name": "image2"},
+        "streams": [{"codec_type": "video", "codec_name": "tiff", "width": 64, "height": 48}],
+    }
+    with pytest.raises(media.MediaError, match="not tiff") as err:
+        media.input_metadata(tiff, 100)
+    assert err.value.code == "unsupported-codec"
+
+
+# ---------------------------------------------------------------- image outputs ---------------------------
+
+
+@pytest.mark.parametrize("source", ["png", "jpg", "webp", "gif"])
+@pytest.mark.parametrize(
+    ("kind", "codec", "pil_format"),
+    [("jpg", "mjpeg", "JPEG"), ("png", "png", "PNG"), ("webp", "webp", "WEBP"), ("avif", "av1", "AVIF")],
+)
+def test_image_to_image(
+    pictures: dict[str, Path], tmp_path: Path, source: str, kind: str, codec: str, pil_format: str
+) -> None:
+    dst = tmp_path / f"out.{kind}"
+    data, plan = make(pictures[source], {"type": kind, "image": {"width": 160}}, dst)
+    picture = stream(data, "video")
+    want = (160, 120) if source == "gif" else (160, 90)
+    assert picture is not None and picture["codec_name"] == codec
+    assert (picture["width"], picture["height"]) == want == (plan.width, plan.height)
+    with Image.open(dst) as opened:  # an independent decoder reads it
+        opened.load()
+        assert (opened.format, opened.size) == (pil_format, want)
+        if source == "gif":
+            assert colour_of(opened) == "red"  # the GIF's first frame
+
+
+def test_avif_is_a_still_picture_with_the_avif_brand(pictures: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "out.avif"
+    data, _ = make(pictures["png"], {"type": "avif"}, dst)
+    assert data["format"]["tags"]["major_brand"] == "avif"
+    head = dst.read_bytes()[:32]
+    assert head[4:12] == b"ftypavif" and b"mif1" in head
+
+
+@pytest.mark.parametrize("kind", ["jpg", "webp", "avif"])
+def test_quality_changes_the_bytes(pictures: dict[str, Path], tmp_path: Path, kind: str) -> None:
+    low, _ = make(pictures["png"], {"type": kind, "image": {"quality": 10}}, tmp_path / f"low.{kind}")
+    high, _ = make(pictures["png"], {"type": kind, "image": {"quality": 95}}, tmp_path / f"high.{kind}")
+    low_size, high_size = int(low["format"]["size"]), int(high["format"]["size"])
+    assert low_size * 1.5 < high_size, (low_size, high_size)
+
+
+@pytest.mark.parametrize(
+    ("image", "want"),
+    [
+        ({"width": 2000}, (640, 360)),  # never upscaled
+        ({"height": 90}, (160, 90)),
+        ({"width": 200, "height": 200}, (200, 112)),  # fitted inside the box
+        ({"width": 201}, (201, 113)),  # images need no even sides
+    ],
+)
+def test_box_fit(
+    pictures: dict[str, Path], tmp_path: Path, image: dict[str, int], want: tuple[int, int]
+) -> None:
+    data, _ = make(pictures["webp"], {"type": "webp", "image": image}, tmp_path / "o.webp")
+    picture = stream(data, "video")
+    assert picture is not None and (picture["width"], picture["height"]) == want
+
+
+@pytest.mark.parametrize(("time", "colour"), [(None, "green"), (0.2, "red"), (2.5, "blue"), (60, "blue")])
+def test_poster_from_a_video(
+    pictures: dict[str, Path], tmp_path: Path, time: float | None, colour: str
+) -> None:
+    # Default: the middle (1.5 s of 3 s: green); a time past the end gives the last frame.
+    spec: dict[str, Any] = {
+        "type": "jpg",
+        "image": {"width": 160} | ({"time": time} if time is not None else {}),
+    }
+    dst = tmp_path / "poster.jpg"
+    make(pictures["video"], spec, dst)
+    with Image.open(dst) as poster:
+        assert poster.size == (160, 120) and colour_of(poster) == colour
+
+
+def test_check_image_refuses_a_wrong_result(pictures: dict[str, Path], tmp_path: Path) -> None:
+    data, _ = make(pictures["png"], {"type": "webp"}, tmp_path / "o.webp")
+    with pytest.raises(media.MediaError, match="expected 100x100"):
+        images.check_image(data, "webp", 100, 100)
+    with pytest.raises(media.MediaError, match="expected a mjpeg picture"):
+        images.check_image(data, "jpg", 640, 360)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"type": "png", "image": {"quality": 50}}, "lossless png"),
+        ({"type": "jpg", "image": {"quality": 0}}, "greater than or equal to 1"),
+        ({"type": "jpg", "image": {"width": 10}}, "greater than or equal to 16"),
+        ({"type": "jpg", "video": {"codec": "h264"}}, "takes no video"),
+        ({"type": "webp", "audio": {"channels": 1}}, "takes no audio"),
+        ({"type": "mp4", "video": {"codec": "h264"}, "image": {}}, "image is only for image outputs"),
+        ({"type": "jpg", "thumbnails": {"count": 2}}, "takes `image`, not `thumbnails`"),
+        ({"type": "bmp"}, "'jpg', 'png', 'webp', 'avif'"),
+    ],
+)
+def test_invalid_image_specs(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        OutputSpec.model_validate(spec)
+
+
+def test_avif_detection() -> None:
+    muxers = " E avi             AVI (Audio Video Interleaved)\n E avif            AVIF\n"
+    encoders = " V....D libaom-av1           libaom AV1 (codec av1)\n"
+    assert images.can_write_avif(muxers, encoders)
+    assert not images.can_write_avif(muxers, " V..... libsvtav1  SVT-AV1\n")
+    assert not images.can_write_avif(" E avi  AVI\n", encoders)
+    assert images.avif_available()  # this machine's ffmpeg 5.1 has both (the tests above use them)
+    assert images.image_formats(avif=False) == ["jpg", "png", "webp"]
+
+
+def test_image_prices() -> None:
+    meta = InputMetadata(kind=InputKind.image, duration_ms=0, width=640, height=360, file_size_bytes=1)
+    specs = [OutputSpec.model_validate({"type": t}) for t in ("jpg", "webp")]
+    video = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+    assert pricing.estimate([*specs, video], meta, Priority.standard) == 2 * pricing.IMAGE_PRICE
+    assert pricing.estimate(specs, meta, Priority.premium) == 4 * pricing.IMAGE_PRICE
+
+
+# ---------------------------------------------------------------- end to end -------------------------------
+
+
+def _download(api: Api, job_id: str, out: dict[str, Any], dest: Path) -> httpx.Response:
+    resp = api.download(job_id, out["id"], dest)
+    return resp
+
+
+def test_image_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
+    outputs = [
+        {"type": "webp", "image": {"width": 320, "quality": 70}},
+        {"type": "jpg"},
+        {"type": "png", "image": {"width": 100}},
+        {"type": "avif", "image": {"width": 320}},
+        {"type": "mp4", "video": {"codec": "h264"}},
+        {"type": "mp3"},
+    ]
+    done = api.wait(api.submit(pictures["png"], outputs)["id"])
+    assert done["status"] == "partial"
+    assert done["input_metadata"]["kind"] == "image" and done["input_metadata"]["duration_ms"] == 0
+    webp, jpg, png, avif, mp4, mp3 = done["outputs"]
+    for out, kind, size in ((webp, "webp", (320, 180)), (jpg, "jpg", (640, 360)), (png, "png", (100, 56))):
+        assert out["status"] == "completed", out
+        assert out["filename"] == f"picture.{kind}" and out["content_type"] == f"image/{kind}".replace(
+            "jpg", "jpeg"
+        )
+        assert (out["width"], out["height"]) == size
+        resp = _download(api, done["id"], out, tmp_path / f"o.{kind}")
+        assert resp.headers["content-type"] == out["content_type"]
+        with Image.open(io.BytesIO(resp.content)) as opened:
+            assert opened.size == size and opened.format == {"jpg": "JPEG"}.get(kind, kind.upper())
+        assert int(ffprobe(tmp_path / f"o.{kind}")["format"]["size"]) == out["file_size_bytes"]
+    assert avif["status"] == "completed" and avif["content_type"] == "image/avif"
+    _download(api, done["id"], avif, tmp_path / "o.avif")
+    with Image.open(tmp_path / "o.avif") as opened:
+        assert (opened.format, opened.size) == ("AVIF", (320, 180))
+    for failed in (mp4, mp3):
+        assert failed["status"] == "failed" and failed["error_code"] == "image-input"
+        assert "still image" in failed["error_message"]
+    assert done["total_actual_cost"] == round(4 * pricing.IMAGE_PRICE, 4)
+
+
+def test_video_output_of_an_image_fails_the_job(api: Api, pictures: dict[str, Path]) -> None:
+    done = api.wait(api.submit(pictures["jpg"], [{"type": "webm", "video": {"codec": "vp9"}}])["id"])
+    assert done["status"] == "failed" and done["error_code"] == "image-input"
+    assert "still image" in done["error_message"] and done["outputs"][0]["status"] == "failed"
+
+
+def test_poster_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
+    outputs = [{"type": "jpg", "image": {"time": 2.5, "width": 160}}, {"type": "webp"}]
+    done = api.wait(api.submit(pictures["video"], outputs)["id"])
+    assert done["status"] == "completed", done
+    blue, middle = done["outputs"]
+    _download(api, done["id"], blue, tmp_path / "blue.jpg")
+    _download(api, done["id"], middle, tmp_path / "middle.webp")
+    with Image.open(tmp_path / "blue.jpg") as poster:
+        assert poster.size == (160, 120) and colour_of(poster) == "blue"
+    with Image.open(tmp_path / "middle.webp") as poster:
+        assert poster.size == (320, 240) and colour_of(poster) == "green"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ([{"type": "png", "image": {"quality": 80}}], "lossless png"),
+        ([{"type": "gif"}], "outputs[0].type"),
+        ([{"type": "jpg", "image": {"width": 100000}}], "outputs[0].image.width"),
+    ],
+)
+def test_invalid_image_outputs_are_400(
+    api: Api, pictures: dict[str, Path], outputs: list[dict[str, Any]], message: str
+) -> None:
+    resp = api.upload(pictures["png"], outputs)
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "invalid-input" and message in error["message"], error
