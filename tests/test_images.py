@@ -239,7 +239,7 @@ def _download(api: Api, job_id: str, out: dict[str, Any], dest: Path) -> httpx.R
 
 
 def test_image_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
-    outputs = [
+    outputs: list[dict[str, Any]] = [
         {"type": "webp", "image": {"width": 320, "quality": 70}},
         {"type": "jpg"},
         {"type": "png", "image": {"width": 100}},
