@@ -279,7 +279,7 @@ def test_video_output_of_an_image_fails_the_job(api: Api, pictures: dict[str, Pa
 
 
 def test_poster_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
-    outputs = [{"type": "jpg", "image": {"time": 2.5, "width": 160}}, {"type": "webp"}]
+    outputs: list[dict[str, Any]] = [{"type": "jpg", "image": {"time": 2.5, "width": 160}}, {"type": "webp"}]
     done = api.wait(api.submit(pictures["video"], outputs)["id"])
     assert done["status"] == "completed", done
     blue, middle = done["outputs"]
