@@ -187,8 +187,9 @@ async def submit_job(
         for name in ("inputs", "clip"):
             if name in form.fields:
                 raw[name] = _form_json(form.fields, name, None)
-        if "thumbnails" in form.fields:
-            raw["thumbnails"] = _form_json(form.fields, "thumbnails", [])
+        raw["thumbnails"] = _form_json(form.fields, "thumbnails", [])
+        if raw["outputs"] is None and raw["thumbnails"]:
+            del raw["outputs"]  # a job of thumbnails only
     elif content_type in ("application/json", ""):
         raw = await _read_json(request)
     else:
