@@ -210,7 +210,10 @@ def test_thumbnails_only_job(api: Api, clip: dict[str, Path]) -> None:
 def test_thumbnails_that_cannot_be_made_fail_clearly(api: Api, clip: dict[str, Path]) -> None:
     of_image = api.wait(api.submit(clip["still"], [{"type": "thumbnails", "thumbnails": {"count": 2}}])["id"])
     assert of_image["status"] == "failed" and of_image["error_code"] == "image-input"
-    too_many: list[dict[str, Any]] = [{"type": "thumbnails", "thumbnails": {"interval": 0.1}}, {"type": "jpg"}]
+    too_many: list[dict[str, Any]] = [
+        {"type": "thumbnails", "thumbnails": {"interval": 0.1}},
+        {"type": "jpg"},
+    ]
     done = api.wait(api.submit(clip["long"], too_many)["id"])
     assert done["status"] == "partial"
     failed = done["outputs"][0]
