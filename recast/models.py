@@ -669,10 +669,12 @@ class JobCreate(Strict):
             ]
             self.thumbnails = []
         if not self.outputs:
-            raise ValueError("at least one output (or thumbnails) is required")
+            raise ValueError("outputs: at least one output (or thumbnails) is required")
         sets = sum(1 for o in self.outputs if o.type is OutputType.thumbnails)
         if sets > THUMBNAILS_MAX_SPECS:
-            raise ValueError(f"at most {THUMBNAILS_MAX_SPECS} thumbnails specs per job, got {sets}")
+            raise ValueError(
+                f"thumbnails: at most {THUMBNAILS_MAX_SPECS} thumbnails specs per job, got {sets}"
+            )
         return self
 
     @field_validator("input_url")
