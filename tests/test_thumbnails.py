@@ -6,6 +6,7 @@ and probed, the sprite's size is checked against its grid and the WebVTT index i
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -16,10 +17,15 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from recast import images, pricing
+from activities.deps import Deps
+from activities.images import ImageActivities
+from recast import config, images, pricing
 from recast.models import InputMetadata, JobCreate, OutputSpec, Priority, ThumbnailsSpec
 from tests.conftest import Api, ffprobe, make_clip, stream
+from tests.test_activities import place_input, request
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +281,49 @@ def test_thumbnail_prices() -> None:
     assert pricing.estimate(specs, _meta(10), Priority.standard) == round(9 * pricing.THUMBNAIL_PRICE, 4)
     job = JobCreate.model_validate({"input_url": "https://example.com/a.mp4", "thumbnails": [{"count": 2}]})
     assert [o.type.value for o in job.outputs] == ["thumbnails"] and job.thumbnails == []
+
+
+# ---------------------------------------------------------------- the activity -----------------------------
+
+
+@pytest.fixture
+def deps(tmp_path: Path) -> Deps:
+    return Deps.from_settings(
+        config.Settings(data_dir=tmp_path, scratch_dir=tmp_path / "scratch", storage_url=f"fs://{tmp_path}/s")
+    )
+
+
+def test_make_thumbnails_activity_stores_the_folder_and_cleans_scratch(
+    deps: Deps, clip: dict[str, Path]
+) -> None:
+    key = "acme/jobs/job_th/input/four.mp4"
+    place_input(deps, clip["video"], key)
+    spec = {"type": "thumbnails", "thumbnails": {"interval": 1, "width": 64, "sprite": {"columns": 2}}}
+    req = request(deps, clip["video"], spec, "job_th")
+    req.input_key = key
+    beats: list[dict[str, Any]] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+    result = asyncio.run(env.run(ImageActivities(deps).make_thumbnails, req))
+    assert result.storage_key == "acme/jobs/job_th/outputs/out_1/" and result.entry == "thumbnails.vtt"
+    names = [f.name for f in result.files]
+    assert names == ["sprite.jpg", *(f"thumb_{i:04d}.jpg" for i in range(1, 5)), "thumbnails.vtt"]
+    for f in result.files:
+        stored = deps.storage.local_path(result.storage_key + f.name)
+        assert stored is not None and stored.stat().st_size == f.size > 0
+    assert result.file_size_bytes == sum(f.size for f in result.files)
+    assert beats and all(b["output_id"] == "out_1" for b in beats)
+    assert not [p for p in (deps.scratch / "work").rglob("*") if p.is_file()], (
+        "scratch files were left behind"
+    )
+
+
+def test_make_thumbnails_activity_fails_for_good_on_bad_media(deps: Deps, clip: dict[str, Path]) -> None:
+    key = "acme/jobs/job_th2/input/eleven.mp4"
+    place_input(deps, clip["long"], key)
+    req = request(deps, clip["long"], {"type": "thumbnails", "thumbnails": {"interval": 0.1}}, "job_th2")
+    req.input_key = key
+    with pytest.raises(ApplicationError) as err:
+        asyncio.run(ActivityEnvironment().run(ImageActivities(deps).make_thumbnails, req))
+    assert err.value.type == "too-many-thumbnails" and err.value.non_retryable
+    assert not [p for p in (deps.scratch / "work").rglob("*") if p.is_file()]
