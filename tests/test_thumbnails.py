@@ -327,3 +327,16 @@ def test_make_thumbnails_activity_fails_for_good_on_bad_media(deps: Deps, clip: 
         asyncio.run(ActivityEnvironment().run(ImageActivities(deps).make_thumbnails, req))
     assert err.value.type == "too-many-thumbnails" and err.value.non_retryable
     assert not [p for p in (deps.scratch / "work").rglob("*") if p.is_file()]
+
+
+def test_templated_paths(api: Api, clip: dict[str, Path], stack_storage: Path) -> None:
+    outputs = [{"type": "thumbnails", "thumbnails": {"count": 2, "width": 32}}, {"type": "png"}]
+    resp = api.upload(clip["video"], outputs, output_path_template="tpl/{job_id}/{format}-{resolution}")
+    assert resp.status_code == 202, resp.text
+    done = api.wait(resp.json()["id"])
+    assert done["status"] == "completed", done
+    folder, png = done["outputs"]
+    assert folder["path"] == f"tpl/{done['id']}/thumbnails-32w" and png["path"].endswith("/png-source.png")
+    stored = stack_storage / "acme" / "outputs" / folder["path"]
+    assert sorted(p.name for p in stored.iterdir()) == ["thumb_0001.jpg", "thumb_0002.jpg"]
+    assert (stack_storage / "acme" / "outputs" / png["path"]).stat().st_size == png["file_size_bytes"]
