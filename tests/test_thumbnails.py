@@ -330,7 +330,10 @@ def test_make_thumbnails_activity_fails_for_good_on_bad_media(deps: Deps, clip: 
 
 
 def test_templated_paths(api: Api, clip: dict[str, Path], stack_storage: Path) -> None:
-    outputs = [{"type": "thumbnails", "thumbnails": {"count": 2, "width": 32}}, {"type": "png"}]
+    outputs: list[dict[str, Any]] = [
+        {"type": "thumbnails", "thumbnails": {"count": 2, "width": 32}},
+        {"type": "png"},
+    ]
     resp = api.upload(clip["video"], outputs, output_path_template="tpl/{job_id}/{format}-{resolution}")
     assert resp.status_code == 202, resp.text
     done = api.wait(resp.json()["id"])
