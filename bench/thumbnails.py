@@ -1,17 +1,18 @@
-"""Thumbnail sets: one decode with a `select` filter (what Recast does) vs seeking once per image.
+"""Thumbnail sets: one decode with a `select` filter vs a seek per picture, both in one ffmpeg process.
 
-    .venv/bin/python bench/thumbnails.py [--runs 3] [--seconds 60]
+    .venv/bin/python bench/thumbnails.py [--runs 3]
 
-On a 720p H.264 clip (x264 `fast`, keyframe every 250 frames), N evenly spaced 320-wide JPEGs made
-three ways: Recast's plan (recast/images.py: ONE process, the input decoded once up to the last
-picture); one process with N inputs each seeked with `-ss` (N decoders, each from the keyframe before
-its time); and N processes, one seek each. Prints medians of wall time and peak memory; writes
-bench/results/thumbnails.json.
+On 720p H.264 clips (x264 `fast`, a keyframe every 250 frames), N evenly spaced 320-wide JPEGs made
+three ways: recast/images.py's two plans — `decode` (the input decoded once up to the last picture,
+`select` picks the frames) and `seek` (one input per picture seeked with `-ss`, joined by `concat`) —
+and, for reference, N separate ffmpeg processes with one seek each. Marks the plan choose_strategy
+picks. Prints medians of wall time and peak memory; writes bench/results/thumbnails.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import statistics
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recast import images, media  # noqa: E402
-from recast.models import InputMetadata, OutputSpec  # noqa: E402
+from recast.models import InputMetadata, OutputSpec, ThumbnailsSpec  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 GNU_TIME = shutil.which("time") or "/usr/bin/time"
@@ -53,31 +54,12 @@ def timed(commands: list[list[str]]) -> tuple[float, int]:
     return time.perf_counter() - start, peak // 1024
 
 
-def recast_plan(clip: Path, meta: InputMetadata, n: int, out: Path) -> list[list[str]]:
+def plan(clip: Path, meta: InputMetadata, n: int, out: Path, strategy: str) -> list[list[str]]:
     spec = OutputSpec.model_validate({"type": "thumbnails", "thumbnails": {"count": n, "width": 320}})
-    return [images.thumbnails_plan(spec, meta, clip, out).args]
+    return [images.thumbnails_plan(spec, meta, clip, out, strategy).args]
 
 
-def seek_inputs(clip: Path, times: list[float], out: Path) -> list[list[str]]:
-    args = ["ffmpeg", "-v", "error", "-y"]
-    for t in times:
-        args += ["-threads", "1", "-ss", f"{t:.3f}", "-i", str(clip)]
-    for i in range(len(times)):
-        args += [
-            "-map",
-            f"{i}:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=320:-2",
-            "-q:v",
-            "6",
-            str(out / f"s{i}.jpg"),
-        ]
-    return [args]
-
-
-def seek_processes(clip: Path, times: list[float], out: Path) -> list[list[str]]:
+def processes(clip: Path, times: list[float], out: Path) -> list[list[str]]:
     return [
         ["ffmpeg", "-v", "error", "-y", "-ss", f"{t:.3f}", "-i", str(clip), "-frames:v", "1",
          "-vf", "scale=320:-2", "-q:v", "6", str(out / f"p{i}.jpg")]
@@ -85,42 +67,47 @@ def seek_processes(clip: Path, times: list[float], out: Path) -> list[list[str]]
     ]  # fmt: skip
 
 
+CASES = ((60, 10), (60, 50), (180, 10))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=60)
     opts = parser.parse_args()
-    clip = make_clip(RESULTS / f"clip-{opts.seconds}s-1280x720.mp4", opts.seconds)
-    import asyncio
-
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
     rows: list[dict[str, Any]] = []
-    for n in (10, 50):
-        times = images.thumbnail_timeline(OutputSpec.model_validate(
-            {"type": "thumbnails", "thumbnails": {"count": n}}).thumbnails, meta).times  # type: ignore[arg-type]  # fmt: skip
-        for name, build in (
-            ("recast: one decode, select", lambda out, n=n: recast_plan(clip, meta, n, out)),
-            ("one process, a seek per image", lambda out, t=times: seek_inputs(clip, t, out)),
-            ("a process per image", lambda out, t=times: seek_processes(clip, t, out)),
-        ):
+    for seconds, n in CASES:
+        clip = make_clip(RESULTS / f"clip-{seconds}s-1280x720.mp4", seconds)
+        meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+        times = images.thumbnail_timeline(ThumbnailsSpec(count=n), meta).times
+        picked = images.choose_strategy(n, min(seconds, max(times) + 1))
+        for name in ("decode", "seek", "a process per picture"):
             walls, peaks = [], []
             for _ in range(opts.runs):
                 with tempfile.TemporaryDirectory() as d:
-                    wall, peak = timed(build(Path(d)))
+                    out = Path(d)
+                    cmds = (
+                        processes(clip, times, out)
+                        if name.startswith("a ")
+                        else plan(clip, meta, n, out, name)
+                    )
+                    wall, peak = timed(cmds)
                 walls.append(wall)
                 peaks.append(peak)
             row = {
+                "clip_s": seconds,
                 "images": n,
                 "how": name,
+                "picked": name == picked,
                 "wall_s": round(statistics.median(walls), 2),
                 "peak_mib": max(peaks),
             }
             rows.append(row)
-            print(f"{n:>3} images  {name:<32} {row['wall_s']:>6.2f} s  {row['peak_mib']:>5} MiB", flush=True)
+            mark = "  <- picked" if row["picked"] else ""
+            print(
+                f"{seconds:>4} s {n:>3} pictures  {name:<22} {row['wall_s']:>6.2f} s {row['peak_mib']:>5} MiB{mark}"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "thumbnails.json").write_text(
-        json.dumps({"clip": clip.name, "runs": opts.runs, "rows": rows}, indent=2) + "\n"
-    )
+    (RESULTS / "thumbnails.json").write_text(json.dumps({"runs": opts.runs, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

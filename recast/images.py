@@ -2,10 +2,12 @@
 a sprite sheet, and the checks a result must pass. Pure functions; the activities run them.
 
 Every format's `quality` (1–100) maps onto its encoder's own scale in FORMATS, the one table of it
-(README: Images). A thumbnail set is made by ONE ffmpeg process that decodes the input once: a `select`
-filter picks the frames, `scale` sizes them, `split` feeds both the numbered images and, for a sprite,
-the `tile` filter. One seek per image in one process (N inputs with `-ss`) was 1.9× slower and used
-2.9× the memory on a 60 s 720p input with 20 images (README: Thumbnails).
+(README: Images). A thumbnail set is made by ONE ffmpeg process in one of two ways (choose_strategy):
+`decode` reads the input once up to the last picture and a `select` filter picks the frames; `seek`,
+for a few far-apart pictures, opens the input once per picture seeked to its time and joins the single
+frames with `concat`. Either way `scale` sizes the frames and `split` feeds both the numbered pictures
+and the `tile` filter that makes the sprite; both give the very same pictures. bench/thumbnails.py
+measures them (README: Benchmarks).
 """
 
 from __future__ import annotations
@@ -229,6 +231,7 @@ class ThumbnailsPlan:
     rows: int = 0
     decode_s: float = 0.0
     images: list[str] = field(default_factory=list)  # file names, in time order
+    strategy: str = "decode"
 
     @property
     def sprite(self) -> str | None:
@@ -241,8 +244,25 @@ def _select(times: list[float]) -> str:
     return "+".join(f"gte(t,{t:.4f})*not(gte(prev_t,{t:.4f}))" for t in times)
 
 
-def thumbnails_plan(spec: OutputSpec, meta: InputMetadata, src: Path, folder: Path) -> ThumbnailsPlan:
-    """Every thumbnail (and the sprite) of one spec from a single decode of the input."""
+# Seeking once per picture beats one decode when pictures are sparse (each seek decodes from the keyframe
+# before its time, ~half a GOP: a few seconds of video), but every input costs memory while the process
+# runs (~19 MiB each at 720p): only for a few, far-apart pictures. bench/thumbnails.py measures both.
+SEEK_MAX_IMAGES = 10
+SEEK_MIN_SPACING_S = 6.0
+
+
+def choose_strategy(images: int, decode_s: float) -> str:
+    """`decode`: one decode up to the last picture, `select` picks the frames; `seek`: a seek per picture."""
+    if images <= SEEK_MAX_IMAGES and decode_s >= SEEK_MIN_SPACING_S * images:
+        return "seek"
+    return "decode"
+
+
+def thumbnails_plan(
+    spec: OutputSpec, meta: InputMetadata, src: Path, folder: Path, strategy: str | None = None
+) -> ThumbnailsPlan:
+    """Every thumbnail (and the sprite) of one spec in ONE ffmpeg process; `strategy` as choose_strategy
+    picks it when not given."""
     assert spec.thumbnails is not None
     thumbs = spec.thumbnails
     if meta.kind is InputKind.image:
@@ -255,8 +275,24 @@ def thumbnails_plan(spec: OutputSpec, meta: InputMetadata, src: Path, folder: Pa
     n = len(timeline.times)
     # Read only as far as the last picture needs (a second of slack for frame timing).
     decode_s = min(meta.duration_ms / 1000, max(timeline.times) + 1.0)
-    inp = ffmpeg.input(f"file:{src}", t=f"{decode_s:.3f}", **INPUT_OPTIONS)
-    frames = inp["v:0"].filter("select", _select(timeline.times)).filter("scale", width, height)
+    if strategy is None:
+        strategy = choose_strategy(n, decode_s)
+    if strategy == "seek":
+        # One input per picture, each seeked to its time (ffmpeg decodes from the keyframe before it);
+        # concat pulls them one after the other, so only one decoder is busy at a time.
+        pictures = [
+            ffmpeg.input(f"file:{src}", ss=f"{t:.3f}", threads=1, **INPUT_OPTIONS)["v:0"].filter(
+                "trim", end_frame=1
+            )
+            for t in timeline.times
+        ]
+        # Each one-frame segment starts at 0: one second per picture keeps the timestamps rising.
+        frames = (
+            ffmpeg.concat(*pictures, n=n, v=1, a=0).filter("setpts", "N/TB").filter("scale", width, height)
+        )
+    else:
+        inp = ffmpeg.input(f"file:{src}", t=f"{decode_s:.3f}", **INPUT_OPTIONS)
+        frames = inp["v:0"].filter("select", _select(timeline.times)).filter("scale", width, height)
     quality = _quality(fmt, thumbs.quality)
     images_at = f"file:{folder}/{IMAGE_PATTERN}.{thumbs.format.value}"
     image_opts = {"fps_mode": "passthrough", "frames:v": n, **quality}
@@ -294,6 +330,7 @@ def thumbnails_plan(spec: OutputSpec, meta: InputMetadata, src: Path, folder: Pa
         rows,
         decode_s,
         names,
+        strategy,
     )
 
 

@@ -129,6 +129,32 @@ def test_one_ffmpeg_process_per_set(clip: dict[str, Path], tmp_path: Path) -> No
     assert (plan.columns, plan.rows, len(plan.images)) == (7, 1, 7)
 
 
+def test_strategies() -> None:
+    # A seek per picture only for a few pictures far apart; else one decode.
+    assert images.choose_strategy(10, 3600) == "seek" and images.choose_strategy(1, 6.5) == "seek"
+    assert images.choose_strategy(11, 3600) == "decode"  # memory: one open input per picture
+    assert images.choose_strategy(10, 59) == "decode"  # less than 6 s apart
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_both_strategies_make_the_same_pictures(clip: dict[str, Path], tmp_path: Path, fmt: str) -> None:
+    spec = OutputSpec.model_validate(
+        {"type": "thumbnails", "thumbnails": {"times": [0, 4.05, 10.5], "format": fmt, "sprite": True}}
+    )
+    meta = InputMetadata.model_validate(_meta(11).model_dump() | {"width": 160, "height": 90})
+    made = {}
+    for strategy in ("decode", "seek"):
+        folder = tmp_path / strategy
+        folder.mkdir()
+        plan = images.thumbnails_plan(spec, meta, clip["long"], folder, strategy)
+        assert plan.strategy == strategy and plan.args.count("-i") == (1 if strategy == "decode" else 3)
+        subprocess.run(plan.args, check=True, capture_output=True)
+        images.check_sequence(asyncio.run(images.probe_sequence(folder, f"thumb_%04d.{fmt}")), plan)
+        made[strategy] = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sorted(made["seek"]) == [f"sprite.{fmt}", *(f"thumb_{i:04d}.{fmt}" for i in (1, 2, 3))]
+    assert made["seek"] == made["decode"]  # the very same frames, encoded alike
+
+
 # ---------------------------------------------------------------- jobs -------------------------------------
 
 
@@ -180,6 +206,17 @@ def test_sprite_and_webvtt_index(api: Api, clip: dict[str, Path], tmp_path: Path
     # A player resolves the cue's relative URI against the index's URL, under the same token.
     sprite = httpx.get(str(httpx.URL(entry).join("sprite.jpg")), timeout=30)
     assert sprite.status_code == 200 and sprite.content == files["sprite.jpg"].read_bytes()
+
+
+def test_a_sparse_set_seeks(api: Api, clip: dict[str, Path], tmp_path: Path) -> None:
+    spec = {"type": "thumbnails", "thumbnails": {"count": 1, "width": 80, "sprite": True}}  # at 5.5 s of 11
+    done = api.wait(api.submit(clip["long"], [spec])["id"])
+    assert done["status"] == "completed", done
+    _, files = _files(api, done["id"], done["outputs"][0], tmp_path / "files")
+    assert sorted(files) == ["sprite.jpg", "thumb_0001.jpg", "thumbnails.vtt"]
+    assert _size(files["sprite.jpg"]) == _size(files["thumb_0001.jpg"]) == (80, 45, "mjpeg")
+    [(start, end, image, xywh)] = parse_vtt(files["thumbnails.vtt"].read_text())
+    assert (start, end, image, xywh) == (0, 11, "sprite.jpg", (0, 0, 80, 45))
 
 
 def test_top_level_thumbnails_become_outputs(api: Api, clip: dict[str, Path]) -> None:
