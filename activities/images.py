@@ -21,6 +21,7 @@ from activities.scratch import local_input, remove, work_dir
 from recast import images, media
 from recast.models import EncodeProgress, EncodeRequest, EncodeResult
 from recast.storage import output_key, output_prefix
+from recast.timeline import output_duration_s
 
 
 @contextlib.asynccontextmanager
@@ -45,6 +46,13 @@ async def _step(req: EncodeRequest, scratch: Path) -> AsyncIterator[tuple[Encode
         remove(workdir)
 
 
+async def _inputs(deps: Deps, req: EncodeRequest) -> tuple[Path, list[images.Part]]:
+    """The local input, and a join's inputs (each a local file, like the single input)."""
+    src = await local_input(deps.storage, deps.scratch, req.input_key)
+    parts = [(await local_input(deps.storage, deps.scratch, p.key), p.metadata) for p in req.parts]
+    return src, parts
+
+
 async def _run(args: list[str], decode_s: float, req: EncodeRequest, progress: EncodeProgress) -> None:
     def on_progress(percent: float) -> None:
         progress.percent = max(progress.percent, round(percent, 1))
@@ -61,10 +69,10 @@ class ImageActivities:
     async def encode_image(self, req: EncodeRequest) -> EncodeResult:
         """One jpg/png/webp/avif: the image input optimized, or a poster frame of a video."""
         async with _step(req, self.deps.scratch) as (progress, workdir):
-            src = await local_input(self.deps.storage, self.deps.scratch, req.input_key)
+            src, parts = await _inputs(self.deps, req)
             ext = req.spec.type.value
             dst = workdir / f"{req.output_id}.{ext}"
-            plan = images.image_plan(req.spec, req.input_metadata, src, dst)
+            plan = images.image_plan(req.spec, req.input_metadata, src, dst, parts, req.clip)
             await _run(plan.args, plan.decode_s, req, progress)
             images.check_image(await media.probe_raw(dst), ext, plan.width, plan.height)
             progress.stage = "uploading"
@@ -79,10 +87,10 @@ class ImageActivities:
     async def make_thumbnails(self, req: EncodeRequest) -> EncodeResult:
         """A folder of thumbnails, plus a sprite sheet and its WebVTT index when asked."""
         async with _step(req, self.deps.scratch) as (progress, workdir):
-            src = await local_input(self.deps.storage, self.deps.scratch, req.input_key)
+            src, parts = await _inputs(self.deps, req)
             folder = workdir / "thumbnails"
             folder.mkdir()
-            plan = images.thumbnails_plan(req.spec, req.input_metadata, src, folder)
+            plan = images.thumbnails_plan(req.spec, req.input_metadata, src, folder, None, parts, req.clip)
             await _run(plan.args, plan.decode_s, req, progress)
             images.check_sequence(
                 await images.probe_sequence(folder, f"{images.IMAGE_PATTERN}.{plan.format}"), plan
@@ -91,7 +99,7 @@ class ImageActivities:
             if plan.sprite:
                 sprite = await media.probe_raw(folder / plan.sprite)
                 images.check_image(sprite, plan.format, plan.columns * plan.width, plan.rows * plan.height)
-                index = images.sprite_vtt(plan, req.input_metadata.duration_ms / 1000)
+                index = images.sprite_vtt(plan, output_duration_s(req.input_metadata.duration_ms, req.clip))
                 (folder / images.INDEX_NAME).write_text(index, encoding="utf-8")
                 entry = images.INDEX_NAME
             progress.stage = "uploading"

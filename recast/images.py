@@ -17,23 +17,27 @@ import functools
 import json
 import math
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
-from recast.media import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError, first_stream
+from recast.media import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError, first_stream, source_streams
 from recast.models import (
     THUMBNAILS_MAX_IMAGES,
     WEBP_MAX_SIDE,
+    Clip,
     ImageSpec,
     InputKind,
     InputMetadata,
     OutputSpec,
     ThumbnailsSpec,
 )
+from recast.timeline import join_framerate, output_duration_s
+
+Part = tuple[Path, InputMetadata]  # one input of a join: its local file and metadata
 
 
 @dataclass(frozen=True)
@@ -192,20 +196,49 @@ def _quality(fmt: ImageFormat, quality: int | None) -> dict[str, Any]:
     return {"c:v": fmt.encoder, **opts, **({"pix_fmt": fmt.pix_fmt} if fmt.pix_fmt else {})}
 
 
-def image_plan(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> ImagePlan:
-    """One still image: the image input optimized, or a poster frame of a video input."""
+def output_meta(meta: InputMetadata, clip: Clip | None) -> InputMetadata:
+    """The input as the outputs see it: lasting what the clip keeps (of the joined inputs)."""
+    seconds = output_duration_s(meta.duration_ms, clip)
+    return meta.model_copy(update={"duration_ms": round(seconds * 1000)})
+
+
+def _window(src: Path, meta: InputMetadata, parts: Sequence[Part], start: float, length: float | None) -> Any:
+    """The pictures of the job's timeline (a join's inputs end to end) from `start` for `length` seconds
+    (None: to the end), at the input's (the join's) size: media.source_streams, which makes every other
+    output, so a clip or a join means the same here."""
+    window = Clip(start=start, end=None if length is None else start + length)
+    framerate = join_framerate([m for _, m in parts]) if len(parts) > 1 else None
+    assert meta.width and meta.height
+    video, _ = source_streams(src, meta, parts, window, (meta.width, meta.height), framerate, None)
+    return video
+
+
+def image_plan(
+    spec: OutputSpec,
+    meta: InputMetadata,
+    src: Path,
+    dst: Path,
+    parts: Sequence[Part] = (),
+    clip: Clip | None = None,
+) -> ImagePlan:
+    """One still image: the image input optimized, or a poster frame of a video input (its time counted
+    from the clip's start, on a join's timeline)."""
     _needs_picture(f"a {spec.type.value} output", meta)
     assert meta.width and meta.height
     image = spec.image or ImageSpec()
     fmt = FORMATS[spec.type.value]
     width, height = fit_size(meta.width, meta.height, image.width, image.height)
-    in_opts: dict[str, Any] = dict(INPUT_OPTIONS)
     decode_s = 0.0
-    if meta.kind is not InputKind.image:
-        # Input seeking: ffmpeg jumps to the keyframe before and decodes only up to the wanted frame.
-        decode_s = poster_time(meta, image.time)
-        in_opts["ss"] = f"{decode_s:.3f}"
-    picture = ffmpeg.input(f"file:{src}", **in_opts)["v:0"]
+    if meta.kind is InputKind.image:
+        picture = ffmpeg.input(f"file:{src}", **INPUT_OPTIONS)["v:0"]
+    else:
+        decode_s = poster_time(output_meta(meta, clip), image.time)
+        start = (clip.start if clip else 0.0) + decode_s
+        if clip is None and len(parts) <= 1:
+            # Input seeking: ffmpeg jumps to the keyframe before and decodes only up to the wanted frame.
+            picture = ffmpeg.input(f"file:{src}", ss=f"{start:.3f}", **INPUT_OPTIONS)["v:0"]
+        else:
+            picture = _window(src, meta, parts, start, None)
     if (width, height) != (meta.width, meta.height):
         picture = picture.filter("scale", width, height, flags="lanczos")
     out_opts: dict[str, Any] = {"frames:v": 1, "threads": 0, **_quality(fmt, image.quality)}
@@ -259,29 +292,39 @@ def choose_strategy(images: int, decode_s: float) -> str:
 
 
 def thumbnails_plan(
-    spec: OutputSpec, meta: InputMetadata, src: Path, folder: Path, strategy: str | None = None
+    spec: OutputSpec,
+    meta: InputMetadata,
+    src: Path,
+    folder: Path,
+    strategy: str | None = None,
+    parts: Sequence[Part] = (),
+    clip: Clip | None = None,
 ) -> ThumbnailsPlan:
     """Every thumbnail (and the sprite) of one spec in ONE ffmpeg process; `strategy` as choose_strategy
-    picks it when not given."""
+    picks it when not given (a join is always decoded). Times count from the clip's start, on a join's
+    timeline."""
     assert spec.thumbnails is not None
     thumbs = spec.thumbnails
     if meta.kind is InputKind.image:
         raise MediaError("image-input", "the input is a still image; thumbnails are taken from a video")
     _needs_picture("a thumbnails output", meta)
     assert meta.width and meta.height
-    timeline = thumbnail_timeline(thumbs, meta)
+    timeline = thumbnail_timeline(thumbs, output_meta(meta, clip))
+    base = clip.start if clip else 0.0
+    joined = len(parts) > 1
     width, height = fit_size(meta.width, meta.height, thumbs.width, None)
     fmt = FORMATS[thumbs.format.value]
     n = len(timeline.times)
     # Read only as far as the last picture needs (a second of slack for frame timing).
-    decode_s = min(meta.duration_ms / 1000, max(timeline.times) + 1.0)
+    decode_s = min(output_duration_s(meta.duration_ms, clip), max(timeline.times) + 1.0)
     if strategy is None:
-        strategy = choose_strategy(n, decode_s)
+        strategy = "decode" if joined else choose_strategy(n, decode_s)
     if strategy == "seek":
+        assert not joined, "a join is decoded, not seeked"
         # One input per picture, each seeked to its time (ffmpeg decodes from the keyframe before it);
         # concat pulls them one after the other, so only one decoder is busy at a time.
         pictures = [
-            ffmpeg.input(f"file:{src}", ss=f"{t:.3f}", threads=1, **INPUT_OPTIONS)["v:0"].filter(
+            ffmpeg.input(f"file:{src}", ss=f"{base + t:.3f}", threads=1, **INPUT_OPTIONS)["v:0"].filter(
                 "trim", end_frame=1
             )
             for t in timeline.times
@@ -291,8 +334,11 @@ def thumbnails_plan(
             ffmpeg.concat(*pictures, n=n, v=1, a=0).filter("setpts", "N/TB").filter("scale", width, height)
         )
     else:
-        inp = ffmpeg.input(f"file:{src}", t=f"{decode_s:.3f}", **INPUT_OPTIONS)
-        frames = inp["v:0"].filter("select", _select(timeline.times)).filter("scale", width, height)
+        if clip is None and not joined:
+            source = ffmpeg.input(f"file:{src}", t=f"{decode_s:.3f}", **INPUT_OPTIONS)["v:0"]
+        else:
+            source = _window(src, meta, parts, base, decode_s)
+        frames = source.filter("select", _select(timeline.times)).filter("scale", width, height)
     quality = _quality(fmt, thumbs.quality)
     images_at = f"file:{folder}/{IMAGE_PATTERN}.{thumbs.format.value}"
     image_opts = {"fps_mode": "passthrough", "frames:v": n, **quality}

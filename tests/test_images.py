@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from recast import images, media, pricing
-from recast.models import InputKind, InputMetadata, OutputSpec, Priority
+from recast import images, media, pricing, timeline
+from recast.models import Clip, InputKind, InputMetadata, OutputSpec, Priority
 from tests.conftest import Api, ffprobe, stream
 
 COLOURS = ("red", "green", "blue")
@@ -306,3 +307,113 @@ def test_invalid_image_outputs_are_400(
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
     assert error["code"] == "invalid-input" and message in error["message"], error
+
+
+# ---------------------------------------------------------------- clips and joins --------------------------
+
+
+def _joined(pictures: dict[str, Path]) -> tuple[InputMetadata, list[tuple[Path, InputMetadata]]]:
+    """The colour video twice, end to end: red, green, blue, red, green, blue (6 s)."""
+    meta = probe(pictures["video"])
+    again = pictures["video"].with_name("again.mp4")  # a join's inputs are files of their own
+    again.write_bytes(pictures["video"].read_bytes())
+    parts = [(pictures["video"], meta), (again, meta)]
+    return timeline.joined_metadata([meta, meta]), parts
+
+
+@pytest.mark.parametrize(
+    ("clip", "joined", "time", "colour"),
+    [
+        (Clip(start=1, end=3), False, 0.5, "green"),  # 1.5 s of the input
+        (Clip(start=1, end=3), False, 1.5, "blue"),
+        (Clip(start=1, end=3), False, None, "blue"),  # the clip's middle: 2.0 s
+        (None, True, 3.5, "red"),  # the second input's first second
+        (None, True, None, "red"),  # the join's middle: 3.0 s
+        (Clip(start=2.5, end=6), True, 2, "green"),  # 4.5 s of the join
+    ],
+)
+def test_poster_of_a_clip_or_a_join(
+    pictures: dict[str, Path],
+    tmp_path: Path,
+    clip: Clip | None,
+    joined: bool,
+    time: float | None,
+    colour: str,
+) -> None:
+    meta, parts = _joined(pictures) if joined else (probe(pictures["video"]), [])
+    spec = OutputSpec.model_validate(
+        {"type": "png", "image": {"width": 80} | ({"time": time} if time else {})}
+    )
+    dst = tmp_path / "poster.png"
+    plan = images.image_plan(spec, meta, pictures["video"], dst, parts, clip)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    images.check_image(asyncio.run(media.probe_raw(dst)), "png", 80, 60)
+    with Image.open(dst) as poster:
+        assert colour_of(poster) == colour
+
+
+def test_thumbnails_of_a_clip_and_of_a_join(pictures: dict[str, Path], tmp_path: Path) -> None:
+    spec = OutputSpec.model_validate(
+        {"type": "thumbnails", "thumbnails": {"times": [0.5, 1.5], "width": 64, "sprite": True}}
+    )
+    meta = probe(pictures["video"])
+    clipped = images.thumbnails_plan(
+        spec, meta, pictures["video"], _folder(tmp_path, "c"), clip=Clip(start=1, end=3)
+    )
+    joined_meta, parts = _joined(pictures)
+    at = OutputSpec.model_validate(
+        {"type": "thumbnails", "thumbnails": {"times": [1.5, 3.5, 5.5], "width": 64}}
+    )
+    joined = images.thumbnails_plan(at, joined_meta, pictures["video"], _folder(tmp_path, "j"), parts=parts)
+    for plan, folder, colours in (
+        (clipped, tmp_path / "c", ["green", "blue"]),
+        (
+            joined,
+            tmp_path / "j",
+            ["green", "red", "blue"],
+        ),  # 1.5 s of the first input, 0.5 and 2.5 of the second
+    ):
+        subprocess.run(plan.args, check=True, capture_output=True)
+        got = []
+        for name in plan.images:
+            with Image.open(folder / name) as picture:
+                got.append(colour_of(picture))
+        assert got == colours
+    # The index covers the clip (2 s), not the input.
+    cues = images.sprite_vtt(clipped, 2.0)
+    assert "00:00:00.000 --> 00:00:01.500" in cues and "00:00:01.500 --> 00:00:02.000" in cues
+
+
+def _folder(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    return tmp_path / name
+
+
+def test_clip_job_with_a_poster_and_thumbnails(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
+    outputs = [
+        {"type": "jpg", "image": {"time": 1.5}},
+        {"type": "thumbnails", "thumbnails": {"times": [0.5], "sprite": True}},
+    ]
+    with pictures["video"].open("rb") as fh:
+        resp = api.http.post(
+            "/v1/jobs",
+            files={"media": ("colours.mp4", fh, "video/mp4")},
+            data={"outputs": json.dumps(outputs), "clip": json.dumps({"start": 1, "end": 3})},
+        )
+    assert resp.status_code == 202, resp.text
+    done = api.wait(resp.json()["id"])
+    assert done["status"] == "completed", done
+    poster, thumbs = done["outputs"]
+    _download(api, done["id"], poster, tmp_path / "poster.jpg")
+    with Image.open(tmp_path / "poster.jpg") as picture:
+        assert colour_of(picture) == "blue"  # 2.5 s of the input
+    link = api.http.get(f"/v1/jobs/{done['id']}/outputs/{thumbs['id']}/download").json()
+    files = {f["name"]: httpx.get(f["url"]).content for f in link["files"]}
+    with Image.open(io.BytesIO(files["thumb_0001.jpg"])) as picture:
+        assert colour_of(picture) == "green"  # 1.5 s of the input
+    assert (
+        files["thumbnails.vtt"]
+        .decode()
+        .strip()
+        .endswith("00:00:00.000 --> 00:00:02.000\nsprite.jpg#xywh=0,0,320,240")
+    )

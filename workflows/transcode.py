@@ -65,7 +65,7 @@ OUTPUT_ACTIVITY: dict[OutputType, str] = {
 # The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
 # activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
 # than made silently from the whole first input.
-TIMELINE_ACTIVITIES: set[str] = {"encode_output", "package_stream"}
+TIMELINE_ACTIVITIES: set[str] = {"encode_output", "package_stream", "encode_image", "make_thumbnails"}
 _T = TypeVar("_T")
 
 
