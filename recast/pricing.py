@@ -2,14 +2,15 @@
 
 Prices are per output minute, by codec and output resolution (audio-only outputs: one flat rate),
 scaled by the rendition's quality and by the job's priority. An hls/dash package costs the sum of its
-rungs (its shared audio is free, as on video outputs). Images and thumbnails are a
-small flat price per picture (a sprite sheet counts as one), scaled by priority only. Pure functions
-of the models, so the workflow computes them deterministically.
+rungs (its shared audio is free, as on video outputs). Images and thumbnails are a small flat price
+per picture (a sprite sheet counts as one), scaled by priority only. Pure functions of the models, so
+the workflow computes them deterministically.
 """
 
 from __future__ import annotations
 
 from recast.models import (
+    THUMBNAILS_MAX_IMAGES,
     InputKind,
     InputMetadata,
     Output,
@@ -87,8 +88,10 @@ def _pictures_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) ->
         return IMAGE_PRICE
     if meta.kind is InputKind.image or spec.thumbnails is None:
         return 0.0  # thumbnails of a still image fail with image-input
-    count = spec.thumbnails.image_count(duration_s) + (1 if spec.thumbnails.sprite else 0)
-    return count * THUMBNAIL_PRICE
+    count = spec.thumbnails.image_count(duration_s)
+    if count > THUMBNAILS_MAX_IMAGES:
+        return 0.0  # too short an interval for this input: fails with too-many-thumbnails
+    return (count + (1 if spec.thumbnails.sprite else 0)) * THUMBNAIL_PRICE
 
 
 def estimate(
