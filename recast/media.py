@@ -486,9 +486,12 @@ def _joined_streams(
     (silence for an input without audio), then the concat *filter* — the concat demuxer would read
     a playlist naming files, which the format whitelist refuses on purpose."""
     segments: list[Any] = []
-    for piece in timeline.pieces([m for _, m in parts], clip):
+    for n, piece in enumerate(timeline.pieces([m for _, m in parts], clip)):
         path, meta = parts[piece.input_index]
-        seek: dict[str, Any] = {"t": f"{piece.duration:.6f}"}
+        # ffmpeg-python merges inputs whose options are equal (the same file joined twice, two equal
+        # stretches of silence) into one node with two consumers, which ffmpeg refuses; a harmless
+        # per-piece queue size (the default is 8) keeps every piece its own input.
+        seek: dict[str, Any] = {"t": f"{piece.duration:.6f}", "thread_queue_size": 8 + n}
         if piece.start > 0:
             seek["ss"] = f"{piece.start:.6f}"
         inp = ffmpeg.input(f"file:{path}", **seek, **INPUT_OPTIONS)
@@ -509,7 +512,9 @@ def _joined_streams(
             else:
                 # A generated source, not a file: the whitelists guard what inputs may open.
                 silence = f"anullsrc=channel_layout={layout}:sample_rate={rate}"
-                sound = ffmpeg.input(silence, format="lavfi", t=seek["t"]).audio
+                sound = ffmpeg.input(
+                    silence, format="lavfi", t=seek["t"], thread_queue_size=seek["thread_queue_size"]
+                ).audio
             segments.append(sound.filter("asetpts", "PTS-STARTPTS"))
     has_video, has_audio = int(size is not None), int(audio_format is not None)
     node = ffmpeg.concat(*segments, v=has_video, a=has_audio).node

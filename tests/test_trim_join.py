@@ -198,6 +198,20 @@ def test_join_three_from_uploads_and_urls_with_a_clip(
     assert abs(duration(data) - 1.75) <= TOLERANCE_S
 
 
+def test_join_repeats_one_upload_and_equal_silences(
+    api: Api, http_server: str, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """The same upload twice (one stored file) and two equally long inputs without audio (two equal
+    stretches of silence): each piece must stay its own ffmpeg input."""
+    again = upload(api, media["small25"])
+    silent = f"{http_server}/{media['wide30'].name}"
+    job = submit_json(api, {"inputs": [again, silent, again, silent], "outputs": [MP4]})
+    assert job["status"] == "completed", job
+    data = fetch(api, job, 0, tmp_path / "repeated.mp4")
+    assert stream(data, "audio") is not None
+    assert abs(duration(data) - 4.0) <= TOLERANCE_S
+
+
 def test_join_audio_only_input_fails_video_outputs_only(
     api: Api, http_server: str, media: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -350,11 +364,11 @@ def test_every_joined_file_is_opened_with_the_whitelists_and_seeked_before_readi
     opened = [i for i, a in enumerate(args) if a.startswith("file:") and args[i - 1] == "-i"]
     assert [args[i] for i in opened] == [f"file:{tmp_path}/in1.mp4", f"file:{tmp_path}/in2.mp4"]
     for i in opened:
-        before = args[max(0, i - 9) : i]
+        before = args[max(0, i - 11) : i]
         assert before[before.index("-protocol_whitelist") + 1] == "file"
         assert before[before.index("-format_whitelist") + 1] == recast_media.FORMAT_WHITELIST
         assert "-t" in before
-    assert args[opened[0] - 9 : opened[0]].count("-ss") == 1  # input 1 from 0.5 s
+    assert args[opened[0] - 11 : opened[0]].count("-ss") == 1  # input 1 from 0.5 s
     assert "concat" in args[args.index("-filter_complex") + 1]
 
 
