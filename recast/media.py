@@ -20,6 +20,7 @@ from recast.models import (
     AudioCodec,
     AudioInfo,
     Clip,
+    Fit,
     InputKind,
     InputMetadata,
     OutputSpec,
@@ -374,6 +375,7 @@ def encode_plan(
     width = height = None
     framerate = None
     video_size: tuple[int, int] | None = None
+    fit = Fit.contain
     if not spec.type.is_audio:
         metas = [m for _, m in parts] if joined else [meta]
         for i, m in enumerate(metas):
@@ -385,6 +387,7 @@ def encode_plan(
         assert meta.width and meta.height
         variant = spec.video[0]
         width, height = video_size = target_size(variant, meta.width, meta.height)
+        fit = variant.fit
         if joined:
             # Every piece is converted to one rate, so the check holds the output to it.
             framerate = timeline.join_framerate(metas)
@@ -407,7 +410,7 @@ def encode_plan(
             "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
         )
     audio_format = (sample_rate, channels) if sample_rate and channels else None
-    video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format)
+    video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format, fit)
     streams = [s for s in (video, audio) if s is not None]
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration
@@ -432,14 +435,29 @@ def source_streams(
     size: tuple[int, int] | None,
     framerate: float | None,
     audio_format: tuple[int, int] | None,
+    fit: Fit = Fit.contain,
 ) -> tuple[Any, Any]:
     """The (video, audio) ffmpeg-python streams an output is made from: the input, or a join of
     `parts`, cut to `clip`, at `size` (None: no video) and `framerate` (None: the input's), its audio
-    as (sample rate, channels) (None: no audio). Every output builder starts here, so trim and join
-    apply to every kind of output alike."""
+    as (sample rate, channels) (None: no audio); `fit` says how a picture of another shape meets
+    `size` (see VideoVariant.fit). Every output builder starts here, so trim and join apply to every
+    kind of output alike."""
     if len(parts) > 1:
-        return _joined_streams(parts, clip, size, framerate, audio_format)
-    return _single_streams(src, meta, clip, size, framerate, audio_format)
+        return _joined_streams(parts, clip, size, framerate, audio_format, fit)
+    return _single_streams(src, meta, clip, size, framerate, audio_format, fit)
+
+
+def _fitted(video: Any, size: tuple[int, int], fit: Fit) -> Any:
+    """`video` at exactly `size`: scaled to fill it and the overflow cropped (centred) for `cover`,
+    else scaled to fit inside and centred on black bars. Square pixels either way."""
+    w, h = size
+    if fit is Fit.cover:
+        video = video.filter("scale", w, h, force_original_aspect_ratio="increase", force_divisible_by=2)
+        video = video.filter("crop", w, h)
+    else:
+        video = video.filter("scale", w, h, force_original_aspect_ratio="decrease", force_divisible_by=2)
+        video = video.filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2")
+    return video.filter("setsar", 1)
 
 
 def _seek(clip: Clip | None) -> dict[str, Any]:
@@ -460,13 +478,16 @@ def _single_streams(
     size: tuple[int, int] | None,
     framerate: float | None,
     audio_format: tuple[int, int] | None,
+    fit: Fit = Fit.contain,
 ) -> tuple[Any, Any]:
     """(video, audio) streams of one input, clipped; None where the output has no such stream."""
     inp = ffmpeg.input(f"file:{src}", **_seek(clip), **INPUT_OPTIONS)
     video = None
     if size is not None:
         video = inp.video
-        if size != (meta.width, meta.height):
+        if fit is not Fit.contain:
+            video = _fitted(video, size, fit)  # the box's shape, not the input's
+        elif size != (meta.width, meta.height):
             video = video.filter("scale", *size)
         if framerate:
             video = video.filter("fps", fps=framerate)
@@ -480,11 +501,13 @@ def _joined_streams(
     size: tuple[int, int] | None,
     framerate: float | None,
     audio_format: tuple[int, int] | None,
+    fit: Fit = Fit.contain,
 ) -> tuple[Any, Any]:
     """(video, audio) of a join: each input's piece of the clip normalized to one frame size (fitted,
-    aspect kept, padded), one frame rate and square pixels, its audio to one sample rate and layout
-    (silence for an input without audio), then the concat *filter* — the concat demuxer would read
-    a playlist naming files, which the format whitelist refuses on purpose."""
+    aspect kept, padded — or cropped to fill it with `fit: cover`), one frame rate and square pixels,
+    its audio to one sample rate and layout (silence for an input without audio), then the concat
+    *filter* — the concat demuxer would read a playlist naming files, which the format whitelist
+    refuses on purpose."""
     segments: list[Any] = []
     for n, piece in enumerate(timeline.pieces([m for _, m in parts], clip)):
         path, meta = parts[piece.input_index]
@@ -496,14 +519,8 @@ def _joined_streams(
             seek["ss"] = f"{piece.start:.6f}"
         inp = ffmpeg.input(f"file:{path}", **seek, **INPUT_OPTIONS)
         if size is not None:
-            w, h = size
-            segments.append(
-                inp.video.filter("scale", w, h, force_original_aspect_ratio="decrease", force_divisible_by=2)
-                .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2")
-                .filter("setsar", 1)
-                .filter("fps", fps=framerate)
-                .filter("setpts", "PTS-STARTPTS")
-            )
+            fitted = _fitted(inp.video, size, Fit.cover if fit is Fit.cover else Fit.pad)
+            segments.append(fitted.filter("fps", fps=framerate).filter("setpts", "PTS-STARTPTS"))
         if audio_format is not None:
             rate, channels = audio_format
             layout = "mono" if channels == 1 else "stereo"

@@ -9,9 +9,11 @@ import math
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from recast import presets
 
 
 class Strict(BaseModel):
@@ -123,6 +125,14 @@ class Preset(StrEnum):
     slower = "slower"
 
 
+class Fit(StrEnum):
+    """How a frame meets a `width` × `height` box of another shape."""
+
+    contain = "contain"  # fitted inside the box, aspect kept: the frame may be smaller on one side
+    cover = "cover"  # scaled to fill the box, the overflow cropped (centred): the box's exact shape
+    pad = "pad"  # fitted inside the box and letterboxed (black bars): the box's exact shape
+
+
 class Profile(StrEnum):
     baseline = "baseline"
     main = "main"
@@ -205,6 +215,11 @@ class VideoVariant(Strict):
         description="Target video bitrate in kb/s: replaces the quality's CRF (quality still sets the "
         "encoder preset and the price).",
     )
+    fit: Fit = Field(
+        default=Fit.contain,
+        description="With width and height: `contain` fits the frame inside the box (default), `cover` "
+        "crops it to fill the box, `pad` letterboxes it; cover and pad give the box's shape.",
+    )
     quality: Quality = Quality.standard
     preset: Preset | None = Field(default=None, description="h264/h265 only: encoder speed preset.")
     profile: Profile | None = Field(default=None, description="h264/h265 only: codec profile.")
@@ -215,6 +230,8 @@ class VideoVariant(Strict):
             raise ValueError("framerate is 0 (keep the input's) or 1 to 120")
         if self.resolution is not None and (self.width is not None or self.height is not None):
             raise ValueError("give resolution or width/height, not both")
+        if self.fit is not Fit.contain and (self.width is None or self.height is None):
+            raise ValueError(f"fit {self.fit.value} needs both width and height (the box to fill)")
         if self.codec not in CODEC_PROFILES:
             for name in ("preset", "profile"):
                 if getattr(self, name) is not None:
@@ -230,11 +247,20 @@ def _even(value: float) -> int:
 
 
 def target_size(variant: VideoVariant, width: int, height: int) -> tuple[int, int]:
-    """Output frame size: never above the input's, aspect kept, both sides even.
+    """Output frame size: never upscaled, both sides even.
 
-    `resolution` or `height` alone set the height, `width` alone the width; `width` and `height`
-    together are a box the frame is fitted inside.
+    `resolution` or `height` alone set the height, `width` alone the width, aspect kept; `width` and
+    `height` together are a box. `contain` fits the frame inside it. `cover` and `pad` give the box's
+    own shape: the box itself when the input is large enough, else the largest frame of that shape the
+    input's pixels fill without upscaling (cover: the crop is the input's height or width; pad: the
+    picture keeps its size and the bars make up the shape).
     """
+    if variant.fit is not Fit.contain and variant.width and variant.height:
+        box_w, box_h = variant.width, variant.height
+        fill = min(width / box_w, height / box_h)  # the input's pixels per box pixel, filling the box
+        inside = max(width / box_w, height / box_h)  # … fitting inside it
+        box_scale = min(1.0, fill if variant.fit is Fit.cover else inside)
+        return _even(box_w * box_scale), _even(box_h * box_scale)
     scale = 1.0
     want_h = variant.resolution.height if variant.resolution else variant.height
     if want_h is not None:
@@ -400,7 +426,25 @@ class ThumbnailsSpec(Strict):
         return self
 
 
+def _type_or_preset(schema: dict[str, Any]) -> None:
+    """In the published schema an output needs `type` or `preset` (a preset supplies the type)."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "type"]
+    if not schema["required"]:
+        del schema["required"]
+    schema["anyOf"] = [{"required": ["type"]}, {"required": ["preset"]}]
+
+
 class OutputSpec(Strict):
+    """One output. `{"preset": name}` stands for a preset's whole spec (GET /v1/presets); top-level
+    fields given next to it replace the preset's."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_type_or_preset)
+
+    preset: str | None = Field(
+        default=None,
+        description="A preset's name (GET /v1/presets): the output is that preset's spec, with any other "
+        "top-level field given here replacing the preset's.",
+    )
     type: OutputType
     video: list[VideoVariant] = Field(
         default_factory=list,
@@ -424,6 +468,14 @@ class OutputSpec(Strict):
         default=None,
         description="The `thumbnails` output: {times | interval | count, format, width, quality, sprite}.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        # A dumped spec carries its preset's name and every field, so it validates back unchanged.
+        if isinstance(data, dict) and data.get("preset") is not None:
+            return {**presets.expand(data["preset"]), **data}
+        return data
 
     @field_validator("video", mode="before")
     @classmethod
@@ -494,6 +546,14 @@ class OutputSpec(Strict):
         if self.type is OutputType.png and self.image is not None and self.image.quality is not None:
             raise ValueError("quality does not apply to lossless png")
         return self
+
+    @property
+    def strategy(self) -> str:
+        """What the output is, in one word for reports: `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`."""
+        if self.type.is_audio:
+            return f"audio-{self.type.value}"
+        codecs = "-".join(dict.fromkeys(v.codec.value for v in self.video))
+        return f"video-{self.type.value}-{codecs}" if codecs else self.type.value
 
     @property
     def audio_codec(self) -> AudioCodec:
@@ -715,6 +775,29 @@ class JobCreate(Strict):
         return value
 
 
+class OptimizeCreate(JobCreate):
+    """Body of `POST /v1/optimize`: a job's body with exactly one output (default: the `web` preset)."""
+
+    outputs: list[OutputSpec] = Field(
+        default_factory=lambda: [OutputSpec.model_validate({"preset": presets.DEFAULT})],
+        min_length=1,
+        max_length=1,
+        description=f"One output; omitted: the `{presets.DEFAULT}` preset.",
+    )
+    delayed_start: Literal[False] = Field(
+        default=False, description="Not available here: a synchronous call cannot wait for a confirmation."
+    )
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _exactly_one(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) != 1:
+            raise ValueError(
+                f"POST /v1/optimize makes exactly one output, not {len(value)}; POST /v1/jobs makes more"
+            )
+        return value
+
+
 # ---------------------------------------------------------------- job state -------------------------------
 
 
@@ -818,11 +901,22 @@ class OutputFile(BaseModel):
 class Output(BaseModel):
     id: str
     type: OutputType
+    preset: str | None = Field(default=None, description="The preset this output was made from, if any.")
+    strategy: str | None = Field(
+        default=None, description="What is made, e.g. `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`."
+    )
     status: OutputStatus = OutputStatus.pending
     progress: int = 0
     video: list[VideoVariant] = Field(default_factory=list, description="Empty for audio-only outputs.")
     audio: AudioInfo | None = None
     file_size_bytes: int | None = None
+    saved_bytes: int | None = Field(
+        default=None,
+        description="input_metadata.file_size_bytes − file_size_bytes: negative when the output is larger.",
+    )
+    saved_percent: float | None = Field(
+        default=None, description="saved_bytes as a percentage of the input's size (one decimal)."
+    )
     duration_ms: int | None = None
     width: int | None = None
     height: int | None = None
@@ -979,6 +1073,8 @@ def initial_job(params: JobParams) -> Job:
             Output(
                 id=o.id,
                 type=o.spec.type,
+                preset=o.spec.preset,
+                strategy=o.spec.strategy,
                 video=o.spec.video,
                 content_type=CONTENT_TYPES[o.spec.type],
                 path=o.path,
@@ -993,6 +1089,12 @@ def initial_job(params: JobParams) -> Job:
         created_at=params.created_at,
         updated_at=params.created_at,
     )
+
+
+def savings(input_bytes: int, output_bytes: int) -> tuple[int, float | None]:
+    """(saved_bytes, saved_percent) of an output against its input; negative when the output is larger."""
+    saved = input_bytes - output_bytes
+    return saved, round(100 * saved / input_bytes, 1) if input_bytes > 0 else None
 
 
 def output_filename(stem: str, out: Output) -> str:

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         encoding_progress,
         initial_job,
         output_filename,
+        savings,
     )
     from recast.search_attributes import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
     from recast.webhooks import EVENT_OUTPUT_COMPLETED, EVENT_STATUS_CHANGED, WEBHOOK_RETRY, WebhookDelivery
@@ -401,6 +402,7 @@ class TranscodeJob:
             out.content_type = next(
                 (f.content_type for f in result.files if f.name == result.entry), out.content_type
             )
+            out.saved_bytes, out.saved_percent = savings(meta.file_size_bytes, result.file_size_bytes)
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
 
