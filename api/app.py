@@ -7,7 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, openapi, routes_events, routes_files, routes_jobs, routes_list, routes_uploads
+from api import (
+    errors,
+    openapi,
+    routes_events,
+    routes_files,
+    routes_jobs,
+    routes_list,
+    routes_optimize,
+    routes_presets,
+    routes_uploads,
+)
 from api.job_store import JobStore
 from recast import config
 from recast.keys import KeyRing
@@ -35,6 +45,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.state.storage = Storage(settings.storage, settings)
     errors.install(app)
     app.include_router(routes_jobs.router)
+    app.include_router(routes_optimize.router)
+    app.include_router(routes_presets.router)
     app.include_router(routes_list.router)
     app.include_router(routes_events.router)
     app.include_router(routes_files.router)

@@ -12,6 +12,7 @@ from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -134,6 +135,29 @@ class JobStore:
                 self._terminal.popitem(last=False)
         else:
             self._never_backwards(job)
+        return job
+
+    async def wait(self, job_id: str, organization: str, timeout_s: float) -> Job | None:
+        """The finished Job, once the workflow has returned it, or None if that takes over `timeout_s`.
+
+        Awaits the workflow's result: one long poll on Temporal's history (no thread, no polling loop),
+        abandoned at the timeout; the job itself goes on."""
+        handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        try:
+            job = await asyncio.wait_for(handle.result(), timeout=max(0.0, timeout_s))
+        except TimeoutError:
+            return None
+        except WorkflowFailureError:
+            # Terminated or timed out outside Recast: `get` reads it as failed (terminated).
+            return await self.get(job_id, organization)
+        except RPCError as err:
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
+        if job.organization != organization:
+            raise ApiError(404, "not-found", f"no job {job_id}")
+        self._high_water.pop(job_id, None)
+        self._terminal[job_id] = job
+        while len(self._terminal) > TERMINAL_CACHE_SIZE:
+            self._terminal.popitem(last=False)
         return job
 
     async def from_listing(self, execution: WorkflowExecution, organization: str) -> Job | None:

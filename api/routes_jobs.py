@@ -26,6 +26,8 @@ from recast.models import (
     JobCreate,
     JobParams,
     JobSettings,
+    OptimizeCreate,
+    Output,
     OutputStatus,
     OutputType,
     PlannedOutput,
@@ -38,7 +40,7 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-
 MAX_JSON_BYTES = 1024 * 1024
 # Bodies submit_job parses itself (JSON or a streamed form), named by $ref in SUBMIT_BODY: api/openapi.py
 # adds them to the schema's components.
-BODY_MODELS = [JobCreate]
+BODY_MODELS: list[type[BaseModel]] = [JobCreate, OptimizeCreate]
 
 SUBMIT_BODY = {
     "requestBody": {
@@ -159,6 +161,15 @@ async def submit_job(
 ) -> Job | JSONResponse:
     """JSON with `input_url`, or multipart with a `media` file part, an `outputs` JSON part and any other
     field as a part of its own."""
+    job, created = await start_job(request, org, slot, JobCreate)
+    if created:
+        return job
+    return JSONResponse(job.model_dump(mode="json"), status_code=200)
+
+
+async def start_job(request: Request, org: str, slot: Slot, model: type[JobCreate]) -> tuple[Job, bool]:
+    """Read a submission (JSON, or a streamed multipart form), validate it as `model` and start its
+    workflow: (the Job, True), or (the job an idempotency key already made, False)."""
     settings = _settings(request)
     storage: Storage = request.app.state.storage
     header_key = request.headers.get("idempotency-key")
@@ -182,21 +193,22 @@ async def submit_job(
         )
         upload = form.upload
         raw: dict[str, object] = dict(form.fields)
-        raw["outputs"] = _form_json(form.fields, "outputs", None)
+        if "outputs" in form.fields:
+            raw["outputs"] = _form_json(form.fields, "outputs", None)
         raw["metadata"] = _form_json(form.fields, "metadata", {})
         for name in ("inputs", "clip"):
             if name in form.fields:
                 raw[name] = _form_json(form.fields, name, None)
         raw["thumbnails"] = _form_json(form.fields, "thumbnails", [])
-        if raw["outputs"] is None and raw["thumbnails"]:
-            del raw["outputs"]  # a job of thumbnails only
     elif content_type in ("application/json", ""):
         raw = await _read_json(request)
     else:
         raise ApiError(415, "unsupported-media-type", "send application/json or multipart/form-data")
     try:
-        if raw.get("outputs") is None and not raw.get("thumbnails"):
+        if raw.get("outputs") is None and not raw.get("thumbnails") and not issubclass(model, OptimizeCreate):
             raise ApiError(400, "invalid-input", "outputs: at least one output (or thumbnails) is required")
+        if raw.get("outputs") is None:
+            raw.pop("outputs", None)  # the model's default
         if upload is None and not raw.get("input_url") and raw.get("inputs") is None:
             raise ApiError(
                 400, "invalid-input", "media: a media file part (or input_url, or inputs) is required"
@@ -206,7 +218,7 @@ async def submit_job(
                 raise ApiError(400, "invalid-input", "Idempotency-Key and idempotency_key differ")
             raw["idempotency_key"] = header_key
         try:
-            req = JobCreate.model_validate(raw)
+            req = model.model_validate(raw)
         except ValidationError as exc:
             raise ApiError(400, "invalid-input", describe_validation(list(exc.errors()))) from exc
         if upload and (req.input_url or req.inputs is not None):
@@ -261,11 +273,9 @@ async def submit_job(
         if upload:
             await storage.delete(upload.key)  # a refused job keeps no orphaned upload
         raise
-    if created:
-        return job
-    if upload:
+    if upload and not created:
         await storage.delete(upload.key)  # the existing job has its own input
-    return JSONResponse(job.model_dump(mode="json"), status_code=200)
+    return job, created
 
 
 async def _resolve_numbered(storage: Storage, org: str, index: int, url: str) -> InputSource:
@@ -338,6 +348,11 @@ async def download_output(
     if out.status is not OutputStatus.completed:
         detail = f" ({out.error_code}: {out.error_message})" if out.status is OutputStatus.failed else ""
         raise ApiError(409, "not-ready", f"output {output_id} is {out.status.value}, not completed{detail}")
+    return await sign_download(request, org, job_id, out)
+
+
+async def sign_download(request: Request, org: str, job_id: str, out: Output) -> DownloadLink:
+    """A fresh signed download link for a completed output."""
     settings = _settings(request)
     storage: Storage = request.app.state.storage
     link = await download_link(

@@ -91,6 +91,7 @@ class Settings:
     signing_secrets_previous: tuple[str, ...] = ()
     max_concurrent_jobs: int = 50  # per organization, jobs not yet finished; 0: no limit
     max_submissions_per_minute: int = 120  # per organization and API process; 0: no limit
+    optimize_wait_s: float = 60.0  # longest POST /v1/optimize waits for its job before answering 202
 
     @property
     def storage(self) -> str:
@@ -145,4 +146,5 @@ def load() -> Settings:
         signing_secrets_previous=_list("RECAST_SIGNING_SECRET_PREVIOUS"),
         max_concurrent_jobs=_int("RECAST_MAX_CONCURRENT_JOBS", 50),
         max_submissions_per_minute=_int("RECAST_MAX_SUBMISSIONS_PER_MINUTE", 120),
+        optimize_wait_s=_float("RECAST_OPTIMIZE_WAIT", 60.0),
     )

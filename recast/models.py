@@ -787,6 +787,11 @@ class OptimizeCreate(JobCreate):
     delayed_start: Literal[False] = Field(
         default=False, description="Not available here: a synchronous call cannot wait for a confirmation."
     )
+    thumbnails: list[ThumbnailsSpec] = Field(
+        default_factory=list,
+        max_length=0,
+        description="Not here: a thumbnails set is one output, given in `outputs`.",
+    )
 
     @field_validator("outputs", mode="before")
     @classmethod
