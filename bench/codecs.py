@@ -1,0 +1,149 @@
+"""H.264 vs VP9 vs AV1 (SVT-AV1): the same clip, the commands Recast builds, in one run.
+
+    .venv/bin/python bench/codecs.py [--runs 3] [--qualities standard,economy] [--no-ssim]
+
+Encodes a 10 s 1080p clip to 720p with each codec at each quality, through `recast.media.encode_plan`
+(so with exactly Recast's encoder settings; audio off, to time the video encoders alone), and prints
+per encode the median wall time, the realtime factor (media seconds per wall second), the bytes, the
+SSIM against the source scaled to 720p, and wall time and bytes as ratios to H.264 at that quality.
+Rounds rotate the order of the encodes. Results land in bench/results/codecs.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recast import media  # noqa: E402
+from recast.models import InputMetadata, OutputSpec  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CODECS = {"h264": "mp4", "vp9": "webm", "av1": "webm"}  # codec → the container Recast would use
+
+
+def make_clip(path: Path, seconds: int, size: str) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "fast",
+             "-c:a", "aac", "-shortest", str(path)],
+            check=True,
+        )  # fmt: skip
+    return path
+
+
+def spec_for(codec: str, quality: str) -> OutputSpec:
+    return OutputSpec.model_validate(
+        {
+            "type": CODECS[codec],
+            "video": {"codec": codec, "resolution": "720p", "quality": quality},
+            "audio": {"enabled": False},
+        }
+    )
+
+
+def encode(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> float:
+    """Wall seconds of Recast's ffmpeg command for this output."""
+    plan = media.encode_plan(spec, meta, src, dst)
+    start = time.perf_counter()
+    run = subprocess.run(plan.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        raise SystemExit(f"{spec.strategy} failed: {run.stderr.decode(errors='replace')[-500:]}")
+    return wall
+
+
+def ssim(out: Path, src: Path, width: int, height: int) -> float:
+    """SSIM (all planes) of the output against the source scaled to the output's size."""
+    run = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(out), "-i", str(src), "-lavfi",
+         f"[1:v]scale={width}:{height}:flags=bicubic,format=yuv420p[ref];[0:v]format=yuv420p[dis];[dis][ref]ssim",
+         "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    found = re.findall(r"All:([0-9.]+)", run.stderr)
+    return float(found[-1]) if found else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--qualities", default="standard,economy")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--no-ssim", action="store_true")
+    args = parser.parse_args()
+    qualities = [q.strip() for q in args.qualities.split(",") if q.strip()]
+
+    src = make_clip(RESULTS / f"clip-{args.seconds}s-1920x1080.mp4", args.seconds, "1920x1080")
+    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    seconds = meta.duration_ms / 1000
+    encodes = [(codec, q) for q in qualities for codec in CODECS]
+    walls: dict[tuple[str, str], list[float]] = {e: [] for e in encodes}
+    sizes: dict[tuple[str, str], int] = {}
+    scores: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.runs):
+            shift = run % len(encodes)
+            for codec, quality in encodes[shift:] + encodes[:shift]:
+                spec = spec_for(codec, quality)
+                dst = Path(tmp) / f"{codec}-{quality}.{spec.type.value}"
+                wall = encode(spec, meta, src, dst)
+                walls[(codec, quality)].append(wall)
+                sizes[(codec, quality)] = dst.stat().st_size
+                print(f"round {run + 1}: {codec:>4} {quality:<8} {wall:6.2f} s", flush=True)
+        if not args.no_ssim:
+            for codec, quality in encodes:
+                spec = spec_for(codec, quality)
+                w, h = media.target_size(spec.video[0], meta.width or 0, meta.height or 0)
+                scores[(codec, quality)] = ssim(Path(tmp) / f"{codec}-{quality}.{spec.type.value}", src, w, h)
+
+    rows: list[dict[str, Any]] = []
+    print(f"\n{seconds:g} s 1920x1080 testsrc2 → 720p, median of {args.runs} runs, audio off")
+    print(
+        f"{'codec':<5} {'quality':<8} {'wall':>7} {'realtime':>9} {'bytes':>10} {'ssim':>7} {'time/h264':>10} {'bytes/h264':>11}"
+    )
+    for codec, quality in encodes:
+        wall = statistics.median(walls[(codec, quality)])
+        base_wall = statistics.median(walls[("h264", quality)])
+        row = {
+            "codec": codec,
+            "quality": quality,
+            "wall_s": round(wall, 3),
+            "walls_s": [round(w, 3) for w in walls[(codec, quality)]],
+            "realtime_factor": round(seconds / wall, 2),
+            "bytes": sizes[(codec, quality)],
+            "ssim": round(scores[(codec, quality)], 4) if scores else None,
+            "time_vs_h264": round(wall / base_wall, 2),
+            "bytes_vs_h264": round(sizes[(codec, quality)] / sizes[("h264", quality)], 3),
+        }
+        rows.append(row)
+        score = f"{row['ssim']:.4f}" if row["ssim"] is not None else "-"
+        print(
+            f"{codec:<5} {quality:<8} {wall:6.2f}s {row['realtime_factor']:8.2f}x {row['bytes']:>10,} {score:>7} "
+            f"{row['time_vs_h264']:9.2f}x {row['bytes_vs_h264']:10.3f}x"
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "codecs.json").write_text(
+        json.dumps({"seconds": seconds, "runs": args.runs, "rows": rows}, indent=2) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
