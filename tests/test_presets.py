@@ -146,7 +146,10 @@ def test_every_preset_runs(api: Api, hd: Path, tmp_path: Path) -> None:
 
 
 def test_report_fields_against_the_input(api: Api, hd: Path, tmp_path: Path) -> None:
-    outputs = [{"type": "webm", "video": {"codec": "vp9", "width": 320}}, {"type": "wav"}]
+    outputs: list[dict[str, Any]] = [
+        {"type": "webm", "video": {"codec": "vp9", "width": 320}},
+        {"type": "wav"},
+    ]
     done = api.wait(api.submit(hd, outputs)["id"])
     assert done["status"] == "completed", done
     size = hd.stat().st_size
