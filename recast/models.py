@@ -549,11 +549,14 @@ class OutputSpec(Strict):
 
     @property
     def strategy(self) -> str:
-        """What the output is, in one word for reports: `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`."""
-        if self.type.is_audio:
-            return f"audio-{self.type.value}"
-        codecs = "-".join(dict.fromkeys(v.codec.value for v in self.video))
-        return f"video-{self.type.value}-{codecs}" if codecs else self.type.value
+        """What the output is, in one word for reports: `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`.
+
+        With video variants: `video-<type>-<codecs>`; otherwise the content type's kind and the type
+        (`audio-mp3`; `image-webp` for an image type)."""
+        if self.video:
+            return "-".join(["video", self.type.value, *dict.fromkeys(v.codec.value for v in self.video)])
+        kind = CONTENT_TYPES.get(self.type, "application/octet-stream").split("/")[0]
+        return f"{kind}-{self.type.value}"
 
     @property
     def audio_codec(self) -> AudioCodec:
