@@ -62,7 +62,9 @@ def encode(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> float
     run = subprocess.run(plan.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if run.returncode != 0:
-        raise SystemExit(f"{spec.strategy} failed: {run.stderr.decode(errors='replace')[-500:]}")
+        raise SystemExit(
+            f"{spec.strategy} failed (exit {run.returncode}): {run.stderr.decode(errors='replace')[-500:]}"
+        )
     return wall
 
 
