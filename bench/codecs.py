@@ -4,8 +4,9 @@
 
 Encodes a 10 s 1080p clip to 720p with each codec at each quality, through `recast.media.encode_plan`
 (so with exactly Recast's encoder settings; audio off, to time the video encoders alone), and prints
-per encode the median wall time, the realtime factor (media seconds per wall second), the bytes, the
-SSIM against the source scaled to 720p, and wall time and bytes as ratios to H.264 at that quality.
+per encode the median wall time, the realtime factor (media seconds per wall second), the CPU time
+(less disturbed than wall time when other work shares the machine), the bytes, the SSIM against the
+source scaled to 720p, and wall time, CPU time and bytes as ratios to H.264 at that quality.
 Rounds rotate the order of the encodes. Results land in bench/results/codecs.json.
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,17 +58,23 @@ def spec_for(codec: str, quality: str) -> OutputSpec:
     )
 
 
-def encode(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> float:
-    """Wall seconds of Recast's ffmpeg command for this output."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def encode(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of Recast's ffmpeg command for this output. CPU time is what a
+    busy machine barely changes; wall time is what a user waits on an idle one."""
     plan = media.encode_plan(spec, meta, src, dst)
-    start = time.perf_counter()
+    cpu_before, start = _children_cpu(), time.perf_counter()
     run = subprocess.run(plan.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_before
     if run.returncode != 0:
         raise SystemExit(
             f"{spec.strategy} failed (exit {run.returncode}): {run.stderr.decode(errors='replace')[-500:]}"
         )
-    return wall
+    return wall, cpu
 
 
 def ssim(out: Path, src: Path, width: int, height: int) -> float:
@@ -98,6 +107,7 @@ def main() -> None:
     seconds = meta.duration_ms / 1000
     encodes = [(codec, q) for q in qualities for codec in CODECS]
     walls: dict[tuple[str, str], list[float]] = {e: [] for e in encodes}
+    cpus: dict[tuple[str, str], list[float]] = {e: [] for e in encodes}
     sizes: dict[tuple[str, str], int] = {}
     scores: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,10 +116,14 @@ def main() -> None:
             for codec, quality in encodes[shift:] + encodes[:shift]:
                 spec = spec_for(codec, quality)
                 dst = Path(tmp) / f"{codec}-{quality}.{spec.type.value}"
-                wall = encode(spec, meta, src, dst)
+                wall, cpu = encode(spec, meta, src, dst)
                 walls[(codec, quality)].append(wall)
+                cpus[(codec, quality)].append(cpu)
                 sizes[(codec, quality)] = dst.stat().st_size
-                print(f"round {run + 1}: {codec:>4} {quality:<8} {wall:6.2f} s", flush=True)
+                print(
+                    f"round {run + 1}: {codec:>4} {quality:<8} {wall:6.2f} s wall {cpu:6.2f} s CPU",
+                    flush=True,
+                )
         if not args.no_ssim:
             for codec, quality in encodes:
                 spec = spec_for(codec, quality)
@@ -119,31 +133,40 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     print(f"\n{seconds:g} s 1920x1080 testsrc2 → 720p, median of {args.runs} runs, audio off")
     print(
-        f"{'codec':<5} {'quality':<8} {'wall':>7} {'realtime':>9} {'bytes':>10} {'ssim':>7} {'time/h264':>10} {'bytes/h264':>11}"
+        f"{'codec':<5} {'quality':<8} {'wall':>7} {'realtime':>9} {'CPU':>7} {'bytes':>10} {'ssim':>7} "
+        f"{'wall/h264':>10} {'CPU/h264':>9} {'bytes/h264':>11}"
     )
     for codec, quality in encodes:
-        wall = statistics.median(walls[(codec, quality)])
+        wall, cpu = statistics.median(walls[(codec, quality)]), statistics.median(cpus[(codec, quality)])
         base_wall = statistics.median(walls[("h264", quality)])
+        base_cpu = statistics.median(cpus[("h264", quality)])
         row = {
             "codec": codec,
             "quality": quality,
             "wall_s": round(wall, 3),
             "walls_s": [round(w, 3) for w in walls[(codec, quality)]],
             "realtime_factor": round(seconds / wall, 2),
+            "cpu_s": round(cpu, 3),
             "bytes": sizes[(codec, quality)],
             "ssim": round(scores[(codec, quality)], 4) if scores else None,
-            "time_vs_h264": round(wall / base_wall, 2),
+            "wall_vs_h264": round(wall / base_wall, 2),
+            "cpu_vs_h264": round(cpu / base_cpu, 2),
             "bytes_vs_h264": round(sizes[(codec, quality)] / sizes[("h264", quality)], 3),
         }
         rows.append(row)
         score = f"{row['ssim']:.4f}" if row["ssim"] is not None else "-"
         print(
-            f"{codec:<5} {quality:<8} {wall:6.2f}s {row['realtime_factor']:8.2f}x {row['bytes']:>10,} {score:>7} "
-            f"{row['time_vs_h264']:9.2f}x {row['bytes_vs_h264']:10.3f}x"
+            f"{codec:<5} {quality:<8} {wall:6.2f}s {row['realtime_factor']:8.2f}x {cpu:6.2f}s {row['bytes']:>10,} "
+            f"{score:>7} {row['wall_vs_h264']:9.2f}x {row['cpu_vs_h264']:8.2f}x {row['bytes_vs_h264']:10.3f}x"
         )
+    load = os.getloadavg()[0]
+    print(
+        f"load average at the end: {load:.2f} (on {os.cpu_count()} CPUs): wall times are only as quiet as that"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "codecs.json").write_text(
-        json.dumps({"seconds": seconds, "runs": args.runs, "rows": rows}, indent=2) + "\n"
+        json.dumps({"seconds": seconds, "runs": args.runs, "load_average": load, "rows": rows}, indent=2)
+        + "\n"
     )
 
 
