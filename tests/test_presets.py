@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from recast import media, presets
+from recast import media, presets, timeline
 from recast.models import OutputSpec, VideoVariant
 from tests.conftest import Api, ffprobe, make_clip, stream
 
@@ -32,27 +32,15 @@ def _download(api: Api, job: dict[str, Any], index: int, dest: Path) -> dict[str
     return ffprobe(dest)
 
 
-def _picture_box(path: Path) -> tuple[int, int]:
-    """Width and height of the non-black picture in the first frames (cropdetect)."""
+def _picture_box(path: Path, start: str = "0") -> tuple[int, int]:
+    """Width and height of the non-black picture in five frames from `start` seconds (cropdetect)."""
     run = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "info",
-            "-i",
-            str(path),
-            "-frames:v",
-            "5",
-            "-vf",
-            "cropdetect=24:2:0",
-            "-f",
-            "null",
-            "-",
-        ],
+        ["ffmpeg", "-v", "info", "-ss", start, "-i", str(path), "-frames:v", "5", "-vf", "cropdetect=24:2:0",
+         "-f", "null", "-"],
         capture_output=True,
         text=True,
         check=True,
-    )
+    )  # fmt: skip
     w, h = re.findall(r"crop=(\d+):(\d+):", run.stderr)[-1]
     return int(w), int(h)
 
@@ -210,3 +198,28 @@ def test_fit_frames(fit: str, picture: tuple[int, int], tmp_path: Path) -> None:
     assert video.get("sample_aspect_ratio", "1:1") == "1:1"
     got = _picture_box(dst)
     assert abs(got[0] - picture[0]) <= 4 and abs(got[1] - picture[1]) <= 4, got
+
+
+def test_fit_cover_in_a_join_crops_every_input(tmp_path: Path) -> None:
+    """A join fits its inputs into one frame; with `fit: cover` each is cropped to fill it, so no input
+    (here a 4:3 one beside a 16:9 one) gets black bars in a portrait output."""
+    parts = [
+        (make_clip(tmp_path / f"{size}.mp4", seconds=1, size=size, audio=False), size)
+        for size in ("320x240", "640x360")
+    ]
+    metas = [(p, media.input_metadata(asyncio.run(media.probe_raw(p)), p.stat().st_size)) for p, _ in parts]
+    joined = timeline.joined_metadata([m for _, m in metas])
+    spec = OutputSpec.model_validate(
+        {"type": "mp4", "video": {"codec": "h264", "width": 360, "height": 640, "fit": "cover"}}
+    )
+    dst = tmp_path / "joined.mp4"
+    plan = media.encode_plan(spec, joined, metas[0][0], dst, parts=metas)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    data = asyncio.run(media.probe_raw(dst))
+    media.check_output(data, spec, plan, joined)
+    video = stream(data, "video")
+    # the joined frame is the larger input's 640x360; its tallest 9:16 crop is 202x360
+    assert video and (video["width"], video["height"]) == (202, 360)
+    for start in ("0", "1.2"):  # a frame of each input
+        got = _picture_box(dst, start)
+        assert abs(got[0] - 202) <= 4 and abs(got[1] - 360) <= 4, (start, got)
