@@ -444,6 +444,7 @@ class OutputSpec(Strict):
         default=None,
         description="A preset's name (GET /v1/presets): the output is that preset's spec, with any other "
         "top-level field given here replacing the preset's.",
+        max_length=64,
         examples=list(presets.CATALOG),
     )
     type: OutputType

@@ -61,7 +61,7 @@ CATALOG: dict[str, Preset] = {
 
 class UnknownPreset(ValueError):
     def __init__(self, name: object) -> None:
-        super().__init__(f"unknown preset {name!r}; known presets: {', '.join(CATALOG)}")
+        super().__init__(f"unknown preset {repr(name)[:80]}; known presets: {', '.join(CATALOG)}")
 
 
 def expand(name: object) -> dict[str, Any]:
