@@ -447,7 +447,7 @@ def source_streams(
     return _single_streams(src, meta, clip, size, framerate, audio_format, fit)
 
 
-def _fitted(video: Any, size: tuple[int, int], fit: Fit) -> Any:
+def fitted(video: Any, size: tuple[int, int], fit: Fit) -> Any:
     """`video` at exactly `size`: scaled to fill it and the overflow cropped (centred) for `cover`,
     else scaled to fit inside and centred on black bars. Square pixels either way."""
     w, h = size
@@ -486,7 +486,7 @@ def _single_streams(
     if size is not None:
         video = inp.video
         if fit is not Fit.contain:
-            video = _fitted(video, size, fit)  # the box's shape, not the input's
+            video = fitted(video, size, fit)  # the box's shape, not the input's
         elif size != (meta.width, meta.height):
             video = video.filter("scale", *size)
         if framerate:
@@ -519,8 +519,8 @@ def _joined_streams(
             seek["ss"] = f"{piece.start:.6f}"
         inp = ffmpeg.input(f"file:{path}", **seek, **INPUT_OPTIONS)
         if size is not None:
-            fitted = _fitted(inp.video, size, Fit.cover if fit is Fit.cover else Fit.pad)
-            segments.append(fitted.filter("fps", fps=framerate).filter("setpts", "PTS-STARTPTS"))
+            piece_video = fitted(inp.video, size, Fit.cover if fit is Fit.cover else Fit.pad)
+            segments.append(piece_video.filter("fps", fps=framerate).filter("setpts", "PTS-STARTPTS"))
         if audio_format is not None:
             rate, channels = audio_format
             layout = "mono" if channels == 1 else "stereo"

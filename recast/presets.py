@@ -56,6 +56,23 @@ CATALOG: dict[str, Preset] = {
             "audio": {"bitrate": 128},
         },
     ),
+    "hls-ladder": Preset(
+        "HLS, H.264 ladder of 1080p, 720p and 480p (`economy`) rungs, 6 s segments aligned across "
+        "rungs, one shared AAC stereo rendition: adaptive streaming for every HLS player.",
+        {
+            "type": "hls",
+            "video": [
+                {"codec": "h264", "resolution": "1080p"},
+                {"codec": "h264", "resolution": "720p"},
+                {"codec": "h264", "resolution": "480p", "quality": "economy"},
+            ],
+        },
+    ),
+    "thumbnail-strip": Preset(
+        "20 JPEG thumbnails 160 px wide, evenly spaced over the input, and a sprite sheet of them "
+        "(10 columns) with a WebVTT index: scrubbing previews for a player's timeline.",
+        {"type": "thumbnails", "thumbnails": {"count": 20, "width": 160, "sprite": {"columns": 10}}},
+    ),
 }
 
 

@@ -29,6 +29,7 @@ from recast import media, timeline
 from recast.models import (
     STREAM_ENTRY,
     Clip,
+    Fit,
     InputMetadata,
     OutputSpec,
     OutputType,
@@ -188,7 +189,9 @@ def ladder_plan(
     }
     for rung in rungs:
         video = split.stream(rung.index) if split is not None else decoded
-        if (rung.width, rung.height) != (meta.width, meta.height):
+        if rung.variant.fit is not Fit.contain:
+            video = media.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
+        elif (rung.width, rung.height) != (meta.width, meta.height):
             video = video.filter("scale", rung.width, rung.height)
         if rung.framerate:
             video = video.filter("fps", fps=rung.framerate)

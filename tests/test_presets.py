@@ -89,14 +89,16 @@ def test_presets_route(api: Api) -> None:
     assert httpx.get(f"{api.base_url}/v1/presets").status_code == 401
 
 
+FOLDER_PRESETS = ("hls-ladder", "thumbnail-strip")  # tested on their own, on a 1080p input
+
+
 def test_every_preset_runs(api: Api, hd: Path, tmp_path: Path) -> None:
-    outputs = [{"preset": name} for name in presets.CATALOG] + [
-        {"preset": "web", "audio": {"enabled": False}}
-    ]
+    names = [name for name in presets.CATALOG if name not in FOLDER_PRESETS]
+    outputs = [{"preset": name} for name in names] + [{"preset": "web", "audio": {"enabled": False}}]
     done = api.wait(api.submit(hd, outputs)["id"])
     assert done["status"] == "completed", done
     by_preset = {o["preset"]: i for i, o in enumerate(done["outputs"][:-1])}
-    assert set(by_preset) == set(presets.CATALOG)
+    assert set(by_preset) == set(names)
 
     web = _download(api, done, by_preset["web"], tmp_path / "web.mp4")
     video, audio = stream(web, "video"), stream(web, "audio")
@@ -223,3 +225,57 @@ def test_fit_cover_in_a_join_crops_every_input(tmp_path: Path) -> None:
     for start in ("0", "1.2"):  # a frame of each input
         got = _picture_box(dst, start)
         assert abs(got[0] - 202) <= 4 and abs(got[1] - 360) <= 4, (start, got)
+
+
+def test_folder_presets_run(api: Api, tmp_path: Path) -> None:
+    """hls-ladder: a master playlist with the 1080p, 720p and 480p rungs; thumbnail-strip: 20
+    thumbnails 160 px wide and a 10-column sprite indexed by WebVTT."""
+    full_hd = make_clip(tmp_path / "fullhd.mp4", seconds=2, size="1920x1080")
+    done = api.wait(api.submit(full_hd, [{"preset": name} for name in FOLDER_PRESETS])["id"])
+    assert done["status"] == "completed", done
+    hls, strip = done["outputs"]
+    assert (hls["strategy"], strip["strategy"]) == ("video-hls-h264", "image-thumbnails")
+
+    link = api.http.get(f"/v1/jobs/{done['id']}/outputs/{hls['id']}/download").json()
+    master = httpx.get(link["url"], timeout=30)
+    assert master.status_code == 200 and link["url"].endswith("/master.m3u8")
+    rungs = re.findall(r"#EXT-X-STREAM-INF:.*RESOLUTION=(\d+)x(\d+)", master.text)
+    assert sorted(int(h) for _, h in rungs) == [480, 720, 1080]
+    assert sum(f["size"] for f in link["files"]) == hls["file_size_bytes"]
+
+    link = api.http.get(f"/v1/jobs/{done['id']}/outputs/{strip['id']}/download").json()
+    names = {f["name"] for f in link["files"]}
+    assert {f"thumb_{i:04d}.jpg" for i in range(1, 21)} <= names and {"sprite.jpg", "thumbnails.vtt"} <= names
+    vtt = httpx.get(link["url"], timeout=30).text
+    assert link["url"].endswith("/thumbnails.vtt") and vtt.count("sprite.jpg#xywh=") == 20
+    sprite = tmp_path / "sprite.jpg"
+    sprite.write_bytes(httpx.get(next(f["url"] for f in link["files"] if f["name"] == "sprite.jpg")).content)
+    picture = stream(ffprobe(sprite), "video")
+    assert picture and (picture["width"], picture["height"]) == (10 * 160, 2 * 90)
+
+
+def test_fit_in_a_ladder_rung(tmp_path: Path) -> None:
+    """A portrait `cover` rung beside an ordinary one in an HLS ladder: cropped to its box, not
+    stretched, and the package passes the ladder's own check."""
+    from recast import streaming
+
+    src = make_clip(tmp_path / "land.mp4", seconds=2, size="1280x720")
+    spec = OutputSpec.model_validate(
+        {
+            "type": "hls",
+            "video": [
+                {"codec": "h264", "height": 360},
+                {"codec": "h264", "width": 360, "height": 640, "fit": "cover"},
+            ],
+            "segments": {"duration": 1},
+        }
+    )
+    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    folder = tmp_path / "package"
+    folder.mkdir()
+    plan = streaming.ladder_plan(spec, meta, src, folder)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    info = asyncio.run(streaming.check_package(folder, spec, plan, meta, tmp_path))
+    assert [(r.width, r.height) for r in info.rungs] == [(640, 360), (360, 640)]
+    graph = plan.args[plan.args.index("-filter_complex") + 1]
+    assert "force_original_aspect_ratio=increase" in graph and "crop=360:640" in graph  # not stretched
