@@ -109,6 +109,7 @@ def test_optimize_output_larger_than_input(api: Api, tiny: dict[str, Path]) -> N
         ([{"preset": "nope"}], {}, "known presets: web"),
         ([{"type": "webm", "video": {"codec": "h264"}}], {}, "allowed: vp9, av1"),
         ([{"preset": "web"}], {"delayed_start": "true"}, "delayed_start"),
+        ([{"preset": "web"}], {"thumbnails": '[{"count": 2}]'}, "thumbnails"),
     ],
 )
 def test_optimize_bad_input_is_400(
