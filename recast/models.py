@@ -920,6 +920,13 @@ class Output(BaseModel):
     video: list[VideoVariant] = Field(default_factory=list, description="Empty for audio-only outputs.")
     audio: AudioInfo | None = None
     file_size_bytes: int | None = None
+    # The optimization report, in the names image/video optimization APIs use: in and out side by side.
+    input_bytes: int | None = Field(default=None, description="The input's size (a join: the sum).")
+    output_bytes: int | None = Field(
+        default=None, description="The output's size: the same figure as file_size_bytes."
+    )
+    input_duration_ms: int | None = Field(default=None, description="The input's duration (a join: the sum).")
+    input_width: int | None = Field(default=None, description="The input's width (a join: the joined frame).")
     saved_bytes: int | None = Field(
         default=None,
         description="input_metadata.file_size_bytes − file_size_bytes: negative when the output is larger.",

@@ -147,6 +147,9 @@ def test_report_fields_against_the_input(api: Api, hd: Path, tmp_path: Path) -> 
     for i, (out, ext) in enumerate(zip(done["outputs"], ("webm", "wav"), strict=True)):
         data = _download(api, done, i, tmp_path / f"o.{ext}")  # also: file_size_bytes == bytes downloaded
         assert out["saved_bytes"] == size - out["file_size_bytes"]
+        assert (out["input_bytes"], out["output_bytes"]) == (size, out["file_size_bytes"])
+        assert out["input_duration_ms"] == done["input_metadata"]["duration_ms"]
+        assert out["input_width"] == done["input_metadata"]["width"]
         assert out["saved_percent"] == round(100 * (size - out["file_size_bytes"]) / size, 1)
         assert out["content_type"] == {"webm": "video/webm", "wav": "audio/wav"}[ext]
         assert out["filename"].endswith(f".{ext}") and out["preset"] is None

@@ -402,6 +402,8 @@ class TranscodeJob:
             out.content_type = next(
                 (f.content_type for f in result.files if f.name == result.entry), out.content_type
             )
+            out.input_bytes, out.output_bytes = meta.file_size_bytes, result.file_size_bytes
+            out.input_duration_ms, out.input_width = meta.duration_ms, meta.width
             out.saved_bytes, out.saved_percent = savings(meta.file_size_bytes, result.file_size_bytes)
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
