@@ -29,23 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clips import RESULTS, make_clip  # noqa: E402
 from recast import media  # noqa: E402
 from recast.models import InputMetadata, OutputSpec  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 CODECS = {"h264": "mp4", "vp9": "webm", "av1": "webm"}  # codec → the container Recast would use
-
-
-def make_clip(path: Path, seconds: int, size: str) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
-             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "fast",
-             "-c:a", "aac", "-shortest", str(path)],
-            check=True,
-        )  # fmt: skip
-    return path
 
 
 def spec_for(codec: str, quality: str) -> OutputSpec:

@@ -28,11 +28,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clips import RESULTS, make_clip  # noqa: E402
 from recast import media  # noqa: E402
 from recast.models import OutputSpec  # noqa: E402
 from recast.stack import Stack, free_port  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 KEY = "bench-key"
 OUTPUT = {"type": "mp4", "video": {"codec": "h264", "resolution": "720p", "quality": "standard"}}
 # A realistic client poll interval. Polling much faster costs the Temporal server CPU that the encode
@@ -44,18 +44,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def make_clip(path: Path, seconds: int, size: str) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
-             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "fast",
-             "-c:a", "aac", "-shortest", str(path)],
-            check=True,
-        )  # fmt: skip
-    return path
 
 
 def run_recast(http: httpx.Client, clip: Path) -> tuple[float, float, dict[str, Any]]:

@@ -27,24 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clips import RESULTS, make_clip  # noqa: E402
 from recast import media, streaming  # noqa: E402
 from recast.models import InputMetadata, OutputSpec  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 RUNGS = ("1080p", "720p", "480p")
-
-
-def make_clip(path: Path, seconds: int, size: str) -> Path:
-    """The clip bench/encode_overhead.py makes (and shares through bench/results/)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
-             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "fast",
-             "-c:a", "aac", "-shortest", str(path)],
-            check=True,
-        )  # fmt: skip
-    return path
 
 
 def ladder(resolutions: tuple[str, ...], audio: bool) -> OutputSpec:

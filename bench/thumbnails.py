@@ -26,22 +26,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clips import RESULTS, make_clip  # noqa: E402
 from recast import images, media  # noqa: E402
 from recast.models import InputMetadata, OutputSpec, ThumbnailsSpec  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 GNU_TIME = shutil.which("time") or "/usr/bin/time"
-
-
-def make_clip(path: Path, seconds: int) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
-             "-c:v", "libx264", "-preset", "fast", "-pix_fmt", "yuv420p", str(path)],
-            check=True,
-        )  # fmt: skip
-    return path
 
 
 def timed(commands: list[list[str]]) -> tuple[float, int]:
@@ -76,7 +65,7 @@ def main() -> None:
     opts = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for seconds, n in CASES:
-        clip = make_clip(RESULTS / f"clip-{seconds}s-1280x720.mp4", seconds)
+        clip = make_clip(RESULTS / f"clip-{seconds}s-1280x720.mp4", seconds, "1280x720", audio=False)
         meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
         times = images.thumbnail_timeline(ThumbnailsSpec(count=n), meta).times
         picked = images.choose_strategy(n, min(seconds, max(times) + 1))

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clips import RESULTS, make_clip  # noqa: E402
 from recast import media, timeline  # noqa: E402
 from recast.models import Clip, OutputSpec  # noqa: E402
 
@@ -34,35 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        src = d / "ten.mp4"
-        subprocess.run(
-            [
-                *(
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "testsrc2=size=1920x1080:rate=30:duration=10",
-                ),
-                *(
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "sine=duration=10",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    "-g",
-                    "60",
-                ),
-                *("-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(src)),
-            ],
-            check=True,
-        )
+        # A keyframe every 2 s, as cameras and most encoders write them.
+        src = make_clip(RESULTS / "clip-10s-1920x1080-gop60.mp4", 10, "1920x1080", gop=60)
         meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
         spec = OutputSpec.model_validate(OUTPUT)
         clip = timeline.resolve_clip(Clip(start=8, end=9), meta.duration_ms)

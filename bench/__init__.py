@@ -1,0 +1,1 @@
+"""Benchmarks: each script compares Recast with bare ffmpeg (or another way) in one run."""
