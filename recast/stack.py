@@ -92,7 +92,11 @@ class Stack:
         ]
         args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
         if db_file:
+            # WAL with synchronous=NORMAL: one append per transaction instead of a rollback journal
+            # written, synced and deleted (~10 % of the server's CPU per job, measured). Durable across
+            # process crashes and restarts; only a power cut can lose the last transactions.
             args += ["--db-filename", str(db_file)]
+            args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         for name, kind in SEARCH_ATTRIBUTES.items():
             args += ["--search-attribute", f"{name}={kind}"]
         # Temporal orders tasks by priority only within one task-queue partition, and the dev server

@@ -146,6 +146,7 @@ class TranscodeJob:
         self._confirmed = False
         self._work: asyncio.Task[None] | None = None
         self._deliveries: list[asyncio.Task[None]] = []
+        self._unpublished = False
 
     # ---------------------------------------------------------------- reads and controls ------------------
 
@@ -197,6 +198,7 @@ class TranscodeJob:
             ]
         )
         job.execution.queue_duration_ms = _ms(job.created_at, workflow.now())
+        publisher = asyncio.create_task(self._publish())
         self._work = asyncio.create_task(self._process(params))
         try:
             await self._work
@@ -206,6 +208,8 @@ class TranscodeJob:
             self._finish(JobStatus.canceled, ("canceled", "the job was canceled"))
         except _Stop as stop:
             self._finish(stop.status, (stop.code, stop.message))
+        await workflow.wait_condition(lambda: not self._unpublished)
+        publisher.cancel()
         # Webhooks never delay the job: it is already finished (and published) when they are awaited.
         await asyncio.gather(*self._deliveries)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -465,10 +469,19 @@ class TranscodeJob:
     # ---------------------------------------------------------------- state changes ----------------------
 
     def _touch(self) -> None:
-        """Publish the Job in the workflow's memo: the API reads it with one `describe`, which needs no
-        worker (a query would wait for one, e.g. while a dead worker's sticky queue times out)."""
+        """Mark the Job changed; `_publish` puts it in the workflow's memo."""
         self.job.updated_at = workflow.now()
-        workflow.upsert_memo({JOB_MEMO: self.job})
+        self._unpublished = True
+
+    async def _publish(self) -> None:
+        """Publish the Job in the workflow's memo: the API reads it with one `describe`, which needs no
+        worker (a query would wait for one, e.g. while a dead worker's sticky queue times out).
+        Once per workflow task, however many changes it made: every upsert is a history event carrying
+        the whole Job, which the server persists and indexes (the server's CPU competes with ffmpeg)."""
+        while True:
+            await workflow.wait_condition(lambda: self._unpublished)
+            self._unpublished = False
+            workflow.upsert_memo({JOB_MEMO: self.job})
 
     def _set_status(self, status: JobStatus) -> None:
         self.job.status = status
