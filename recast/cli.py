@@ -2,6 +2,7 @@
 
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
+    recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed
 
@@ -30,11 +31,27 @@ class CliError(Exception):
     pass
 
 
+OUTPUT_FORMS = "type:codec[:resolution][:quality], a type alone (mp3, webp, …), preset:NAME, or JSON"
+
+
 def parse_output(text: str) -> dict[str, Any]:
-    """`type:codec[:resolution][:quality]` → an output spec, e.g. `mp4:h264:720p:premium`."""
+    """An output spec from the command line: `mp4:h264:720p:premium`; a type that needs no video codec
+    alone (`mp3`, `webp`, `thumbnails`); `preset:web`; or the spec's JSON, as in `POST /v1/jobs`."""
+    if text.lstrip().startswith("{"):
+        try:
+            spec: dict[str, Any] = json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: not valid JSON ({exc})") from None
+        return spec
     parts = text.split(":")
+    if parts[0] == "preset":
+        if len(parts) != 2 or not parts[1]:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected preset:NAME (GET /v1/presets lists them)")
+        return {"preset": parts[1]}
+    if len(parts) == 1 and parts[0]:
+        return {"type": parts[0]}
     if len(parts) < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected type:codec[:resolution][:quality]")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {OUTPUT_FORMS}")
     video: dict[str, str] = {"codec": parts[1]}
     for extra in parts[2:]:
         video["resolution" if extra.endswith("p") else "quality"] = extra
@@ -133,14 +150,29 @@ def download(http: httpx.Client, job: dict[str, Any], dest: Path) -> list[Path]:
         if out["status"] != "completed":
             continue
         link = _check(http.get(f"/v1/jobs/{job['id']}/outputs/{out['id']}/download"))
+        if link.get("files"):
+            # A folder output (HLS/DASH package, thumbnails): every file, in a folder of its own.
+            folder = dest / f"{out['id']}-{out['type']}"
+            for f in link["files"]:
+                target = folder / f["name"]
+                if not target.resolve().is_relative_to(folder.resolve()):
+                    raise CliError(f"refusing to write {f['name']!r} outside {folder}")
+                _fetch(f["url"], target, out["id"])
+            saved.append(folder / (out.get("filename") or ""))
+            continue
         target = dest / (out.get("filename") or f"{out['id']}.{out['type']}")
-        with httpx.stream("GET", link["url"], timeout=60) as resp, target.open("wb") as fh:
-            if resp.status_code != 200:
-                raise CliError(f"download of {out['id']} failed with HTTP {resp.status_code}")
-            for chunk in resp.iter_bytes():
-                fh.write(chunk)
+        _fetch(link["url"], target, out["id"])
         saved.append(target)
     return saved
+
+
+def _fetch(url: str, target: Path, output_id: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with httpx.stream("GET", url, timeout=60) as resp, target.open("wb") as fh:
+        if resp.status_code != 200:
+            raise CliError(f"download of {output_id} failed with HTTP {resp.status_code}")
+        for chunk in resp.iter_bytes():
+            fh.write(chunk)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p_submit = sub.add_parser("submit", help="submit a file or URL")
     p_submit.add_argument("source", help="a local file to upload, or an http(s) URL")
     p_submit.add_argument("-o", "--output", action="append", type=parse_output, required=True,
-                          metavar="TYPE:CODEC[:RES][:QUALITY]", help="e.g. mp4:h264:720p (repeat for more)")  # fmt: skip
+                          metavar="OUTPUT", help=f"{OUTPUT_FORMS}; e.g. mp4:h264:720p, mp3, preset:hls-ladder "
+                          "(repeat for more)")  # fmt: skip
     p_submit.add_argument("--wait", action="store_true", help="follow the job with a progress bar")
     p_submit.add_argument(
         "--download", type=Path, metavar="DIR", help="save finished outputs here (implies --wait)"

@@ -29,6 +29,15 @@ def test_parse_output() -> None:
         "video": {"codec": "h264", "resolution": "720p", "quality": "premium"},
     }
     assert parse_output("webm:vp9") == {"type": "webm", "video": {"codec": "vp9"}}
+    assert parse_output("mp3") == {"type": "mp3"}
+    assert parse_output("preset:hls-ladder") == {"preset": "hls-ladder"}
+    assert parse_output('{"type": "webp", "image": {"width": 320}}') == {
+        "type": "webp",
+        "image": {"width": 320},
+    }
+    for bad in ("preset:", "{not json", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_output(bad)
 
 
 def test_parse_clip() -> None:
@@ -95,3 +104,22 @@ def test_submit_with_a_clip(stack: Stack, clips: dict[str, Path], tmp_path: Path
     assert run.returncode == 0, run.stderr
     [saved] = [Path(line) for line in run.stdout.split()]
     assert abs(float(ffprobe(saved)["format"]["duration"]) - 1.0) <= 0.1
+
+
+def test_submit_folder_and_audio_outputs_downloads_every_file(
+    stack: Stack, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    hls = {"type": "hls", "video": [{"codec": "h264", "resolution": "480p"}], "segments": {"duration": 1}}
+    run = run_cli(
+        stack, "submit", str(clips["small"]), "-o", json.dumps(hls), "-o", "mp3", "--download", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stderr
+    saved = [Path(line) for line in run.stdout.split()]
+    [master] = [p for p in saved if p.suffix == ".m3u8"]
+    [mp3] = [p for p in saved if p.suffix == ".mp3"]
+    # The package is saved whole in its own folder: the master playlist's relative URIs resolve on disk.
+    variants = [line for line in master.read_text().splitlines() if line and not line.startswith("#")]
+    assert variants and all((master.parent / v).is_file() for v in variants)
+    assert list(master.parent.rglob("*.m4s"))
+    audio = stream(ffprobe(mp3), "audio")
+    assert audio is not None and audio["codec_name"] == "mp3"
