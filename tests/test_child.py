@@ -141,6 +141,14 @@ def test_parent_workflow_runs_a_job_as_child(
     assert [o["id"] for o in seen["outputs"]] == [out.id]
     assert seen["input"]["url"] == req.url
     assert other_api.http.get(f"/v1/jobs/{job.id}").status_code == 404
+    # Listed too: the child set its own search attributes (the API sets them only on jobs it starts).
+    for _ in range(50):
+        listed = api.http.get("/v1/jobs", params={"status": "completed", "limit": 100}).json()["data"]
+        if any(j["id"] == job.id for j in listed):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the child job is not listed")
 
     api.download(job.id, out.id, tmp_path / "o.mp4")
     data = ffprobe(tmp_path / "o.mp4")

@@ -188,15 +188,18 @@ class TranscodeJob:
     @workflow.run
     async def run(self, params: JobParams) -> Job:
         job = self.job
-        # Set here as well as at start, so a job started as another workflow's child is listed too.
-        workflow.upsert_search_attributes(
-            [
-                ORGANIZATION_KEY.value_set(job.organization),
-                STATUS_KEY.value_set(job.status.value),
-                PRIORITY_KEY.value_set(job.priority.value),
-                CREATED_AT_KEY.value_set(job.created_at),
-            ]
-        )
+        # The API sets these at start; a job started as another workflow's child (or from the CLI of
+        # Temporal) has none until here, and would not be listed. Only then: an upsert is a history
+        # event and a visibility write.
+        if workflow.info().typed_search_attributes.get(ORGANIZATION_KEY) is None:
+            workflow.upsert_search_attributes(
+                [
+                    ORGANIZATION_KEY.value_set(job.organization),
+                    STATUS_KEY.value_set(job.status.value),
+                    PRIORITY_KEY.value_set(job.priority.value),
+                    CREATED_AT_KEY.value_set(job.created_at),
+                ]
+            )
         job.execution.queue_duration_ms = _ms(job.created_at, workflow.now())
         publisher = asyncio.create_task(self._publish())
         self._work = asyncio.create_task(self._process(params))
