@@ -15,8 +15,8 @@ from recast.storage import Storage, content_type_for
 router = APIRouter(prefix="/v1")
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment` naming the file safely whatever the name holds: its last path component without
+def content_disposition(filename: str, kind: str = "attachment") -> str:
+    """`attachment` (or `kind`) naming the file safely whatever the name holds: its last path component without
     control or format characters (no CR/LF can end the header, no bidi override can disguise the
     extension), an ASCII `filename="…"` fallback without quotes or backslashes, and for a non-ASCII
     name the exact one as RFC 5987 `filename*=UTF-8''…` (percent-encoded, so always a valid header)."""
@@ -25,8 +25,8 @@ def content_disposition(filename: str) -> str:
     name = name or "download"
     fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
     if fallback == name:
-        return f'attachment; filename="{name}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+        return f'{kind}; filename="{name}"'
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _grant(token: str, request: Request) -> FileGrant:
@@ -81,5 +81,4 @@ async def download_folder_file(token: str, name: str, request: Request) -> Strea
     except TokenError as exc:
         raise ApiError(403, exc.code, str(exc)) from exc
     storage: Storage = request.app.state.storage
-    disposition = content_disposition(name).replace("attachment", "inline", 1)
-    return await _stream(storage, key, content_type_for(name), disposition)
+    return await _stream(storage, key, content_type_for(name), content_disposition(name, "inline"))

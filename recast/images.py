@@ -12,9 +12,7 @@ measures them (README: Benchmarks).
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
 import math
 import subprocess
 from collections.abc import Callable, Sequence
@@ -24,7 +22,15 @@ from typing import Any
 
 import ffmpeg
 
-from recast.media import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError, first_stream, source_streams
+from recast.media import (
+    FFMPEG,
+    GLOBAL_ARGS,
+    INPUT_OPTIONS,
+    MediaError,
+    ffprobe_json,
+    first_stream,
+    source_streams,
+)
 from recast.models import (
     THUMBNAILS_MAX_IMAGES,
     WEBP_MAX_SIDE,
@@ -410,27 +416,17 @@ def sprite_vtt(plan: ThumbnailsPlan, duration_s: float) -> str:
 async def probe_sequence(folder: Path, pattern: str) -> dict[str, Any]:
     """ffprobe a numbered image sequence Recast itself wrote, decoding every image: one process gives the
     count (nb_read_frames), codec and size of all of them."""
-    proc = await asyncio.create_subprocess_exec(
-        "ffprobe",
-        "-v",
-        "error",
+    data, err = await ffprobe_json(
         "-protocol_whitelist",
         "file",
         "-f",
         "image2",
         "-count_frames",
-        "-print_format",
-        "json",
         "-show_streams",
         f"file:{folder}/{pattern}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
     )
-    out, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise MediaError("output-mismatch", "the thumbnails cannot be read back: " + err.decode()[-300:])
-    data: dict[str, Any] = json.loads(out or b"{}")
+    if data is None:
+        raise MediaError("output-mismatch", "the thumbnails cannot be read back: " + " ".join(err)[-300:])
     return data
 
 

@@ -57,29 +57,40 @@ class MediaError(Exception):
 # ---------------------------------------------------------------- probe -----------------------------------
 
 
-async def probe_raw(path: Path) -> dict[str, Any]:
+async def ffprobe_json(*args: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """Run ffprobe with JSON output: (the parsed JSON, or None when ffprobe failed; stderr's lines)."""
     proc = await asyncio.create_subprocess_exec(
         FFPROBE,
         "-v",
         "error",
+        "-print_format",
+        "json",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await proc.communicate()
+    lines = err.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0:
+        return None, lines
+    data: dict[str, Any] = json.loads(out or b"{}")
+    return data, lines
+
+
+async def probe_raw(path: Path) -> dict[str, Any]:
+    data, detail = await ffprobe_json(
         *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
         # Decode the first packet too (nb_read_frames): usually proof the main stream decodes, at no
         # extra process start (see first_frame_decoded).
         "-count_frames",
         "-read_intervals",
         "%+#1",
-        "-print_format",
-        "json",
         "-show_format",
         "-show_streams",
         f"file:{path}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
     )
-    out, err = await proc.communicate()
-    if proc.returncode != 0:
-        detail = err.decode(errors="replace").strip().splitlines()
+    if data is None:
         if any("not on whitelist" in line for line in detail):
             raise MediaError(
                 "invalid-media",
@@ -90,7 +101,6 @@ async def probe_raw(path: Path) -> dict[str, Any]:
             "invalid-media",
             "the input is not a media file ffprobe can read" + (f": {detail[-1]}" if detail else ""),
         )
-    data: dict[str, Any] = json.loads(out or b"{}")
     return data
 
 

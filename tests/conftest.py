@@ -77,6 +77,16 @@ def make_clip(
     return path
 
 
+def make_tone(path: Path, seconds: float = 1) -> Path:
+    """An audio-only input: a 440 Hz AAC tone at 44.1 kHz (made once)."""
+    if not path.exists():
+        sine = f"sine=frequency=440:sample_rate=44100:duration={seconds}"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", sine, "-c:a", "aac", str(path)], check=True
+        )
+    return path
+
+
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
@@ -147,6 +157,13 @@ class Api:
         assert resp.status_code == 200, resp.text
         dest.write_bytes(resp.content)
         return resp
+
+    def fetch_output(self, job: dict[str, Any], index: int, dest: Path) -> dict[str, Any]:
+        """Download output `index` of a finished job (which must be completed) and ffprobe it."""
+        out = job["outputs"][index]
+        assert out["status"] == "completed", out
+        self.download(job["id"], out["id"], dest)
+        return ffprobe(dest)
 
 
 @pytest.fixture(scope="session")

@@ -234,11 +234,6 @@ def test_image_prices() -> None:
 # ---------------------------------------------------------------- end to end -------------------------------
 
 
-def _download(api: Api, job_id: str, out: dict[str, Any], dest: Path) -> httpx.Response:
-    resp = api.download(job_id, out["id"], dest)
-    return resp
-
-
 def test_image_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
     outputs: list[dict[str, Any]] = [
         {"type": "webp", "image": {"width": 320, "quality": 70}},
@@ -258,13 +253,13 @@ def test_image_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None:
             "jpg", "jpeg"
         )
         assert (out["width"], out["height"]) == size
-        resp = _download(api, done["id"], out, tmp_path / f"o.{kind}")
+        resp = api.download(done["id"], out["id"], tmp_path / f"o.{kind}")
         assert resp.headers["content-type"] == out["content_type"]
         with Image.open(io.BytesIO(resp.content)) as opened:
             assert opened.size == size and opened.format == {"jpg": "JPEG"}.get(kind, kind.upper())
         assert int(ffprobe(tmp_path / f"o.{kind}")["format"]["size"]) == out["file_size_bytes"]
     assert avif["status"] == "completed" and avif["content_type"] == "image/avif"
-    _download(api, done["id"], avif, tmp_path / "o.avif")
+    api.download(done["id"], avif["id"], tmp_path / "o.avif")
     with Image.open(tmp_path / "o.avif") as opened:
         assert (opened.format, opened.size) == ("AVIF", (320, 180))
     for failed in (mp4, mp3):
@@ -284,8 +279,8 @@ def test_poster_job(api: Api, pictures: dict[str, Path], tmp_path: Path) -> None
     done = api.wait(api.submit(pictures["video"], outputs)["id"])
     assert done["status"] == "completed", done
     blue, middle = done["outputs"]
-    _download(api, done["id"], blue, tmp_path / "blue.jpg")
-    _download(api, done["id"], middle, tmp_path / "middle.webp")
+    api.download(done["id"], blue["id"], tmp_path / "blue.jpg")
+    api.download(done["id"], middle["id"], tmp_path / "middle.webp")
     with Image.open(tmp_path / "blue.jpg") as poster:
         assert poster.size == (160, 120) and colour_of(poster) == "blue"
     with Image.open(tmp_path / "middle.webp") as poster:
@@ -404,7 +399,7 @@ def test_clip_job_with_a_poster_and_thumbnails(api: Api, pictures: dict[str, Pat
     done = api.wait(resp.json()["id"])
     assert done["status"] == "completed", done
     poster, thumbs = done["outputs"]
-    _download(api, done["id"], poster, tmp_path / "poster.jpg")
+    api.download(done["id"], poster["id"], tmp_path / "poster.jpg")
     with Image.open(tmp_path / "poster.jpg") as picture:
         assert colour_of(picture) == "blue"  # 2.5 s of the input
     link = api.http.get(f"/v1/jobs/{done['id']}/outputs/{thumbs['id']}/download").json()

@@ -7,27 +7,25 @@ finishes as any other); 400 for a bad request; 422 with the job's error_code whe
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Api, ffprobe, make_clip, stream
+from tests.conftest import Api, ffprobe, make_clip, make_tone, stream
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("optimize")
-    tone = d / "tone.m4a"
-    sine = "sine=frequency=440:sample_rate=44100:duration=1"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", sine, "-c:a", "aac", str(tone)], check=True
-    )
     notmedia = d / "notes.mp4"
     notmedia.write_bytes(b"not a video at all\n" * 200)
-    return {"video": make_clip(d / "clip.mp4", seconds=1, size="640x360"), "tone": tone, "notmedia": notmedia}
+    return {
+        "video": make_clip(d / "clip.mp4", seconds=1, size="640x360"),
+        "tone": make_tone(d / "tone.m4a"),
+        "notmedia": notmedia,
+    }
 
 
 def optimize(

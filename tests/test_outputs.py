@@ -16,19 +16,13 @@ from pydantic import ValidationError
 
 from recast import media, pricing
 from recast.models import InputMetadata, OutputSpec, Priority, Quality, VideoCodec, VideoVariant
-from tests.conftest import Api, ffprobe, make_clip, stream
+from tests.conftest import Api, make_clip, make_tone, stream
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("tiny")
-    tone = d / "tone.m4a"
-    sine = "sine=frequency=440:sample_rate=44100:duration=1"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", sine, "-c:a", "aac", str(tone)],
-        check=True,
-    )
-    return {"video": make_clip(d / "tiny.mp4", seconds=1, size="320x180"), "tone": tone}
+    return {"video": make_clip(d / "tiny.mp4", seconds=1, size="320x180"), "tone": make_tone(d / "tone.m4a")}
 
 
 def probe(path: Path) -> InputMetadata:
@@ -286,13 +280,6 @@ def test_prices_for_new_codecs_and_audio() -> None:
 # ---------------------------------------------------------------- end to end -------------------------------
 
 
-def _download(api: Api, job: dict[str, Any], index: int, dest: Path) -> dict[str, Any]:
-    out = job["outputs"][index]
-    assert out["status"] == "completed", job
-    api.download(job["id"], out["id"], dest)
-    return ffprobe(dest)
-
-
 def test_jobs_with_every_video_container(api: Api, tiny: dict[str, Path], tmp_path: Path) -> None:
     outputs = [
         {"type": "mkv", "video": {"codec": "h265"}},
@@ -302,10 +289,10 @@ def test_jobs_with_every_video_container(api: Api, tiny: dict[str, Path], tmp_pa
     ]
     done = api.wait(api.submit(tiny["video"], outputs)["id"])
     assert done["status"] == "completed", done
-    mkv = stream(_download(api, done, 0, tmp_path / "o.mkv"), "video")
-    mov = stream(_download(api, done, 1, tmp_path / "o.mov"), "video")
-    webm = stream(_download(api, done, 2, tmp_path / "o.webm"), "video")
-    mp4 = stream(_download(api, done, 3, tmp_path / "o.mp4"), "video")
+    mkv = stream(api.fetch_output(done, 0, tmp_path / "o.mkv"), "video")
+    mov = stream(api.fetch_output(done, 1, tmp_path / "o.mov"), "video")
+    webm = stream(api.fetch_output(done, 2, tmp_path / "o.webm"), "video")
+    mp4 = stream(api.fetch_output(done, 3, tmp_path / "o.mp4"), "video")
     assert mkv and mov and webm and mp4
     assert mkv["codec_name"] == mov["codec_name"] == "hevc" and mov["codec_tag_string"] == "hvc1"
     assert webm["codec_name"] == "av1" and mp4["avg_frame_rate"] == "15/1"
@@ -325,7 +312,7 @@ def test_audio_outputs_from_a_video_input(api: Api, tiny: dict[str, Path], tmp_p
     for i, (ext, codec, channels, rate) in enumerate(
         [("mp3", "mp3", 2, "44100"), ("flac", "flac", 2, "48000"), ("wav", "pcm_s16le", 1, "48000")]
     ):
-        data = _download(api, done, i, tmp_path / f"o.{ext}")
+        data = api.fetch_output(done, i, tmp_path / f"o.{ext}")
         audio = stream(data, "audio")
         assert audio and (audio["codec_name"], audio["channels"], audio["sample_rate"]) == (
             codec,
@@ -350,7 +337,7 @@ def test_audio_only_input(api: Api, tiny: dict[str, Path], tmp_path: Path) -> No
     assert (opus["status"], m4a["status"]) == ("completed", "completed")
     assert (mp4["status"], mp4["error_code"]) == ("failed", "no-video-stream")
     assert done["error_code"] == "no-video-stream"
-    audio = stream(_download(api, done, 1, tmp_path / "o.m4a"), "audio")
+    audio = stream(api.fetch_output(done, 1, tmp_path / "o.m4a"), "audio")
     assert audio and audio["codec_name"] == "aac"
     # only video outputs: refused right after probing
     only_video = api.wait(api.submit(tiny["tone"], [{"type": "webm", "video": {"codec": "vp9"}}])["id"])

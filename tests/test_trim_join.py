@@ -17,7 +17,7 @@ import pytest
 from recast import pricing, timeline
 from recast.models import Clip, InputMetadata, OutputSpec, Priority
 from recast.stack import Stack
-from tests.conftest import Api, ffprobe, make_clip, second_api, stream
+from tests.conftest import Api, make_clip, make_tone, second_api, stream
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "preset": "ultrafast"}}
 TOLERANCE_S = 0.1
@@ -27,27 +27,13 @@ TOLERANCE_S = 0.1
 def media(clips: dict[str, Path]) -> dict[str, Path]:
     """Clips in the folder the `http_server` fixture serves."""
     d = clips["small"].parent
-    tone = d / "tj-tone.m4a"
-    if not tone.exists():
-        sine = "sine=frequency=440:sample_rate=44100:duration=1"
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", sine, "-c:a", "aac", str(tone)], check=True
-        )
     return {
         "two": make_clip(d / "tj-two.mp4", seconds=2, size="320x240", rate=25),
         "small25": make_clip(d / "tj-320x240-25.mp4", seconds=1, size="320x240", rate=25),
         "wide30": make_clip(d / "tj-640x360-30-silent.mp4", seconds=1, size="640x360", rate=30, audio=False),
-        "tone": tone,
+        "tone": make_tone(d / "tj-tone.m4a"),
         "notmedia": clips["notmedia"],
     }
-
-
-def fetch(api: Api, job: dict[str, Any], index: int, dest: Path) -> dict[str, Any]:
-    """Download output `index` of a finished job and ffprobe it."""
-    out = job["outputs"][index]
-    assert out["status"] == "completed", out
-    api.download(job["id"], out["id"], dest)
-    return ffprobe(dest)
 
 
 def duration(data: dict[str, Any]) -> float:
@@ -109,10 +95,10 @@ def test_trim_video_and_audio_outputs(api: Api, media: dict[str, Path], tmp_path
     assert job["status"] == "completed", job
     assert job["clip"] == {"start": 0.5, "end": 1.5}
     assert job["input_metadata"]["duration_ms"] == 2000  # the input, not the clip
-    video = fetch(api, job, 0, tmp_path / "o.mp4")
+    video = api.fetch_output(job, 0, tmp_path / "o.mp4")
     assert abs(duration(video) - 1.0) <= TOLERANCE_S
     assert stream(video, "video") is not None and stream(video, "audio") is not None
-    mp3 = fetch(api, job, 1, tmp_path / "o.mp3")
+    mp3 = api.fetch_output(job, 1, tmp_path / "o.mp3")
     assert abs(duration(mp3) - 1.0) <= TOLERANCE_S
     assert stream(mp3, "video") is None
     assert all(abs(o["duration_ms"] - 1000) <= TOLERANCE_S * 1000 for o in job["outputs"])
@@ -124,7 +110,7 @@ def test_clip_end_past_the_input_is_clamped(api: Api, media: dict[str, Path], tm
     job = api.wait(resp.json()["id"])
     assert job["status"] == "completed", job
     assert job["clip"] == {"start": 1.2, "end": 2.0}
-    assert abs(duration(fetch(api, job, 0, tmp_path / "o.m4a")) - 0.8) <= TOLERANCE_S
+    assert abs(duration(api.fetch_output(job, 0, tmp_path / "o.m4a")) - 0.8) <= TOLERANCE_S
 
 
 def test_clip_starting_past_the_end_fails_the_job(api: Api, media: dict[str, Path]) -> None:
@@ -151,7 +137,7 @@ def test_join_different_sizes_rates_and_missing_audio(
         },
     )
     assert job["status"] == "completed", job
-    data = fetch(api, job, 0, tmp_path / "joined.mp4")
+    data = api.fetch_output(job, 0, tmp_path / "joined.mp4")
     video, audio = stream(data, "video"), stream(data, "audio")
     assert video is not None and audio is not None
     # The largest input's size, the highest frame rate, square pixels.
@@ -191,7 +177,7 @@ def test_join_three_from_uploads_and_urls_with_a_clip(
     assert job["status"] == "completed", job
     assert len(job["inputs"]) == 3 and job["inputs"][0]["url"].startswith("upload://")
     assert job["input_metadata"]["duration_ms"] == 3000
-    data = fetch(api, job, 0, tmp_path / "joined.webm")
+    data = api.fetch_output(job, 0, tmp_path / "joined.webm")
     video = stream(data, "video")
     assert video is not None and (video["codec_name"], video["width"], video["height"]) == ("vp9", 320, 180)
     assert stream(data, "audio") is not None
@@ -207,7 +193,7 @@ def test_join_repeats_one_upload_and_equal_silences(
     silent = f"{http_server}/{media['wide30'].name}"
     job = submit_json(api, {"inputs": [again, silent, again, silent], "outputs": [MP4]})
     assert job["status"] == "completed", job
-    data = fetch(api, job, 0, tmp_path / "repeated.mp4")
+    data = api.fetch_output(job, 0, tmp_path / "repeated.mp4")
     assert stream(data, "audio") is not None
     assert abs(duration(data) - 4.0) <= TOLERANCE_S
 
@@ -226,7 +212,7 @@ def test_join_audio_only_input_fails_video_outputs_only(
     failed = job["outputs"][0]
     assert failed["error_code"] == "no-video-stream"
     assert failed["error_message"].startswith("inputs[1] has no video stream")
-    data = fetch(api, job, 1, tmp_path / "joined.flac")
+    data = api.fetch_output(job, 1, tmp_path / "joined.flac")
     assert abs(duration(data) - 2.0) <= TOLERANCE_S
 
 
