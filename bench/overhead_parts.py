@@ -1,0 +1,129 @@
+"""Where Recast's time over bare ffmpeg goes: the figures behind README's "Encode overhead" breakdown.
+
+    .venv/bin/python bench/overhead_parts.py [--jobs 3]
+
+1. One job at a time through a fresh stack (the encode_overhead clip and output): its workflow
+   history as offsets from the POST — start, the first workflow task (which runs the input probe),
+   the encode activity's scheduling and run, completion.
+2. ffmpeg run the way the encode activity runs it (`run_ffmpeg`: asyncio, progress pipe, parent-death
+   signal) against `subprocess.run`, alternating, on an otherwise idle machine; then the ffprobe that
+   checks the output. The encode activity's run (history) minus these two is ffmpeg's slowdown while
+   the orchestration shares the cores.
+3. The latency of the submit limits' visibility count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from activities.ffmpeg_process import run_ffmpeg  # noqa: E402
+from api.limits import active_query  # noqa: E402
+from bench.clips import RESULTS, make_clip  # noqa: E402
+from bench.encode_overhead import KEY, OUTPUT  # noqa: E402
+from recast import media  # noqa: E402
+from recast.models import OutputSpec  # noqa: E402
+from recast.stack import Stack, free_port  # noqa: E402
+
+
+async def history(address: str, job_id: str) -> list[tuple[datetime, str]]:
+    client = await Client.connect(address)
+    events = await client.get_workflow_handle(job_id).fetch_history()
+    return [
+        (e.event_time.ToDatetime().replace(tzinfo=UTC), e.WhichOneof("attributes") or "")
+        for e in events.events
+    ]
+
+
+def timelines(stack: Stack, http: httpx.Client, clip: Path, jobs: int) -> None:
+    shown = ("workflow_execution_started", "workflow_task_", "activity_task_", "workflow_execution_completed")
+    for n in range(jobs + 1):  # the first is a warm-up
+        start = datetime.now(UTC)
+        with clip.open("rb") as fh:
+            job = http.post(
+                "/v1/jobs", files={"media": (clip.name, fh)}, data={"outputs": json.dumps([OUTPUT])}
+            )
+        job_id = job.json()["id"]
+        while (done := http.get(f"/v1/jobs/{job_id}").json())["status"] not in (
+            "completed",
+            "failed",
+            "partial",
+        ):
+            time.sleep(0.5)
+        if n == 0:
+            continue
+        print(f"job {n}: {done['status']}, execution {done['execution']}")
+        for at, kind in asyncio.run(history(stack.env["RECAST_TEMPORAL_ADDRESS"], job_id)):
+            if kind.startswith(shown):
+                print(
+                    f"  {(at - start).total_seconds() * 1000:8.1f} ms  {kind.removesuffix('_event_attributes')}"
+                )
+
+
+def run_ffmpeg_vs_bare(clip: Path, workdir: Path, rounds: int = 5) -> None:
+    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    plan = media.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "o.mp4")
+    bare, recast = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        subprocess.run(plan.args, check=True, stdout=subprocess.DEVNULL)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        asyncio.run(run_ffmpeg(plan.args, meta.duration_ms / 1000, 60, lambda _: None))
+        recast.append(time.perf_counter() - t)
+    b, r = statistics.median(bare), statistics.median(recast)
+    print(f"ffmpeg bare {b:.3f} s, through run_ffmpeg {r:.3f} s: ratio {r / b:.4f} (medians of {rounds})")
+    checks = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        asyncio.run(media.probe_raw(workdir / "o.mp4"))
+        checks.append((time.perf_counter() - t) * 1000)
+    print(f"the output check's ffprobe of the 720p output: median {statistics.median(checks):.0f} ms")
+
+
+async def visibility_count(address: str, rounds: int = 20) -> None:
+    client = await Client.connect(address)
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        await client.count_workflows(active_query("bench"))
+        times.append((time.perf_counter() - t) * 1000)
+    print(f"submit limits' visibility count: median {statistics.median(times):.1f} ms ({rounds} calls)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=3)
+    args = parser.parse_args()
+    clip = make_clip(RESULTS / "clip-10s-1920x1080.mp4", 10, "1920x1080")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{KEY}=bench"}, quiet=True) as stack,
+    ):
+        stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
+        stack.start_worker()
+        port = free_port()
+        stack.start_api("127.0.0.1", port)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as http:
+            timelines(stack, http, clip, args.jobs)
+        asyncio.run(visibility_count(stack.env["RECAST_TEMPORAL_ADDRESS"]))
+        run_ffmpeg_vs_bare(clip, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
