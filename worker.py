@@ -30,8 +30,7 @@ from workflows.transcode import TranscodeJob
 log = logging.getLogger("recast.worker")
 
 
-def build_worker(client, settings: config.Settings) -> Worker:  # type: ignore[no-untyped-def]
-    deps = Deps.from_settings(settings)
+def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -59,7 +58,8 @@ async def main() -> None:
     settings = config.load()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
-    worker = build_worker(client, settings)
+    deps = Deps.from_settings(settings)
+    worker = build_worker(client, settings, deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,6 +70,7 @@ async def main() -> None:
     async with worker:
         await stop.wait()
         log.info("shutting down")
+    await deps.probes.close()
 
 
 if __name__ == "__main__":

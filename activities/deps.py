@@ -1,10 +1,11 @@
-"""What every activity needs from the worker: the configured storage and scratch space."""
+"""What every activity needs from the worker: the configured storage, scratch space and ffprobe."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.warm_ffprobe import WarmProbes
 from recast.config import Settings
 from recast.storage import Storage
 
@@ -13,6 +14,7 @@ from recast.storage import Storage
 class Deps:
     settings: Settings
     storage: Storage
+    probes: WarmProbes
 
     @property
     def scratch(self) -> Path:
@@ -21,4 +23,8 @@ class Deps:
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings=settings, storage=Storage(settings.storage, settings))
+        return cls(
+            settings=settings,
+            storage=Storage(settings.storage, settings),
+            probes=WarmProbes(settings.scratch_dir),
+        )

@@ -60,7 +60,7 @@ class EncodeActivities:
                 raise ApplicationError(str(exc), type="encode-failed") from exc
 
             progress.stage, progress.percent = "verifying", 100.0
-            data = await media.probe_raw(dst)
+            data = await self.deps.probes.probe_raw(dst)
             try:
                 media.check_output(data, req.spec, plan, req.input_metadata)
             except media.MediaError as exc:

@@ -74,7 +74,7 @@ class ImageActivities:
             dst = workdir / f"{req.output_id}.{ext}"
             plan = images.image_plan(req.spec, req.input_metadata, src, dst, parts, req.clip)
             await _run(plan.args, plan.decode_s, req, progress)
-            images.check_image(await media.probe_raw(dst), ext, plan.width, plan.height)
+            images.check_image(await self.deps.probes.probe_raw(dst), ext, plan.width, plan.height)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, ext, req.path)
             size = await self.deps.storage.adopt_file(key, dst)

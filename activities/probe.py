@@ -19,7 +19,7 @@ class ProbeActivities:
     async def probe_input(self, storage_key: str) -> InputMetadata:
         path = await local_input(self.deps.storage, self.deps.scratch, storage_key)
         try:
-            raw = await media.probe_raw(path)
+            raw = await self.deps.probes.probe_raw(path)
             meta = media.input_metadata(raw, path.stat().st_size)
             # Only decoding proves the streams are sound. ffprobe decoded the first packet already; a
             # separate decode runs only when that did not show a frame of the main stream.

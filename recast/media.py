@@ -42,6 +42,7 @@ INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITEL
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
+FFPROBE_JSON = [FFPROBE, "-v", "error", "-print_format", "json"]
 # `-progress pipe:1` gives machine-readable progress on stdout; errors only on stderr.
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
 
@@ -60,11 +61,7 @@ class MediaError(Exception):
 async def ffprobe_json(*args: str) -> tuple[dict[str, Any] | None, list[str]]:
     """Run ffprobe with JSON output: (the parsed JSON, or None when ffprobe failed; stderr's lines)."""
     proc = await asyncio.create_subprocess_exec(
-        FFPROBE,
-        "-v",
-        "error",
-        "-print_format",
-        "json",
+        *FFPROBE_JSON,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -78,9 +75,11 @@ async def ffprobe_json(*args: str) -> tuple[dict[str, Any] | None, list[str]]:
     return data, lines
 
 
-async def probe_raw(path: Path) -> dict[str, Any]:
-    data, detail = await ffprobe_json(
-        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
+def probe_args(url: str, protocols: str = "file") -> list[str]:
+    """ffprobe's arguments (after the JSON output options) for what `probe_raw` reports about `url`."""
+    options = {**INPUT_OPTIONS, "protocol_whitelist": protocols}
+    return [
+        *(arg for k, v in options.items() for arg in (f"-{k}", v)),
         # Decode the first packet too (nb_read_frames): usually proof the main stream decodes, at no
         # extra process start (see first_frame_decoded).
         "-count_frames",
@@ -88,8 +87,12 @@ async def probe_raw(path: Path) -> dict[str, Any]:
         "%+#1",
         "-show_format",
         "-show_streams",
-        f"file:{path}",
-    )
+        url,
+    ]
+
+
+async def probe_raw(path: Path) -> dict[str, Any]:
+    data, detail = await ffprobe_json(*probe_args(f"file:{path}"))
     if data is None:
         if any("not on whitelist" in line for line in detail):
             raise MediaError(

@@ -1,0 +1,118 @@
+"""The worker's ffprobe started ahead: the same reports and errors as a fresh ffprobe, from the spare."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities.warm_ffprobe import WarmProbes
+from recast import media
+from tests.conftest import make_clip
+
+
+def without_filename(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "format": {k: v for k, v in data["format"].items() if k != "filename"}}
+
+
+def test_reports_are_those_of_a_fresh_ffprobe(clips: dict[str, Path], tmp_path: Path) -> None:
+    tone = tmp_path / "tone.ogg"  # Ogg: its duration needs a seek to the end
+    sine = ["-f", "lavfi", "-i", "sine=frequency=440:duration=1"]
+    subprocess.run(["ffmpeg", "-v", "error", *sine, "-c:a", "libopus", str(tone)], check=True)
+    files = [clips["small"], clips["silent"], tone]
+
+    async def run() -> list[dict[str, Any]]:
+        probes = WarmProbes(tmp_path)
+        try:
+            return [await probes.probe_raw(f) for f in [files[0], *files]]
+        finally:
+            await probes.close()
+
+    reports = asyncio.run(run())
+    assert reports[0]["format"]["filename"] == f"file:{files[0]}", "the first probe has no spare yet"
+    for path, report in zip(files, reports[1:], strict=True):
+        assert report["format"]["filename"] != f"file:{path}", "this probe did not use the spare"
+        assert without_filename(report) == without_filename(asyncio.run(media.probe_raw(path)))
+    assert os.listdir(tmp_path) == ["tone.ogg"], "a spare's folder was left behind"
+
+
+def test_errors_are_those_of_a_fresh_ffprobe(clips: dict[str, Path], tmp_path: Path) -> None:
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXTINF:2,\n{clips['small']}\n#EXT-X-ENDLIST\n")
+
+    async def run(path: Path) -> str:
+        probes = WarmProbes(tmp_path)
+        await probes.probe_raw(clips["small"])  # now a spare is waiting
+        try:
+            with pytest.raises(media.MediaError) as err:
+                await probes.probe_raw(path)
+            return f"{err.value.code}: {err.value}"
+        finally:
+            await probes.close()
+
+    for bad in (clips["notmedia"], playlist, tmp_path / "missing.mp4"):
+        with pytest.raises(media.MediaError) as fresh:
+            asyncio.run(media.probe_raw(bad))
+        assert asyncio.run(run(bad)) == f"{fresh.value.code}: {fresh.value}"
+
+
+def test_concurrent_probes_each_get_their_own_file(tmp_path: Path) -> None:
+    sizes = ["320x240", "640x360", "480x270", "160x120"]
+    files = [make_clip(tmp_path / f"{s}.mp4", seconds=1, size=s) for s in sizes]
+
+    async def run() -> list[dict[str, Any]]:
+        probes = WarmProbes(tmp_path)
+        try:
+            await probes.probe_raw(files[0])
+            return await asyncio.gather(*(probes.probe_raw(f) for f in files))
+        finally:
+            await probes.close()
+
+    for size, report in zip(sizes, asyncio.run(run()), strict=True):
+        video = media.first_stream(report, "video")
+        assert video is not None and f"{video['width']}x{video['height']}" == size
+
+
+def test_a_spare_from_an_ended_event_loop_is_not_used(clips: dict[str, Path], tmp_path: Path) -> None:
+    probes = WarmProbes(tmp_path)
+    asyncio.run(probes.probe_raw(clips["small"]))  # leaves a spare bound to a closed loop
+    spare = probes._next
+    assert spare is not None and spare.done()
+    started = spare.result()
+    assert started is not None
+    report = asyncio.run(probes.probe_raw(clips["silent"]))
+    assert report["format"]["filename"] == f"file:{clips['silent']}"
+    assert started.proc.pid not in _children(), "the stale spare was not stopped"
+    asyncio.run(probes.close())
+
+
+def test_close_stops_the_spare(clips: dict[str, Path], tmp_path: Path) -> None:
+    async def run() -> int:
+        probes = WarmProbes(tmp_path)
+        await probes.probe_raw(clips["small"])
+        assert probes._next is not None
+        spare = await probes._next
+        assert spare is not None
+        await probes.close()
+        return spare.proc.pid
+
+    pid = asyncio.run(run())
+    assert pid not in _children()
+
+
+def _children() -> set[int]:
+    """Live (not zombie) processes whose parent is this test process."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == os.getpid() and stat[0] != "Z":
+                found.add(int(entry))
+    return found
