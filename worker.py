@@ -70,7 +70,7 @@ async def main() -> None:
     async with worker:
         await stop.wait()
         log.info("shutting down")
-    await deps.probes.close()
+    deps.probes.close()
 
 
 if __name__ == "__main__":

@@ -26,5 +26,5 @@ class Deps:
         return cls(
             settings=settings,
             storage=Storage(settings.storage, settings),
-            probes=WarmProbes(settings.scratch_dir),
+            probes=WarmProbes(),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ def request(deps: Deps, src: Path, spec: dict[str, Any], job_id: str) -> EncodeR
 
 
 @pytest.fixture
-def deps(tmp_path: Path, clips: dict[str, Path]) -> Deps:
+def deps(tmp_path: Path, clips: dict[str, Path]) -> Iterator[Deps]:
     settings = config.Settings(
         data_dir=tmp_path, scratch_dir=tmp_path / "scratch", storage_url=f"fs://{tmp_path}/s"
     )
-    return Deps.from_settings(settings)
+    deps = Deps.from_settings(settings)
+    yield deps
+    deps.probes.close()  # as the worker does at shutdown
 
 
 def place_input(deps: Deps, src: Path, key: str) -> None:

@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -324,10 +325,12 @@ def test_thumbnail_prices() -> None:
 
 
 @pytest.fixture
-def deps(tmp_path: Path) -> Deps:
-    return Deps.from_settings(
+def deps(tmp_path: Path) -> Iterator[Deps]:
+    deps = Deps.from_settings(
         config.Settings(data_dir=tmp_path, scratch_dir=tmp_path / "scratch", storage_url=f"fs://{tmp_path}/s")
     )
+    yield deps
+    deps.probes.close()  # as the worker does at shutdown
 
 
 def test_make_thumbnails_activity_stores_the_folder_and_cleans_scratch(
