@@ -6,11 +6,13 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import PayloadLimitsConfig
 
 from recast.config import Settings
 from recast.search_attributes import SEARCH_ATTRIBUTES
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
+MEMO_WARN_BYTES = 256 * 1024
 # Listed for the Temporal Web UI too, so jobs can be filtered there by the same fields as the API.
 _INDEXED_TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -23,6 +25,10 @@ async def connect(settings: Settings) -> Client:
         settings.temporal_address or DEFAULT_ADDRESS,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        # The workflow publishes the whole Job as its memo (the API's one-describe read), ~1 KB per
+        # output: the SDK's default warning at 2 KiB would fire for any job with two outputs. The
+        # server refuses memos only past 2 MiB; warn when one is far past the usual size.
+        payload_limits=PayloadLimitsConfig(memo_warn_size=MEMO_WARN_BYTES),
     )
 
 
