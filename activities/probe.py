@@ -21,6 +21,7 @@ class ProbeActivities:
         try:
             raw = await self.deps.probes.probe_raw(path)
             meta = media.input_metadata(raw, path.stat().st_size)
+            self._within_limits(meta)  # before any further decoding
             # Only decoding proves the streams are sound. ffprobe decoded the first packet already; a
             # separate decode runs only when that did not show a frame of the main stream.
             if not media.first_frame_decoded(raw):
@@ -28,11 +29,20 @@ class ProbeActivities:
         except media.MediaError as exc:
             # A file that is not media stays that way: fail once, no retry storm.
             raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
-        limit = self.deps.settings.max_duration_s
-        if meta.duration_ms > limit * 1000:
-            raise ApplicationError(
-                f"the input lasts {meta.duration_ms / 1000:.1f} s, longer than the limit of {limit:g} s",
-                type="too-long",
-                non_retryable=True,
-            )
         return meta
+
+    def _within_limits(self, meta: InputMetadata) -> None:
+        settings = self.deps.settings
+        pixels = (meta.width or 0) * (meta.height or 0)
+        if pixels > settings.max_pixels:
+            raise media.MediaError(
+                "too-large",
+                f"the input's frames are {meta.width}x{meta.height} ({pixels / 1e6:.1f} megapixels), "
+                f"more than the limit of {settings.max_pixels / 1e6:g} megapixels",
+            )
+        if meta.duration_ms > settings.max_duration_s * 1000:
+            raise media.MediaError(
+                "too-long",
+                f"the input lasts {meta.duration_ms / 1000:.1f} s, longer than the limit of "
+                f"{settings.max_duration_s:g} s",
+            )

@@ -73,6 +73,9 @@ class Settings:
     public_url: str = ""  # base of signed download URLs; empty → the request's own base URL
     max_upload_bytes: int = 2 * 1024**3
     max_duration_s: float = 4 * 3600.0  # longest input, in media seconds
+    # Largest frame (width × height) of an input: a small file can hold a huge image, and every
+    # decoder and filter downstream holds several frames of it in memory.
+    max_pixels: int = 100_000_000
     fetch_timeout_s: float = 3600.0  # longest an input download may take, start to end
     url_ttl_s: int = 3600
     heartbeat_timeout_s: float = 30.0
@@ -131,6 +134,7 @@ def load() -> Settings:
         public_url=_env("RECAST_PUBLIC_URL", "").rstrip("/"),
         max_upload_bytes=_int("RECAST_MAX_UPLOAD_BYTES", 2 * 1024**3),
         max_duration_s=_float("RECAST_MAX_DURATION", 4 * 3600.0),
+        max_pixels=_int("RECAST_MAX_PIXELS", 100_000_000),
         fetch_timeout_s=_float("RECAST_FETCH_TIMEOUT", 3600.0),
         url_ttl_s=_int("RECAST_URL_TTL", 3600),
         heartbeat_timeout_s=_float("RECAST_HEARTBEAT_TIMEOUT", 30.0),

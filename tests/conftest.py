@@ -36,6 +36,7 @@ STACK_ENV = {
     "RECAST_ENCODE_ATTEMPTS": "2",
     "RECAST_CONFIRMATION_TIMEOUT": "5",
     "RECAST_MAX_DURATION": "60",
+    "RECAST_MAX_PIXELS": "4000000",  # 4 MP: above every clip the tests make but one
     "RECAST_FETCH_TIMEOUT": "4",
     "RECAST_WEBHOOK_RETRY": "60",
     # Many tests submit as one organization in quick succession: no per-organization limits here;

@@ -1,10 +1,11 @@
-"""Limits on what an input may cost: its media duration (probe refuses `too-long`) and the time its
-download may take (`too-slow`, however slowly the server drips bytes). The test stack sets
-RECAST_MAX_DURATION=60 and RECAST_FETCH_TIMEOUT=4."""
+"""Limits on what an input may cost: its media duration (probe refuses `too-long`), its frame size
+(`too-large`) and the time its download may take (`too-slow`, however slowly the server drips bytes).
+The test stack sets RECAST_MAX_DURATION=60, RECAST_MAX_PIXELS=4000000 and RECAST_FETCH_TIMEOUT=4."""
 
 from __future__ import annotations
 
 import http.server
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,33 @@ def test_input_longer_than_the_limit_fails_too_long(api: Api, temporal: Stack, t
     assert "61.0 s" in done["error_message"] and "60 s" in done["error_message"]
     assert done["input_metadata"] is None
     assert activity_attempts(temporal, done["id"], "encode_output") == []  # nothing was encoded
+
+
+@pytest.mark.parametrize(("name", "size"), [("huge.png", "2560x1600"), ("huge.mp4", "1600x2560")])
+def test_frames_larger_than_the_limit_fail_too_large(
+    api: Api, temporal: Stack, tmp_path: Path, name: str, size: str
+) -> None:
+    # 4.1 MP: a tiny file (one flat frame) that would decode to 12 MB per frame.
+    src = tmp_path / name
+    flat = ["-f", "lavfi", "-i", f"color=gray:size={size}:duration=0.2"]
+    subprocess.run(["ffmpeg", "-v", "error", *flat, "-frames:v", "1", str(src)], check=True)
+    outputs = [{"type": "webp"}] if name.endswith(".png") else MP4
+    done = api.wait(api.submit(src, outputs)["id"], timeout=60)
+    assert (done["status"], done["error_code"]) == ("failed", "too-large"), done
+    width, height = size.split("x")
+    assert f"{width}x{height} (4.1 megapixels)" in done["error_message"]
+    assert "limit of 4 megapixels" in done["error_message"]
+    assert activity_attempts(temporal, done["id"], "encode_output") == []
+    assert activity_attempts(temporal, done["id"], "encode_image") == []
+
+
+def test_frames_at_the_limit_are_fine(api: Api, tmp_path: Path) -> None:
+    src = tmp_path / "big.png"  # 2000x2000: exactly 4 MP
+    flat = ["-f", "lavfi", "-i", "color=gray:size=2000x2000:duration=0.2"]
+    subprocess.run(["ffmpeg", "-v", "error", *flat, "-frames:v", "1", str(src)], check=True)
+    done = api.wait(api.submit(src, [{"type": "webp", "image": {"width": 200}}])["id"], timeout=60)
+    assert done["status"] == "completed", done
+    assert done["input_metadata"]["width"] * done["input_metadata"]["height"] == 4_000_000
 
 
 @pytest.fixture
