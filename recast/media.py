@@ -87,6 +87,8 @@ def probe_args(url: str, protocols: str = "file") -> list[str]:
         "%+#1",
         "-show_format",
         "-show_streams",
+        # That first frame's tags too: a JPEG's EXIF orientation is there and nowhere else.
+        "-show_frames",
         url,
     ]
 
@@ -116,6 +118,18 @@ def _ratio(text: str | None) -> float | None:
     except (ValueError, ZeroDivisionError):
         return None
     return round(value, 3) if value > 0 else None
+
+
+def _exif_orientation(data: dict[str, Any], video: dict[str, Any]) -> int | None:
+    """The EXIF orientation (2–8) of the picture's first frame; None when upright or unknown.
+
+    ffmpeg turns the picture upright when it decodes it (as it does with a video's rotation), so
+    outputs are sized from the displayed shape."""
+    for frame in data.get("frames", []):
+        if frame.get("stream_index") == video.get("index"):
+            value = str((frame.get("tags") or {}).get("Orientation", "")).strip()
+            return int(value) if value.isdigit() and 2 <= int(value) <= 8 else None
+    return None
 
 
 def _rotation(stream: dict[str, Any]) -> int:
@@ -176,11 +190,15 @@ def input_metadata(data: dict[str, Any], file_size: int) -> InputMetadata:
         width, height = video.get("width"), video.get("height")
         if not width or not height:
             raise MediaError("invalid-media", "the image has no size")
+        orientation = _exif_orientation(data, video)
+        if orientation and orientation >= 5:
+            width, height = height, width  # turned a quarter: outputs follow the displayed shape
         return InputMetadata(
             kind=InputKind.image,
             duration_ms=0,  # a picture does not last: video and audio outputs of it fail (image-input)
             width=int(width),
             height=int(height),
+            orientation=orientation,
             codec=video.get("codec_name"),
             file_size_bytes=file_size,
         )

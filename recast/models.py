@@ -875,8 +875,14 @@ class InputMetadata(BaseModel):
         default=InputKind.video, description="video, audio (no video stream) or image (a still picture)."
     )
     duration_ms: int = Field(description="0 for a still image.")
-    width: int | None = None
+    width: int | None = Field(default=None, description="As displayed: after rotation and EXIF orientation.")
     height: int | None = None
+    orientation: int | None = Field(
+        default=None,
+        ge=2,
+        le=8,
+        description="EXIF orientation of an image input (2–8) when it is not upright; outputs are upright.",
+    )
     codec: str | None = None
     bitrate_kbps: int | None = None
     framerate: float | None = None

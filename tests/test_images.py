@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from pydantic import ValidationError
 
 from recast import images, media, pricing, timeline
@@ -412,3 +412,53 @@ def test_clip_job_with_a_poster_and_thumbnails(api: Api, pictures: dict[str, Pat
         .strip()
         .endswith("00:00:00.000 --> 00:00:02.000\nsprite.jpg#xywh=0,0,320,240")
     )
+
+
+# ---------------------------------------------------------------- EXIF orientation -------------------------
+
+
+def _tagged(path: Path, orientation: int) -> Path:
+    """A 320x160 JPEG (a green block in its stored top-left corner) tagged with this EXIF orientation."""
+    picture = Image.new("RGB", (320, 160), (200, 30, 30))
+    picture.paste((20, 200, 20), (0, 0, 100, 40))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    picture.save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+def _difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference per channel, 0–255."""
+    pairs = list(zip(a.tobytes(), b.tobytes(), strict=True))
+    return sum(abs(x - y) for x, y in pairs) / len(pairs)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_gives_upright_outputs_of_the_displayed_shape(
+    orientation: int, tmp_path: Path
+) -> None:
+    src = _tagged(tmp_path / "photo.jpg", orientation)
+    upright = ImageOps.exif_transpose(Image.open(src)).convert("RGB")  # what viewers show
+    meta = probe(src)
+    assert (meta.width, meta.height) == upright.size
+    assert meta.orientation == (orientation if orientation > 1 else None)
+    for spec, size in (({"type": "png"}, upright.size), ({"type": "png", "image": {"width": 80}}, None)):
+        _, plan = make(src, spec, tmp_path / "o.png")
+        got = Image.open(tmp_path / "o.png").convert("RGB")
+        want = upright if size else upright.resize((plan.width, plan.height), Image.Resampling.LANCZOS)
+        assert got.size == want.size == (plan.width, plan.height)
+        assert _difference(got, want) < 12, f"orientation {orientation}: not what a viewer shows"
+
+
+def test_a_sideways_photo_job_is_upright(api: Api, tmp_path: Path) -> None:
+    src = _tagged(tmp_path / "phone.jpg", 6)  # stored 320x160, shown 160x320 (turned clockwise)
+    done = api.wait(api.submit(src, [{"type": "webp", "image": {"width": 80}}])["id"])
+    assert done["status"] == "completed", done
+    meta = done["input_metadata"]
+    assert (meta["width"], meta["height"], meta["orientation"]) == (160, 320, 6)
+    (out,) = done["outputs"]
+    assert (out["width"], out["height"]) == (80, 160)
+    resp = api.download(done["id"], out["id"], tmp_path / "o.webp")
+    with Image.open(io.BytesIO(resp.content)) as got:
+        want = ImageOps.exif_transpose(Image.open(src)).convert("RGB").resize((80, 160))
+        assert _difference(got.convert("RGB"), want) < 12
