@@ -75,11 +75,10 @@ async def ffprobe_json(*args: str) -> tuple[dict[str, Any] | None, list[str]]:
     return data, lines
 
 
-def probe_args(url: str, protocols: str = "file") -> list[str]:
-    """ffprobe's arguments (after the JSON output options) for what `probe_raw` reports about `url`."""
-    options = {**INPUT_OPTIONS, "protocol_whitelist": protocols}
+def probe_args(url: str) -> list[str]:
+    """ffprobe's arguments (after the output options) for what `probe_raw` reports about `url`."""
     return [
-        *(arg for k, v in options.items() for arg in (f"-{k}", v)),
+        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
         # Decode the first packet too (nb_read_frames): usually proof the main stream decodes, at no
         # extra process start (see first_frame_decoded).
         "-count_frames",
