@@ -1,9 +1,16 @@
-"""The generated clips the benchmarks share (kept in bench/results/, made once)."""
+"""What the benchmarks share: generated clips (kept in bench/results/, made once) and a running stack."""
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
+
+from recast.stack import Stack, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -38,3 +45,20 @@ def make_clip(path: Path, seconds: int, size: str, *, audio: bool = True, gop: i
             args += ["-g", str(gop)]
         subprocess.run([*args, str(path)], check=True)
     return path
+
+
+@contextmanager
+def bench_stack(key: str) -> Iterator[tuple[Stack, httpx.Client, Path]]:
+    """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key`: the stack, an
+    HTTP client for its API, and a scratch folder removed afterwards."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{key}=bench"}, quiet=True) as stack,
+    ):
+        stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
+        stack.start_worker()
+        port = free_port()
+        stack.start_api("127.0.0.1", port)
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as http:
+            yield stack, http, Path(tmp)

@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +27,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.clips import RESULTS, make_clip  # noqa: E402
+from bench.clips import RESULTS, bench_stack, make_clip  # noqa: E402
 from recast import media  # noqa: E402
 from recast.models import OutputSpec  # noqa: E402
-from recast.stack import Stack, free_port  # noqa: E402
 
 KEY = "bench-key"
 OUTPUT = {"type": "mp4", "video": {"codec": "h264", "resolution": "720p", "quality": "standard"}}
@@ -81,17 +79,7 @@ def main() -> int:
     seconds, size, runs = (2, "640x360", 2) if args.quick else (10, "1920x1080", args.runs)
     clip = make_clip(RESULTS / f"clip-{seconds}s-{size}.mp4", seconds, size)
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{KEY}=bench"}, quiet=True) as stack,
-    ):
-        stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
-        stack.start_worker()
-        port = free_port()
-        stack.start_api("127.0.0.1", port)
-        http = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=120
-        )
+    with bench_stack(KEY) as (stack, http, tmp):
         run_recast(http, clip)  # warm-up: first workflow, imports, caches
         rows = []
         print(
@@ -104,9 +92,9 @@ def main() -> int:
             if i % 2 == 0:
                 recast_s, polled_s, job = run_recast(http, clip)
                 cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in stack.procs.items()}
-                ffmpeg_s = run_ffmpeg(clip, Path(tmp))
+                ffmpeg_s = run_ffmpeg(clip, tmp)
             else:
-                ffmpeg_s = run_ffmpeg(clip, Path(tmp))
+                ffmpeg_s = run_ffmpeg(clip, tmp)
                 before = {name: cpu_seconds(proc.pid) for name, proc in stack.procs.items()}
                 recast_s, polled_s, job = run_recast(http, clip)
                 cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in stack.procs.items()}

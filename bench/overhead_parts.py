@@ -21,7 +21,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 from activities.ffmpeg_process import run_ffmpeg  # noqa: E402
 from activities.warm_ffprobe import WarmProbes  # noqa: E402
 from api.limits import active_query  # noqa: E402
-from bench.clips import RESULTS, make_clip  # noqa: E402
+from bench.clips import RESULTS, bench_stack, make_clip  # noqa: E402
 from bench.encode_overhead import KEY, OUTPUT  # noqa: E402
 from recast import media  # noqa: E402
 from recast.models import OutputSpec  # noqa: E402
-from recast.stack import Stack, free_port  # noqa: E402
+from recast.stack import Stack  # noqa: E402
 
 
 async def history(address: str, job_id: str) -> list[tuple[datetime, str]]:
@@ -125,19 +124,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3)
     args = parser.parse_args()
     clip = make_clip(RESULTS / "clip-10s-1920x1080.mp4", 10, "1920x1080")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{KEY}=bench"}, quiet=True) as stack,
-    ):
-        stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
-        stack.start_worker()
-        port = free_port()
-        stack.start_api("127.0.0.1", port)
-        headers = {"Authorization": f"Bearer {KEY}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as http:
-            timelines(stack, http, clip, args.jobs)
+    with bench_stack(KEY) as (stack, http, tmp):
+        timelines(stack, http, clip, args.jobs)
         asyncio.run(visibility_count(stack.env["RECAST_TEMPORAL_ADDRESS"]))
-        run_ffmpeg_vs_bare(clip, Path(tmp))
+        run_ffmpeg_vs_bare(clip, tmp)
 
 
 if __name__ == "__main__":

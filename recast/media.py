@@ -42,7 +42,6 @@ INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITEL
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
-FFPROBE_JSON = [FFPROBE, "-v", "error", "-print_format", "json"]
 # `-progress pipe:1` gives machine-readable progress on stdout; errors only on stderr.
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
 
@@ -61,7 +60,11 @@ class MediaError(Exception):
 async def ffprobe_json(*args: str) -> tuple[dict[str, Any] | None, list[str]]:
     """Run ffprobe with JSON output: (the parsed JSON, or None when ffprobe failed; stderr's lines)."""
     proc = await asyncio.create_subprocess_exec(
-        *FFPROBE_JSON,
+        FFPROBE,
+        "-v",
+        "error",
+        "-print_format",
+        "json",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -78,13 +78,16 @@ def make_clip(
     return path
 
 
+def make_with_ffmpeg(*args: str) -> None:
+    """Run `ffmpeg -v error -y ARGS` to make a test file; fail the test when ffmpeg fails."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
 def make_tone(path: Path, seconds: float = 1) -> Path:
     """An audio-only input: a 440 Hz AAC tone at 44.1 kHz (made once)."""
     if not path.exists():
         sine = f"sine=frequency=440:sample_rate=44100:duration={seconds}"
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", sine, "-c:a", "aac", str(path)], check=True
-        )
+        make_with_ffmpeg("-f", "lavfi", "-i", sine, "-c:a", "aac", str(path))
     return path
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,24 @@ def test_encode_heartbeats_progress_and_uploads(deps: Deps, clips: dict[str, Pat
     assert not list((deps.scratch / "work").rglob("*.mp4")), "scratch files were left behind"
 
 
+async def cancel_once_ffmpeg_runs(
+    env: ActivityEnvironment,
+    activity_fn: Callable[[EncodeRequest], Coroutine[Any, Any, Any]],
+    req: EncodeRequest,
+) -> list[int]:
+    """Run the activity, cancel it as soon as its ffmpeg runs; the pids of that ffmpeg."""
+    task = asyncio.create_task(env.run(activity_fn, req))
+    for _ in range(500):
+        if pids := ffmpeg_pids(req.job_id):
+            break
+        await asyncio.sleep(0.01)
+    assert pids, "ffmpeg never started"
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return pids
+
+
 def test_cancelled_encode_kills_ffmpeg_and_cleans_scratch(deps: Deps, clips: dict[str, Path]) -> None:
     key = "acme/jobs/job_cancel/input/long.mp4"
     place_input(deps, clips["long720"], key)
@@ -73,21 +91,9 @@ def test_cancelled_encode_kills_ffmpeg_and_cleans_scratch(deps: Deps, clips: dic
         "job_cancel",
     )
     req.input_key = key
-    env = ActivityEnvironment()
-
-    async def scenario() -> list[int]:
-        task = asyncio.create_task(env.run(EncodeActivities(deps).encode_output, req))
-        for _ in range(500):
-            if pids := ffmpeg_pids("job_cancel"):
-                break
-            await asyncio.sleep(0.01)
-        assert pids, "ffmpeg never started"
-        env.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return pids
-
-    pids = asyncio.run(scenario())
+    pids = asyncio.run(
+        cancel_once_ffmpeg_runs(ActivityEnvironment(), EncodeActivities(deps).encode_output, req)
+    )
     assert not any(alive(p) for p in pids), "ffmpeg still running after cancellation"
     assert not list((deps.scratch / "work").rglob("*.webm")), "scratch files were left behind"
 
@@ -105,19 +111,7 @@ def test_cancelled_ladder_kills_ffmpeg_and_cleans_scratch(deps: Deps, clips: dic
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.append(details[0])
 
-    async def scenario() -> list[int]:
-        task = asyncio.create_task(env.run(StreamActivities(deps).package_stream, req))
-        for _ in range(500):
-            if pids := ffmpeg_pids("job_ladder_cancel"):
-                break
-            await asyncio.sleep(0.01)
-        assert pids, "ffmpeg never started"
-        env.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return pids
-
-    pids = asyncio.run(scenario())
+    pids = asyncio.run(cancel_once_ffmpeg_runs(env, StreamActivities(deps).package_stream, req))
     assert not any(alive(p) for p in pids), "ffmpeg still running after cancellation"
     assert beats and beats[0]["output_id"] == "out_1"
     assert not list((deps.scratch / "work").rglob("*.m4s")), "scratch files were left behind"

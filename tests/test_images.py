@@ -21,14 +21,10 @@ from pydantic import ValidationError
 
 from recast import images, media, pricing, timeline
 from recast.models import Clip, InputKind, InputMetadata, OutputSpec, Priority
-from tests.conftest import Api, ffprobe, stream
+from tests.conftest import Api, ffprobe, make_with_ffmpeg, stream
 
 COLOURS = ("red", "green", "blue")
 RGB = {"red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255)}
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def _colour_strip(rate: str) -> str:
@@ -44,11 +40,11 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = {}
     for ext in ("png", "jpg", "webp"):
         made[ext] = d / f"picture.{ext}"
-        _ffmpeg("-f", "lavfi", "-i", still, "-frames:v", "1", str(made[ext]))
+        make_with_ffmpeg("-f", "lavfi", "-i", still, "-frames:v", "1", str(made[ext]))
     made["gif"] = d / "colours.gif"  # 3 frames: red, green, blue
-    _ffmpeg("-f", "lavfi", "-i", _colour_strip("1"), "-frames:v", "3", str(made["gif"]))
+    make_with_ffmpeg("-f", "lavfi", "-i", _colour_strip("1"), "-frames:v", "3", str(made["gif"]))
     made["video"] = d / "colours.mp4"  # 3 s: red, green, blue, 10 fps
-    _ffmpeg(
+    make_with_ffmpeg(
         "-f", "lavfi", "-i", _colour_strip("10"), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(made["video"])
     )  # fmt: skip
     return made
@@ -94,14 +90,14 @@ def test_gif_inputs(pictures: dict[str, Path], tmp_path: Path) -> None:
     animated = probe(pictures["gif"])
     assert animated.kind is InputKind.video and animated.codec == "gif" and animated.duration_ms > 0
     one = tmp_path / "one.gif"
-    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(one))
+    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(one))
     still = probe(one)
     assert (still.kind, still.width, still.height, still.duration_ms) == (InputKind.image, 64, 48, 0)
 
 
 def test_other_image_formats_are_refused(tmp_path: Path) -> None:
     bmp = tmp_path / "picture.bmp"
-    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(bmp))
+    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(bmp))
     with pytest.raises(media.MediaError, match="JPEG, PNG, WebP or GIF") as err:
         probe(bmp)  # bmp_pipe is not a whitelisted demuxer
     assert err.value.code == "invalid-media"

@@ -5,7 +5,6 @@ The test stack sets RECAST_MAX_DURATION=60, RECAST_MAX_PIXELS=4000000 and RECAST
 from __future__ import annotations
 
 import http.server
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recast.stack import Stack
-from tests.conftest import Api, make_clip
+from tests.conftest import Api, make_clip, make_with_ffmpeg
 from tests.test_jobs import activity_attempts
 
 MP4 = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}]
@@ -30,14 +29,18 @@ def test_input_longer_than_the_limit_fails_too_long(api: Api, temporal: Stack, t
     assert activity_attempts(temporal, done["id"], "encode_output") == []  # nothing was encoded
 
 
+def flat_picture(path: Path, size: str) -> Path:
+    """One flat grey frame of `size`, as an image or a one-frame video (by the file's extension)."""
+    make_with_ffmpeg("-f", "lavfi", "-i", f"color=gray:size={size}:duration=0.2", "-frames:v", "1", str(path))
+    return path
+
+
 @pytest.mark.parametrize(("name", "size"), [("huge.png", "2560x1600"), ("huge.mp4", "1600x2560")])
 def test_frames_larger_than_the_limit_fail_too_large(
     api: Api, temporal: Stack, tmp_path: Path, name: str, size: str
 ) -> None:
     # 4.1 MP: a tiny file (one flat frame) that would decode to 12 MB per frame.
-    src = tmp_path / name
-    flat = ["-f", "lavfi", "-i", f"color=gray:size={size}:duration=0.2"]
-    subprocess.run(["ffmpeg", "-v", "error", *flat, "-frames:v", "1", str(src)], check=True)
+    src = flat_picture(tmp_path / name, size)
     outputs = [{"type": "webp"}] if name.endswith(".png") else MP4
     done = api.wait(api.submit(src, outputs)["id"], timeout=60)
     assert (done["status"], done["error_code"]) == ("failed", "too-large"), done
@@ -49,9 +52,7 @@ def test_frames_larger_than_the_limit_fail_too_large(
 
 
 def test_frames_at_the_limit_are_fine(api: Api, tmp_path: Path) -> None:
-    src = tmp_path / "big.png"  # 2000x2000: exactly 4 MP
-    flat = ["-f", "lavfi", "-i", "color=gray:size=2000x2000:duration=0.2"]
-    subprocess.run(["ffmpeg", "-v", "error", *flat, "-frames:v", "1", str(src)], check=True)
+    src = flat_picture(tmp_path / "big.png", "2000x2000")  # exactly 4 MP
     done = api.wait(api.submit(src, [{"type": "webp", "image": {"width": 200}}])["id"], timeout=60)
     assert done["status"] == "completed", done
     assert done["input_metadata"]["width"] * done["input_metadata"]["height"] == 4_000_000

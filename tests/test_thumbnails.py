@@ -25,7 +25,7 @@ from activities.deps import Deps
 from activities.images import ImageActivities
 from recast import config, images, pricing
 from recast.models import InputMetadata, JobCreate, OutputSpec, Priority, ThumbnailsSpec
-from tests.conftest import Api, ffprobe, make_clip, stream
+from tests.conftest import Api, ffprobe, make_clip, make_with_ffmpeg, stream
 from tests.test_activities import place_input, request
 
 
@@ -33,22 +33,7 @@ from tests.test_activities import place_input, request
 def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("thumbs")
     still = d / "still.png"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=red:s=64x48",
-            "-frames:v",
-            "1",
-            str(still),
-        ],
-        check=True,
-    )
+    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(still))
     return {
         "video": make_clip(d / "four.mp4", seconds=4, size="320x180", rate=10),
         "long": make_clip(d / "eleven.mp4", seconds=11, size="160x90", audio=False, rate=10),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from activities.warm_ffprobe import WarmProbes
 from recast import media
-from tests.conftest import make_clip
+from tests.conftest import make_clip, make_with_ffmpeg
 
 
 def without_filename(data: dict[str, Any]) -> dict[str, Any]:
@@ -20,8 +19,7 @@ def without_filename(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_reports_are_those_of_a_fresh_ffprobe(clips: dict[str, Path], tmp_path: Path) -> None:
     tone = tmp_path / "tone.ogg"  # Ogg: its duration needs a seek to the end
-    sine = ["-f", "lavfi", "-i", "sine=frequency=440:duration=1"]
-    subprocess.run(["ffmpeg", "-v", "error", *sine, "-c:a", "libopus", str(tone)], check=True)
+    make_with_ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "libopus", str(tone))
     files = [clips["small"], clips["silent"], tone]
 
     probes = WarmProbes()
