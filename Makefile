@@ -5,7 +5,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 run: bootstrap
-	@.venv/bin/python -m recast.run
+	@.venv/bin/python -m recast.devstack.run
 
 lint: bootstrap
 	.venv/bin/ruff check .

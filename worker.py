@@ -23,8 +23,8 @@ from activities.images import ImageActivities
 from activities.probe import ProbeActivities
 from activities.sign import SignActivities
 from activities.stream import StreamActivities
-from recast import config
-from recast.temporal import connect, ensure_search_attributes
+from recast.infra import config
+from recast.infra.temporal import connect, ensure_search_attributes
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")

@@ -10,8 +10,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
-from recast import net
-from recast.webhooks import WebhookDelivery, request_parts
+from recast.core.webhooks import WebhookDelivery, request_parts
+from recast.infra import net
 
 TIMEOUT_S = 10.0
 
@@ -37,7 +37,7 @@ class CallbackActivities:
         # Name only the host in messages: a webhook URL's path or query may carry a token.
         where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         # The guard resolves the host once, checks every address and connects to the one it checked
-        # (recast/net.py); the client never follows redirects, so a 3xx cannot lead anywhere else.
+        # (recast/infra/net.py); the client never follows redirects, so a 3xx cannot lead anywhere else.
         policy = net.policy_for(self.deps.settings.url_allowlist)
         try:
             async with net.guarded_client(policy, timeout=TIMEOUT_S) as client:

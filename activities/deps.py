@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.warm_ffprobe import WarmProbes
-from recast.config import Settings
-from recast.storage import Storage
+from recast.infra.config import Settings
+from recast.infra.storage import Storage
 
 
 @dataclass

@@ -11,9 +11,9 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
-from recast import media
-from recast.models import EncodeRequest, EncodeResult
-from recast.storage import output_key
+from recast.core.payloads import EncodeRequest, EncodeResult
+from recast.infra.storage import output_key
+from recast.media import probe, renditions
 
 
 class EncodeActivities:
@@ -26,20 +26,20 @@ class EncodeActivities:
             src, parts = await local_inputs(self.deps, req)
             dst = workdir / f"{req.output_id}.{req.spec.type.value}"
             # A MediaError here: e.g. a video output of an audio-only input.
-            plan = media.encode_plan(req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip)
+            plan = renditions.encode_plan(req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip)
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
             await run_encode(plan.args, expected_s, req, progress)
             data = await self.deps.probes.probe_raw(dst)
-            media.check_output(data, req.spec, plan, req.input_metadata)
+            renditions.check_output(data, req.spec, plan, req.input_metadata)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
             size = await self.deps.storage.adopt_file(key, dst)
             return EncodeResult(
                 storage_key=key,
                 file_size_bytes=size,
-                duration_ms=round(media.duration_s(data) * 1000),
+                duration_ms=round(probe.duration_s(data) * 1000),
                 width=plan.width,
                 height=plan.height,
-                audio=media.audio_info(data),
+                audio=renditions.audio_info(data),
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

@@ -12,10 +12,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
-from recast import net, uploads
-from recast.models import FetchRequest, FetchResult
-from recast.storage import CHUNK, OBJECT_SCHEMES, input_key, parse_object_url
-from recast.uploads import UPLOAD_SCHEME
+from recast.core.payloads import FetchRequest, FetchResult
+from recast.infra import net, uploads
+from recast.infra.storage import CHUNK, OBJECT_SCHEMES, input_key, parse_object_url
+from recast.infra.uploads import UPLOAD_SCHEME
 
 # 408/429 are "try later"; every other 4xx will not change on retry.
 RETRYABLE_STATUS = {408, 425, 429}
@@ -116,7 +116,7 @@ class FetchActivities:
         last_beat = 0.0
         max_seconds = self.deps.settings.fetch_timeout_s
         # Every connection, the first and each redirect's, goes through the SSRF guard: it resolves the
-        # host once, checks each address and connects to the address it checked (recast/net.py).
+        # host once, checks each address and connects to the address it checked (recast/infra/net.py).
         policy = net.policy_for(self.deps.settings.url_allowlist)
         try:
             # One deadline for the whole download: a server dripping bytes never trips a read timeout.

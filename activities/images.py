@@ -10,10 +10,10 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
-from recast import images
-from recast.models import EncodeRequest, EncodeResult
-from recast.storage import output_key, output_prefix
-from recast.timeline import output_duration_s
+from recast.core.payloads import EncodeRequest, EncodeResult
+from recast.core.timeline import output_duration_s
+from recast.infra.storage import output_key, output_prefix
+from recast.media import images, thumbnails
 
 
 class ImageActivities:
@@ -45,18 +45,22 @@ class ImageActivities:
             src, parts = await local_inputs(self.deps, req)
             folder = workdir / "thumbnails"
             folder.mkdir()
-            plan = images.thumbnails_plan(req.spec, req.input_metadata, src, folder, None, parts, req.clip)
+            plan = thumbnails.thumbnails_plan(
+                req.spec, req.input_metadata, src, folder, None, parts, req.clip
+            )
             await run_encode(plan.args, plan.decode_s, req, progress)
-            images.check_sequence(
-                await images.probe_sequence(folder, f"{images.IMAGE_PATTERN}.{plan.format}"), plan
+            thumbnails.check_sequence(
+                await thumbnails.probe_sequence(folder, f"{thumbnails.IMAGE_PATTERN}.{plan.format}"), plan
             )
             entry = plan.images[0]
             if plan.sprite:
                 sprite = await self.deps.probes.probe_raw(folder / plan.sprite)
                 images.check_image(sprite, plan.format, plan.columns * plan.width, plan.rows * plan.height)
-                index = images.sprite_vtt(plan, output_duration_s(req.input_metadata.duration_ms, req.clip))
-                (folder / images.INDEX_NAME).write_text(index, encoding="utf-8")
-                entry = images.INDEX_NAME
+                index = thumbnails.sprite_vtt(
+                    plan, output_duration_s(req.input_metadata.duration_ms, req.clip)
+                )
+                (folder / thumbnails.INDEX_NAME).write_text(index, encoding="utf-8")
+                entry = thumbnails.INDEX_NAME
             progress.stage = "uploading"
             prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
             files = await self.deps.storage.adopt_dir(prefix, folder)

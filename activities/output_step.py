@@ -16,8 +16,9 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.ffmpeg_process import FfmpegFailed, FfmpegStalled, run_ffmpeg
 from activities.scratch import local_input, remove, work_dir
-from recast import media
-from recast.models import EncodeProgress, EncodeRequest, InputMetadata
+from recast.core.job import InputMetadata
+from recast.core.payloads import EncodeProgress, EncodeRequest
+from recast.media import tools
 
 HEARTBEAT_EVERY_S = 1.0
 
@@ -33,7 +34,7 @@ async def output_step(req: EncodeRequest, scratch: Path) -> AsyncIterator[tuple[
     workdir = work_dir(scratch, req.job_id, req.output_id)
     try:
         yield progress, workdir
-    except media.MediaError as exc:
+    except tools.MediaError as exc:
         raise ApplicationError(str(exc), type=exc.code, non_retryable=True) from exc
     except FfmpegStalled as exc:
         raise ApplicationError(str(exc), type="stalled") from exc

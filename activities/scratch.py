@@ -9,7 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from recast.storage import Storage
+from recast.infra.storage import Storage
 
 _locks: dict[str, asyncio.Lock] = {}
 

@@ -14,9 +14,10 @@ from urllib.parse import quote
 from temporalio import activity
 
 from activities.deps import Deps
-from recast.models import DownloadFile, Output, SignedUrl, SignRequest
-from recast.signing import FileGrant, file_url, token_url
-from recast.storage import Storage, output_key, output_prefix
+from recast.core.job import Output
+from recast.core.payloads import DownloadFile, SignedUrl, SignRequest
+from recast.infra.signing import FileGrant, file_url, token_url
+from recast.infra.storage import Storage, output_key, output_prefix
 
 
 def grant_for(org: str, job_id: str, out: Output, ttl_s: int) -> FileGrant:

@@ -12,9 +12,10 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
-from recast import streaming
-from recast.models import AudioInfo, EncodeRequest, EncodeResult
-from recast.storage import output_prefix
+from recast.core.job import AudioInfo
+from recast.core.payloads import EncodeRequest, EncodeResult
+from recast.infra.storage import output_prefix
+from recast.media import streaming
 
 
 class StreamActivities:

@@ -9,7 +9,7 @@ The spare is held at a gate before it opens anything: its stderr is a pipe we fi
 the banner it prints before opening its input blocks it. Its input is a symlink that does not exist
 yet; to probe a file we create the link and drain the pipe, and it goes on exactly as a fresh ffprobe
 on that file would: same arguments, same whitelists, a seekable file. Whenever the spare cannot give
-an answer, the ordinary `media.probe_raw` runs, so results and errors are the same either way.
+an answer, the ordinary `probe.probe_raw` runs, so results and errors are the same either way.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recast import media
+from recast.media import probe, tools
 
 F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named in the module only from Python 3.12
 GATE_BYTES = 4096  # the smallest pipe Linux makes: one page
@@ -92,13 +92,13 @@ def _start() -> _Spare | None:
         os.set_blocking(write_end, True)  # so that its first write waits
         proc = subprocess.Popen(
             [
-                media.FFPROBE,
+                tools.FFPROBE,
                 # Info level: the banner is what it writes (and waits on) before opening its input.
                 "-loglevel",
                 "info",
                 "-print_format",
                 "json",
-                *media.probe_args(f"file:{folder / 'input'}"),
+                *probe.probe_args(f"file:{folder / 'input'}"),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -114,13 +114,13 @@ def _start() -> _Spare | None:
 
 
 class WarmProbes:
-    """One ffprobe kept started ahead; `probe_raw` is `media.probe_raw`, sooner."""
+    """One ffprobe kept started ahead; `probe_raw` is `probe.probe_raw`, sooner."""
 
     def __init__(self) -> None:
         self._spare: _Spare | None = None
 
     async def probe_raw(self, path: Path) -> dict[str, Any]:
-        """The same report and the same MediaError as `media.probe_raw(path)`."""
+        """The same report and the same MediaError as `probe.probe_raw(path)`."""
         spare, self._spare = self._spare, None
         # The next one starts now, so its start-up overlaps this probe rather than the next.
         self._spare = _start()
@@ -133,7 +133,7 @@ class WarmProbes:
                 spare.discard()
             if data is not None:
                 return data
-        return await media.probe_raw(path)
+        return await probe.probe_raw(path)
 
     def close(self) -> None:
         """Stop the waiting ffprobe (at worker shutdown)."""

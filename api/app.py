@@ -19,10 +19,10 @@ from api import (
     routes_uploads,
 )
 from api.job_store import JobStore
-from recast import config
-from recast.keys import KeyRing
-from recast.storage import Storage
-from recast.temporal import connect
+from recast.infra import config
+from recast.infra.keys import KeyRing
+from recast.infra.storage import Storage
+from recast.infra.temporal import connect
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.errors import ApiError
-from recast.keys import KeyRing
+from recast.infra.keys import KeyRing
 
 
 async def organization(request: Request) -> str:

@@ -27,17 +27,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
-from recast.models import (
-    EncodeProgress,
-    Job,
-    JobParams,
-    JobStatus,
-    OutputStatus,
-    Stage,
-    encoding_progress,
-    initial_job,
-)
-from recast.search_attributes import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+from recast.core.job import Job, JobStatus, OutputStatus, Stage, encoding_progress
+from recast.core.payloads import EncodeProgress, JobParams, initial_job
 from workflows.transcode import JOB_MEMO, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000

@@ -29,8 +29,8 @@ from temporalio.service import RPCError
 from api.auth import organization
 from api.errors import ApiError, ErrorResponse
 from api.routes_list import WORKFLOW_TYPE, quote
-from recast import ids
-from recast.models import JobStatus
+from recast.core import ids
+from recast.core.job import JobStatus
 
 WINDOW_S = 60.0
 # A job this process started is counted from here until visibility shows it, or at most this long

@@ -14,7 +14,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.errors import ApiError
-from recast.storage import Storage, clean_filename
+from recast.infra.storage import Storage, clean_filename
 
 MAX_FIELD_BYTES = 1024 * 1024
 # JobCreate has fewer than a dozen fields: more parts than this is not a job, only memory spent on it.

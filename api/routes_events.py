@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError
 from api.job_store import JobStore
-from recast.models import Job
+from recast.core.job import Job
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 

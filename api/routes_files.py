@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api.errors import ApiError, error_responses
-from recast.signing import FileGrant, TokenError, folder_member, verify
-from recast.storage import Storage, content_type_for
+from recast.infra.signing import FileGrant, TokenError, folder_member, verify
+from recast.infra.storage import Storage, content_type_for
 
 router = APIRouter(prefix="/v1")
 

@@ -17,23 +17,15 @@ from api.job_store import JobStore
 from api.limits import RATE_LIMITED, Slot, submission_slot
 from api.multipart_stream import StoredUpload, parse_form
 from api.routes_uploads import resolve_input
-from recast import ids, images, net, paths
-from recast.config import Settings
-from recast.models import (
-    DownloadFile,
-    InputSource,
-    Job,
-    JobCreate,
-    JobParams,
-    JobSettings,
-    OptimizeCreate,
-    Output,
-    OutputStatus,
-    OutputType,
-    PlannedOutput,
-    Webhook,
-)
-from recast.storage import Storage, input_key
+from recast.core import ids, paths
+from recast.core.formats import OutputType
+from recast.core.job import Job, Output, OutputStatus
+from recast.core.payloads import DownloadFile, InputSource, JobParams, JobSettings, PlannedOutput, Webhook
+from recast.core.requests import JobCreate, OptimizeCreate
+from recast.infra import net
+from recast.infra.config import Settings
+from recast.infra.storage import Storage, input_key
+from recast.media import images
 from workflows.transcode import timeline_unsupported
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
@@ -132,7 +124,7 @@ def _form_json(fields: dict[str, str], name: str, default: object) -> object:
 async def _check_targets(req: JobCreate, settings: Settings) -> None:
     """400 `forbidden-url` now for an input or webhook URL aimed at a forbidden address, when its host is
     an IP or resolves to one. Early feedback only: DNS may answer differently later, so the worker checks
-    again on every connection it makes (recast/net.py), and that check is the one that holds."""
+    again on every connection it makes (recast/infra/net.py), and that check is the one that holds."""
     policy = net.policy_for(settings.url_allowlist)
     named = [("input_url", req.input_url), ("webhook_url", req.webhook_url)]
     named += [(f"inputs[{i}]", url) for i, url in enumerate(req.inputs or [])]

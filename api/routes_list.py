@@ -28,8 +28,8 @@ from temporalio.service import RPCError
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError
 from api.job_store import JobStore
-from recast.models import Job, JobStatus
-from recast.search_attributes import CREATED_AT_KEY
+from recast.core.contract import CREATED_AT_KEY
+from recast.core.job import Job, JobStatus
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 

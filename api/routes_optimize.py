@@ -20,8 +20,9 @@ from api.errors import ERROR_RESPONSES, ErrorResponse, error_response, error_res
 from api.job_store import JobStore
 from api.limits import RATE_LIMITED, Slot, submission_slot
 from api.routes_jobs import SUBMIT_BODY, DownloadLink, sign_download, start_job
-from recast import presets
-from recast.models import InputMetadata, Job, JobStatus, OptimizeCreate, Output, OutputStatus
+from recast.core import presets
+from recast.core.job import InputMetadata, Job, JobStatus, Output, OutputStatus
+from recast.core.requests import OptimizeCreate
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 

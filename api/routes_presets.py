@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 
 from api.auth import organization
 from api.errors import ERROR_RESPONSES
-from recast import presets
-from recast.models import OutputSpec
+from recast.core import presets
+from recast.core.specs import OutputSpec
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 

@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError
 from api.limits import RATE_LIMITED, upload_rate_limit
-from recast.config import Settings
-from recast.models import InputSource, Strict
-from recast.storage import CHUNK, Storage, clean_filename, parse_object_url
-from recast.uploads import (
+from recast.core.payloads import InputSource
+from recast.core.specs import Strict
+from recast.infra.config import Settings
+from recast.infra.storage import CHUNK, Storage, clean_filename, parse_object_url
+from recast.infra.uploads import (
     UPLOAD_SCHEME,
     UploadError,
     UploadGrant,

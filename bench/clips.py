@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clips import RESULTS, make_clip  # noqa: E402
-from recast import media  # noqa: E402
-from recast.models import InputMetadata, OutputSpec  # noqa: E402
+from recast.core import specs  # noqa: E402
+from recast.core.job import InputMetadata  # noqa: E402
+from recast.core.specs import OutputSpec  # noqa: E402
+from recast.media import probe, renditions  # noqa: E402
 
 CODECS = {"h264": "mp4", "vp9": "webm", "av1": "webm"}  # codec → the container Recast would use
 
@@ -54,7 +56,7 @@ def _children_cpu() -> float:
 def encode(spec: OutputSpec, meta: InputMetadata, src: Path, dst: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of Recast's ffmpeg command for this output. CPU time is what a
     busy machine barely changes; wall time is what a user waits on an idle one."""
-    plan = media.encode_plan(spec, meta, src, dst)
+    plan = renditions.encode_plan(spec, meta, src, dst)
     cpu_before, start = _children_cpu(), time.perf_counter()
     run = subprocess.run(plan.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_before
@@ -91,7 +93,7 @@ def main() -> None:
     qualities = [q.strip() for q in args.qualities.split(",") if q.strip()]
 
     src = make_clip(RESULTS / f"clip-{args.seconds}s-1920x1080.mp4", args.seconds, "1920x1080")
-    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
     seconds = meta.duration_ms / 1000
     encodes = [(codec, q) for q in qualities for codec in CODECS]
     walls: dict[tuple[str, str], list[float]] = {e: [] for e in encodes}
@@ -115,7 +117,7 @@ def main() -> None:
         if not args.no_ssim:
             for codec, quality in encodes:
                 spec = spec_for(codec, quality)
-                w, h = media.target_size(spec.video[0], meta.width or 0, meta.height or 0)
+                w, h = specs.target_size(spec.video[0], meta.width or 0, meta.height or 0)
                 scores[(codec, quality)] = ssim(Path(tmp) / f"{codec}-{quality}.{spec.type.value}", src, w, h)
 
     rows: list[dict[str, Any]] = []

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clips import RESULTS, bench_stack, make_clip  # noqa: E402
-from recast import media  # noqa: E402
-from recast.models import OutputSpec  # noqa: E402
+from recast.core.specs import OutputSpec  # noqa: E402
+from recast.media import probe, renditions  # noqa: E402
 
 KEY = "bench-key"
 OUTPUT = {"type": "mp4", "video": {"codec": "h264", "resolution": "720p", "quality": "standard"}}
@@ -64,8 +64,8 @@ def run_recast(http: httpx.Client, clip: Path) -> tuple[float, float, dict[str, 
 
 
 def run_ffmpeg(clip: Path, workdir: Path) -> float:
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
-    plan = media.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "bare.mp4")
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
+    plan = renditions.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "bare.mp4")
     start = time.perf_counter()
     subprocess.run(plan.args, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start

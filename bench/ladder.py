@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clips import RESULTS, make_clip  # noqa: E402
-from recast import media, streaming  # noqa: E402
-from recast.models import InputMetadata, OutputSpec  # noqa: E402
+from recast.core.job import InputMetadata  # noqa: E402
+from recast.core.specs import OutputSpec  # noqa: E402
+from recast.media import probe, streaming  # noqa: E402
 
 RUNGS = ("1080p", "720p", "480p")
 
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     opts = parser.parse_args()
     clip = make_clip(RESULTS / f"clip-{opts.seconds}s-1920x1080.mp4", opts.seconds, "1920x1080")
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
     ways = ["split", "sequential", "parallel"]
     times: dict[str, list[float]] = {w: [] for w in ways}
     peaks: dict[str, list[int]] = {w: [] for w in ways}

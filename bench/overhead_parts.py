@@ -36,9 +36,9 @@ from activities.warm_ffprobe import WarmProbes  # noqa: E402
 from api.limits import active_query  # noqa: E402
 from bench.clips import RESULTS, bench_stack, make_clip  # noqa: E402
 from bench.encode_overhead import KEY, OUTPUT  # noqa: E402
-from recast import media  # noqa: E402
-from recast.models import OutputSpec  # noqa: E402
-from recast.stack import Stack  # noqa: E402
+from recast.core.specs import OutputSpec  # noqa: E402
+from recast.devstack.stack import Stack  # noqa: E402
+from recast.media import probe, renditions  # noqa: E402
 
 
 async def history(address: str, job_id: str) -> list[tuple[datetime, str]]:
@@ -76,8 +76,8 @@ def timelines(stack: Stack, http: httpx.Client, clip: Path, jobs: int) -> None:
 
 
 def run_ffmpeg_vs_bare(clip: Path, workdir: Path, rounds: int = 5) -> None:
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
-    plan = media.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "o.mp4")
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
+    plan = renditions.encode_plan(OutputSpec.model_validate(OUTPUT), meta, clip, workdir / "o.mp4")
     bare, recast = [], []
     for _ in range(rounds):
         t = time.perf_counter()
@@ -95,7 +95,7 @@ def run_ffmpeg_vs_bare(clip: Path, workdir: Path, rounds: int = 5) -> None:
         fresh, warm = [], []
         for _ in range(rounds):
             t = time.perf_counter()
-            asyncio.run(media.probe_raw(path))
+            asyncio.run(probe.probe_raw(path))
             fresh.append((time.perf_counter() - t) * 1000)
             asyncio.run(probes.probe_raw(path))  # this one leaves a spare started
             time.sleep(0.2)  # as in a job: the spare starts while the previous probe or the encode runs

@@ -42,7 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from recast.stack import Stack, free_port  # noqa: E402
+from recast.devstack.stack import Stack, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 KEY = "bench-key"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/thumbnails.py [--runs 3]
 
 On 720p H.264 clips (x264 `fast`, a keyframe every 250 frames), N evenly spaced 320-wide JPEGs made
-three ways: recast/images.py's two plans — `decode` (the input decoded once up to the last picture,
+three ways: recast/media/thumbnails.py's two plans — `decode` (the input decoded once up to the last picture,
 `select` picks the frames) and `seek` (one input per picture seeked with `-ss`, joined by `concat`) —
 and, for reference, N separate ffmpeg processes with one seek each. Marks the plan choose_strategy
 picks. Prints medians of wall time and peak memory; writes bench/results/thumbnails.json.
@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clips import RESULTS, make_clip  # noqa: E402
-from recast import images, media  # noqa: E402
-from recast.models import InputMetadata, OutputSpec, ThumbnailsSpec  # noqa: E402
+from recast.core.job import InputMetadata  # noqa: E402
+from recast.core.specs import OutputSpec, ThumbnailsSpec  # noqa: E402
+from recast.media import probe, thumbnails  # noqa: E402
 
 GNU_TIME = shutil.which("time") or "/usr/bin/time"
 
@@ -45,7 +46,7 @@ def timed(commands: list[list[str]]) -> tuple[float, int]:
 
 def plan(clip: Path, meta: InputMetadata, n: int, out: Path, strategy: str) -> list[list[str]]:
     spec = OutputSpec.model_validate({"type": "thumbnails", "thumbnails": {"count": n, "width": 320}})
-    return [images.thumbnails_plan(spec, meta, clip, out, strategy).args]
+    return [thumbnails.thumbnails_plan(spec, meta, clip, out, strategy).args]
 
 
 def processes(clip: Path, times: list[float], out: Path) -> list[list[str]]:
@@ -66,9 +67,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for seconds, n in CASES:
         clip = make_clip(RESULTS / f"clip-{seconds}s-1280x720.mp4", seconds, "1280x720", audio=False)
-        meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
-        times = images.thumbnail_timeline(ThumbnailsSpec(count=n), meta).times
-        picked = images.choose_strategy(n, min(seconds, max(times) + 1))
+        meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
+        times = thumbnails.thumbnail_timeline(ThumbnailsSpec(count=n), meta).times
+        picked = thumbnails.choose_strategy(n, min(seconds, max(times) + 1))
         for name in ("decode", "seek", "a process per picture"):
             walls, peaks = [], []
             for _ in range(opts.runs):

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clips import RESULTS, make_clip  # noqa: E402
-from recast import media, timeline  # noqa: E402
-from recast.models import Clip, OutputSpec  # noqa: E402
+from recast.core import timeline  # noqa: E402
+from recast.core.requests import Clip  # noqa: E402
+from recast.core.specs import OutputSpec  # noqa: E402
+from recast.media import probe, renditions  # noqa: E402
 
 OUTPUT = {"type": "mp4", "video": {"codec": "h264", "resolution": "720p"}}
 
@@ -37,11 +39,11 @@ def main() -> None:
         d = Path(tmp)
         # A keyframe every 2 s, as cameras and most encoders write them.
         src = make_clip(RESULTS / "clip-10s-1920x1080-gop60.mp4", 10, "1920x1080", gop=60)
-        meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+        meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
         spec = OutputSpec.model_validate(OUTPUT)
         clip = timeline.resolve_clip(Clip(start=8, end=9), meta.duration_ms)
-        seek = media.encode_plan(spec, meta, src, d / "seek.mp4", clip=clip).args
-        whole = media.encode_plan(spec, meta, src, d / "late.mp4").args
+        seek = renditions.encode_plan(spec, meta, src, d / "seek.mp4", clip=clip).args
+        whole = renditions.encode_plan(spec, meta, src, d / "late.mp4").args
         late = [*whole[:-1], "-ss", "8", "-t", "1", whole[-1]]
         times: dict[str, list[float]] = {"input seeking (Recast)": [], "cut after decoding": []}
         for run in range(args.runs):
@@ -55,7 +57,7 @@ def main() -> None:
                 f"{name:24} median {statistics.median(values):.2f} s  ({', '.join(f'{v:.2f}' for v in values)})"
             )
         for f in ("seek", "late"):
-            got = media.duration_s(asyncio.run(media.probe_raw(d / f"{f}.mp4")))
+            got = probe.duration_s(asyncio.run(probe.probe_raw(d / f"{f}.mp4")))
             assert abs(got - 1.0) <= 0.1, f"{f}.mp4 lasts {got} s"
 
 

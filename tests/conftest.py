@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
 
 API_KEY, ORG = "test-key-acme", "acme"
 OTHER_KEY, OTHER_ORG = "test-key-globex", "globex"

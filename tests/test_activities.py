@@ -13,13 +13,15 @@ from temporalio.testing import ActivityEnvironment
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.stream import StreamActivities
-from recast import config, media
-from recast.models import EncodeRequest, OutputSpec
+from recast.core.payloads import EncodeRequest
+from recast.core.specs import OutputSpec
+from recast.infra import config
+from recast.media import probe
 from tests.test_failures import alive, ffmpeg_pids
 
 
 def request(deps: Deps, src: Path, spec: dict[str, Any], job_id: str) -> EncodeRequest:
-    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
     return EncodeRequest(
         job_id=job_id,
         organization="acme",

@@ -1,4 +1,4 @@
-"""A Recast job run as another workflow's child, through the `recast.child` interface.
+"""A Recast job run as another workflow's child, through the `recast.client.child` interface.
 
 The parent workflow below is what another project writes: it runs on its own worker and task queue,
 starts `TranscodeJob` on the shared test stack's queue (whose worker does the encoding), and gets the
@@ -28,8 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
-    from recast import child
-    from recast.stack import Stack
+    from recast.client import child
+    from recast.devstack.stack import Stack
     from tests.conftest import ORG, TERMINAL, Api, ffprobe, make_clip, stream
     from tests.test_failures import alive, ffmpeg_pids
     from tests.test_priority import long_clip

@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from recast.cli import parse_clip, parse_output, render_bar
-from recast.stack import Stack
+from recast.client.cli import parse_clip, parse_output, render_bar
+from recast.devstack.stack import Stack
 from tests.conftest import API_KEY, ffprobe, stream
 
 
 def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RECAST_API_URL": stack.env["API_URL"], "RECAST_API_KEY": API_KEY}
     return subprocess.run(
-        [sys.executable, "-m", "recast.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "recast.client.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

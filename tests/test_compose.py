@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from recast.config import Settings
-from recast.storage import Storage
+from recast.infra.config import Settings
+from recast.infra.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAST_SERVICES = ("api", "worker")
@@ -45,8 +45,10 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def config_variables() -> set[str]:
-    """The RECAST_* names recast/config.py passes to its environment look-ups."""
-    return set(re.findall(r"[\"'](RECAST_[A-Z0-9_]+)[\"']", (ROOT / "recast" / "config.py").read_text()))
+    """The RECAST_* names recast/infra/config.py passes to its environment look-ups."""
+    return set(
+        re.findall(r"[\"'](RECAST_[A-Z0-9_]+)[\"']", (ROOT / "recast" / "infra" / "config.py").read_text())
+    )
 
 
 def build_of(service: dict[str, Any]) -> tuple[Path, str]:
@@ -143,7 +145,7 @@ def test_recast_variables_are_ones_the_config_reads(services: dict[str, dict[str
     for name in RECAST_SERVICES:
         env = environment(services[name])
         unknown = {var for var in env if var.startswith("RECAST_")} - known
-        assert not unknown, f"{name} sets variables recast/config.py never reads: {sorted(unknown)}"
+        assert not unknown, f"{name} sets variables recast/infra/config.py never reads: {sorted(unknown)}"
         assert env["RECAST_TEMPORAL_ADDRESS"] == "temporal:7233"
     assert environment(services["api"])["RECAST_HOST"] == "0.0.0.0"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recast import signing
+from recast.infra import signing
 from tests.conftest import MAX_UPLOAD, SECRET, Api
 
 MP4 = [{"type": "mp4", "video": [{"codec": "h264", "resolution": "480p"}]}]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recast.stack import Stack
+from recast.devstack.stack import Stack
 from tests.conftest import API_KEY, OTHER_KEY, Api, second_api
 
 HEARTBEAT_S = 0.5

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
 from tests.conftest import Api, ffprobe, new_stack, stream
 from tests.test_jobs import activity_attempts
 

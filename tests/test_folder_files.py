@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 
 from activities.sign import download_link
-from recast.models import Output, OutputFile, OutputStatus, OutputType
-from recast.storage import Storage, output_prefix
+from recast.core.formats import OutputType
+from recast.core.job import Output, OutputFile, OutputStatus
+from recast.infra.storage import Storage, output_prefix
 from tests.conftest import SECRET, Api
 
 FILES = {

@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from recast import config
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
+from recast.infra import config
 from tests.conftest import new_stack
 
 FUZZ_KEY, FUZZ_ORG = "fuzz-key", "fuzz"

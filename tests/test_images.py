@@ -19,8 +19,13 @@ import pytest
 from PIL import Image, ImageOps
 from pydantic import ValidationError
 
-from recast import images, media, pricing, timeline
-from recast.models import Clip, InputKind, InputMetadata, OutputSpec, Priority
+from recast.core import pricing, timeline
+from recast.core.formats import InputKind
+from recast.core.job import InputMetadata
+from recast.core.requests import Clip, Priority
+from recast.core.specs import OutputSpec
+from recast.media import images, thumbnails, tools
+from recast.media import probe as probing
 from tests.conftest import Api, ffprobe, make_with_ffmpeg, stream
 
 COLOURS = ("red", "green", "blue")
@@ -51,7 +56,7 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def probe(path: Path) -> InputMetadata:
-    return media.input_metadata(asyncio.run(media.probe_raw(path)), path.stat().st_size)
+    return probing.input_metadata(asyncio.run(probing.probe_raw(path)), path.stat().st_size)
 
 
 def make(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any], images.ImagePlan]:
@@ -60,7 +65,7 @@ def make(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any
     plan = images.image_plan(spec, probe(src), src, dst)
     run = subprocess.run(plan.args, capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
-    data = asyncio.run(media.probe_raw(dst))
+    data = asyncio.run(probing.probe_raw(dst))
     images.check_image(data, spec.type.value, plan.width, plan.height)
     return data, plan
 
@@ -98,7 +103,7 @@ def test_gif_inputs(pictures: dict[str, Path], tmp_path: Path) -> None:
 def test_other_image_formats_are_refused(tmp_path: Path) -> None:
     bmp = tmp_path / "picture.bmp"
     make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(bmp))
-    with pytest.raises(media.MediaError, match="JPEG, PNG, WebP or GIF") as err:
+    with pytest.raises(tools.MediaError, match="JPEG, PNG, WebP or GIF") as err:
         probe(bmp)  # bmp_pipe is not a whitelisted demuxer
     assert err.value.code == "invalid-media"
     # A file image2 opens by its extension, holding another codec.
@@ -106,8 +111,8 @@ def test_other_image_formats_are_refused(tmp_path: Path) -> None:
         "format": {"format_name": "image2"},
         "streams": [{"codec_type": "video", "codec_name": "tiff", "width": 64, "height": 48}],
     }
-    with pytest.raises(media.MediaError, match="not tiff") as err:
-        media.input_metadata(tiff, 100)
+    with pytest.raises(tools.MediaError, match="not tiff") as err:
+        probing.input_metadata(tiff, 100)
     assert err.value.code == "unsupported-codec"
 
 
@@ -185,9 +190,9 @@ def test_poster_from_a_video(
 
 def test_check_image_refuses_a_wrong_result(pictures: dict[str, Path], tmp_path: Path) -> None:
     data, _ = make(pictures["png"], {"type": "webp"}, tmp_path / "o.webp")
-    with pytest.raises(media.MediaError, match="expected 100x100"):
+    with pytest.raises(tools.MediaError, match="expected 100x100"):
         images.check_image(data, "webp", 100, 100)
-    with pytest.raises(media.MediaError, match="expected a mjpeg picture"):
+    with pytest.raises(tools.MediaError, match="expected a mjpeg picture"):
         images.check_image(data, "jpg", 640, 360)
 
 
@@ -338,7 +343,7 @@ def test_poster_of_a_clip_or_a_join(
     dst = tmp_path / "poster.png"
     plan = images.image_plan(spec, meta, pictures["video"], dst, parts, clip)
     subprocess.run(plan.args, check=True, capture_output=True)
-    images.check_image(asyncio.run(media.probe_raw(dst)), "png", 80, 60)
+    images.check_image(asyncio.run(probing.probe_raw(dst)), "png", 80, 60)
     with Image.open(dst) as poster:
         assert colour_of(poster) == colour
 
@@ -348,14 +353,16 @@ def test_thumbnails_of_a_clip_and_of_a_join(pictures: dict[str, Path], tmp_path:
         {"type": "thumbnails", "thumbnails": {"times": [0.5, 1.5], "width": 64, "sprite": True}}
     )
     meta = probe(pictures["video"])
-    clipped = images.thumbnails_plan(
+    clipped = thumbnails.thumbnails_plan(
         spec, meta, pictures["video"], _folder(tmp_path, "c"), clip=Clip(start=1, end=3)
     )
     joined_meta, parts = _joined(pictures)
     at = OutputSpec.model_validate(
         {"type": "thumbnails", "thumbnails": {"times": [1.5, 3.5, 5.5], "width": 64}}
     )
-    joined = images.thumbnails_plan(at, joined_meta, pictures["video"], _folder(tmp_path, "j"), parts=parts)
+    joined = thumbnails.thumbnails_plan(
+        at, joined_meta, pictures["video"], _folder(tmp_path, "j"), parts=parts
+    )
     for plan, folder, colours in (
         (clipped, tmp_path / "c", ["green", "blue"]),
         (
@@ -371,7 +378,7 @@ def test_thumbnails_of_a_clip_and_of_a_join(pictures: dict[str, Path], tmp_path:
                 got.append(colour_of(picture))
         assert got == colours
     # The index covers the clip (2 s), not the input.
-    cues = images.sprite_vtt(clipped, 2.0)
+    cues = thumbnails.sprite_vtt(clipped, 2.0)
     assert "00:00:00.000 --> 00:00:01.500" in cues and "00:00:01.500 --> 00:00:02.000" in cues
 
 

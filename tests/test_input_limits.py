@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recast.stack import Stack
+from recast.devstack.stack import Stack
 from tests.conftest import Api, make_clip, make_with_ffmpeg
 from tests.test_jobs import activity_attempts
 

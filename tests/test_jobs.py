@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from recast.stack import Stack
+from recast.devstack.stack import Stack
 from tests.conftest import Api, ffprobe, stream
 
 MP4_480 = {"type": "mp4", "video": [{"codec": "h264", "resolution": "480p"}]}

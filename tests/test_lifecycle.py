@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from recast import pricing
-from recast.models import Priority, Quality, VideoCodec
+from recast.core import pricing
+from recast.core.formats import Quality, VideoCodec
+from recast.core.requests import Priority
 from tests.conftest import ORG, Api, ffprobe, stream
 
 H264_240 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}

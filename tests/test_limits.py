@@ -21,7 +21,7 @@ import pytest
 
 from api.errors import ApiError
 from api.limits import Limits
-from recast.stack import Stack
+from recast.devstack.stack import Stack
 from tests.conftest import Api, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}

@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from api.routes_list import base_query, list_page, quote
-from recast.search_attributes import CREATED_AT_KEY
-from recast.stack import Stack
+from recast.core.contract import CREATED_AT_KEY
+from recast.devstack.stack import Stack
 from tests.conftest import Api, second_api
 
 A_KEY, A_ORG = "list-key-a", "tenant-a"

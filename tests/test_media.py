@@ -15,13 +15,17 @@ from typing import ClassVar
 
 import pytest
 
-from recast import media, streaming
-from recast.models import InputMetadata, OutputSpec, Resolution, VideoCodec, VideoVariant
+from recast.core import specs
+from recast.core.formats import Resolution, VideoCodec
+from recast.core.job import InputMetadata
+from recast.core.specs import OutputSpec, VideoVariant
+from recast.media import probe as probing
+from recast.media import renditions, streaming, tools
 from tests.conftest import Api, make_clip
 
 
 def probe(path: Path) -> InputMetadata:
-    return media.input_metadata(asyncio.run(media.probe_raw(path)), path.stat().st_size)
+    return probing.input_metadata(asyncio.run(probing.probe_raw(path)), path.stat().st_size)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +41,7 @@ def probe(path: Path) -> InputMetadata:
 )
 def test_target_size(resolution: str | None, size: tuple[int, int], want: tuple[int, int]) -> None:
     variant = VideoVariant(codec=VideoCodec.h264, resolution=Resolution(resolution) if resolution else None)
-    got = media.target_size(variant, *size)
+    got = specs.target_size(variant, *size)
     assert got == want
     assert got[0] % 2 == 0 and got[1] % 2 == 0
 
@@ -56,8 +60,8 @@ def test_audio_only_input_is_accepted_but_not_for_video(tmp_path: Path) -> None:
     meta = probe(wav)
     assert (meta.width, meta.height, meta.codec, meta.audio_codec) == (None, None, None, "pcm_s16le")
     spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
-    with pytest.raises(media.MediaError) as err:
-        media.encode_plan(spec, meta, wav, tmp_path / "o.mp4")
+    with pytest.raises(tools.MediaError) as err:
+        renditions.encode_plan(spec, meta, wav, tmp_path / "o.mp4")
     assert err.value.code == "no-video-stream"
 
 
@@ -120,7 +124,7 @@ def test_hostile_playlist_cannot_reach_other_files(
     playlist.write_text(text.format(clip=secret, url=url))
     opens = _Opens(secret)
     try:
-        with pytest.raises(media.MediaError) as err:
+        with pytest.raises(tools.MediaError) as err:
             probe(playlist)
         assert err.value.code == "invalid-media" and "playlists" in str(err.value)
         meta = probe(clips["small"])  # even if probing were skipped, ffmpeg itself refuses to follow it
@@ -130,7 +134,7 @@ def test_hostile_playlist_cannot_reach_other_files(
         )
         (tmp_path / "pkg").mkdir()
         for args in (
-            media.encode_plan(spec, meta, playlist, tmp_path / "o.mp4").args,
+            renditions.encode_plan(spec, meta, playlist, tmp_path / "o.mp4").args,
             streaming.ladder_plan(ladder, meta, playlist, tmp_path / "pkg").args,
         ):
             run = subprocess.run(args, capture_output=True)
@@ -154,9 +158,9 @@ def test_hostile_playlist_cannot_reach_other_files(
         server.shutdown()
 
 
-def encode(src: Path, spec: OutputSpec, dst: Path) -> tuple[media.EncodePlan, InputMetadata]:
+def encode(src: Path, spec: OutputSpec, dst: Path) -> tuple[renditions.EncodePlan, InputMetadata]:
     meta = probe(src)
-    plan = media.encode_plan(spec, meta, src, dst)
+    plan = renditions.encode_plan(spec, meta, src, dst)
     subprocess.run(plan.args, check=True, capture_output=True)
     return plan, meta
 
@@ -164,15 +168,15 @@ def encode(src: Path, spec: OutputSpec, dst: Path) -> tuple[media.EncodePlan, In
 def test_check_output_accepts_a_good_encode(clips: dict[str, Path], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}})
     plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
-    media.check_output(asyncio.run(media.probe_raw(tmp_path / "o.mp4")), spec, plan, meta)
+    renditions.check_output(asyncio.run(probing.probe_raw(tmp_path / "o.mp4")), spec, plan, meta)
 
 
 def test_check_output_refuses_a_short_encode(clips: dict[str, Path], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
     plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
     truncated = make_clip(tmp_path / "short.mp4", seconds=1)  # what a silently cut-off encode looks like
-    with pytest.raises(media.MediaError) as err:
-        media.check_output(asyncio.run(media.probe_raw(truncated)), spec, plan, meta)
+    with pytest.raises(tools.MediaError) as err:
+        renditions.check_output(asyncio.run(probing.probe_raw(truncated)), spec, plan, meta)
     assert err.value.code == "output-mismatch" and "lasts" in str(err.value)
 
 
@@ -181,15 +185,15 @@ def test_check_output_refuses_wrong_codec_size_or_missing_audio(
 ) -> None:
     spec = OutputSpec.model_validate({"type": "webm", "video": {"codec": "vp9"}})
     plan, meta = encode(clips["small"], spec, tmp_path / "o.webm")
-    h264 = asyncio.run(media.probe_raw(clips["small"]))  # right size and length, wrong codec
-    with pytest.raises(media.MediaError, match="expected vp9"):
-        media.check_output(h264, spec, plan, meta)
-    small = asyncio.run(media.probe_raw(make_clip(tmp_path / "s.mp4", size="320x180")))
-    with pytest.raises(media.MediaError, match="expected 640x360"):
-        media.check_output(
+    h264 = asyncio.run(probing.probe_raw(clips["small"]))  # right size and length, wrong codec
+    with pytest.raises(tools.MediaError, match="expected vp9"):
+        renditions.check_output(h264, spec, plan, meta)
+    small = asyncio.run(probing.probe_raw(make_clip(tmp_path / "s.mp4", size="320x180")))
+    with pytest.raises(tools.MediaError, match="expected 640x360"):
+        renditions.check_output(
             {**small, "streams": [{**small["streams"][0], "codec_name": "vp9"}]}, spec, plan, meta
         )
-    silent = asyncio.run(media.probe_raw(tmp_path / "o.webm"))
+    silent = asyncio.run(probing.probe_raw(tmp_path / "o.webm"))
     silent["streams"] = [s for s in silent["streams"] if s["codec_type"] == "video"]
-    with pytest.raises(media.MediaError, match="expected opus audio"):
-        media.check_output(silent, spec, plan, meta)
+    with pytest.raises(tools.MediaError, match="expected opus audio"):
+        renditions.check_output(silent, spec, plan, meta)

@@ -1,5 +1,5 @@
 """Organizations and keys: every route scoped to the key's organization (another's job is 404, never
-403), `X-Organization-ID`, and the hashed keys file with `python -m recast.keys add`.
+403), `X-Organization-ID`, and the hashed keys file with `python -m recast.infra.keys add`.
 
 An API of its own, on the shared Temporal and worker, started with a keys file (and the shared
 stack's `RECAST_API_KEYS`), and a confirmation timeout long enough to keep a job waiting.
@@ -20,8 +20,9 @@ import httpx
 import pytest
 
 from api.app import create_app
-from recast import config, ids, keys
-from recast.stack import ROOT, Stack
+from recast.core import ids
+from recast.devstack.stack import ROOT, Stack
+from recast.infra import config, keys
 from tests.conftest import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
@@ -31,7 +32,7 @@ JOB_PARAMS = {"job_id", "output_id"}
 
 def add_key(keys_file: Path, org: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "recast.keys", "add", org, "--file", str(keys_file), *extra],
+        [sys.executable, "-m", "recast.infra.keys", "add", org, "--file", str(keys_file), *extra],
         capture_output=True,
         text=True,
         cwd=ROOT,

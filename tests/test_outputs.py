@@ -14,8 +14,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from recast import media, pricing
-from recast.models import InputMetadata, OutputSpec, Priority, Quality, VideoCodec, VideoVariant
+from recast.core import pricing, specs
+from recast.core.formats import Quality, VideoCodec
+from recast.core.job import InputMetadata
+from recast.core.requests import Priority
+from recast.core.specs import OutputSpec, VideoVariant
+from recast.media import probe as probing
+from recast.media import renditions, tools
 from tests.conftest import Api, make_clip, make_tone, stream
 
 
@@ -26,18 +31,18 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def probe(path: Path) -> InputMetadata:
-    return media.input_metadata(asyncio.run(media.probe_raw(path)), path.stat().st_size)
+    return probing.input_metadata(asyncio.run(probing.probe_raw(path)), path.stat().st_size)
 
 
-def encode(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any], media.EncodePlan]:
+def encode(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any], renditions.EncodePlan]:
     """Encode, check with check_output (raises on a mismatch), return the output's ffprobe data."""
     spec = OutputSpec.model_validate(spec_json)
     meta = probe(src)
-    plan = media.encode_plan(spec, meta, src, dst)
+    plan = renditions.encode_plan(spec, meta, src, dst)
     run = subprocess.run(plan.args, capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
-    data = asyncio.run(media.probe_raw(dst))
-    media.check_output(data, spec, plan, meta)
+    data = asyncio.run(probing.probe_raw(dst))
+    renditions.check_output(data, spec, plan, meta)
     return data, plan
 
 
@@ -71,7 +76,7 @@ def test_container_codec(
     assert sound["codec_name"] == audio and sound["channels"] == 2
     if codec == "h265" and container in ("mp4", "mov"):
         assert video["codec_tag_string"] == "hvc1"
-    assert abs(media.duration_s(data) - 1.0) <= 0.1
+    assert abs(probing.duration_s(data) - 1.0) <= 0.1
 
 
 @pytest.mark.parametrize(
@@ -115,7 +120,7 @@ def test_invalid_combinations_are_refused(spec: dict[str, Any], allowed: str) ->
     ],
 )
 def test_width_height_sizing(variant: dict[str, Any], size: tuple[int, int], want: tuple[int, int]) -> None:
-    got = media.target_size(VideoVariant.model_validate({"codec": "h264", **variant}), *size)
+    got = specs.target_size(VideoVariant.model_validate({"codec": "h264", **variant}), *size)
     assert got == want and got[0] % 2 == 0 and got[1] % 2 == 0
 
 
@@ -130,7 +135,7 @@ def test_width_framerate_bitrate(tiny: dict[str, Path], tmp_path: Path) -> None:
 
 def test_framerate_is_never_raised(tiny: dict[str, Path], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264", "framerate": 60}})
-    plan = media.encode_plan(spec, probe(tiny["video"]), tiny["video"], tmp_path / "o.mp4")
+    plan = renditions.encode_plan(spec, probe(tiny["video"]), tiny["video"], tmp_path / "o.mp4")
     assert plan.framerate is None and "fps" not in " ".join(plan.args)
 
 
@@ -149,7 +154,7 @@ def test_quality_and_codec_options(
     tiny: dict[str, Path], tmp_path: Path, variant: dict[str, Any], expect: list[str]
 ) -> None:
     spec = OutputSpec.model_validate({"type": "mkv", "video": variant})
-    args = media.encode_plan(spec, probe(tiny["video"]), tiny["video"], tmp_path / "o.mkv").args
+    args = renditions.encode_plan(spec, probe(tiny["video"]), tiny["video"], tmp_path / "o.mkv").args
     for flag, value in zip(expect[::2], expect[1::2], strict=True):
         assert args[args.index(flag) + 1] == value, (flag, args)
 
@@ -207,19 +212,19 @@ def test_audio_only_outputs(
         got = stream(data, "audio")
         assert got is not None and stream(data, "video") is None
         assert (got["codec_name"], got["channels"], int(got["sample_rate"])) == (codec, channels, rate)
-        assert abs(media.duration_s(data) - 1.0) <= 0.1
+        assert abs(probing.duration_s(data) - 1.0) <= 0.1
 
 
 def test_check_output_refuses_wrong_audio_parameters(tiny: dict[str, Path], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate({"type": "flac", "audio": {"channels": 1}})
     meta = probe(tiny["tone"])
-    plan = media.encode_plan(spec, meta, tiny["tone"], tmp_path / "o.flac")
+    plan = renditions.encode_plan(spec, meta, tiny["tone"], tmp_path / "o.flac")
     stereo, _ = encode(tiny["tone"], {"type": "flac"}, tmp_path / "s.flac")
-    with pytest.raises(media.MediaError, match="expected 1 audio channels"):
-        media.check_output(stereo, spec, plan, meta)
+    with pytest.raises(tools.MediaError, match="expected 1 audio channels"):
+        renditions.check_output(stereo, spec, plan, meta)
     wav, _ = encode(tiny["tone"], {"type": "wav", "audio": {"channels": 1}}, tmp_path / "s.wav")
-    with pytest.raises(media.MediaError, match="expected flac audio"):
-        media.check_output(wav, spec, plan, meta)
+    with pytest.raises(tools.MediaError, match="expected flac audio"):
+        renditions.check_output(wav, spec, plan, meta)
     # the right codec and channels in the wrong container
     mkv = tmp_path / "f.mkv"
     flac_in_mkv, _ = encode(
@@ -227,8 +232,8 @@ def test_check_output_refuses_wrong_audio_parameters(tiny: dict[str, Path], tmp_
         {"type": "mkv", "video": {"codec": "h264"}, "audio": {"codec": "flac", "channels": 1}},
         mkv,
     )
-    with pytest.raises(media.MediaError, match="expected a flac file"):
-        media.check_output(
+    with pytest.raises(tools.MediaError, match="expected a flac file"):
+        renditions.check_output(
             {**flac_in_mkv, "streams": [s for s in flac_in_mkv["streams"] if s["codec_type"] == "audio"]},
             spec,
             plan,
@@ -246,11 +251,11 @@ def test_corrupt_input(tiny: dict[str, Path], tmp_path: Path) -> None:
     data[start : start + 4000] = b"\xff" * 4000
     broken.write_bytes(bytes(data))
     probe(broken)  # ffprobe reads the container fine
-    with pytest.raises(media.MediaError) as err:
-        asyncio.run(media.decode_check(broken))
+    with pytest.raises(tools.MediaError) as err:
+        asyncio.run(probing.decode_check(broken))
     assert err.value.code == "corrupt-input"
-    asyncio.run(media.decode_check(tiny["video"]))  # sound inputs pass
-    asyncio.run(media.decode_check(tiny["tone"]))
+    asyncio.run(probing.decode_check(tiny["video"]))  # sound inputs pass
+    asyncio.run(probing.decode_check(tiny["tone"]))
 
 
 def test_unsupported_codec() -> None:
@@ -258,8 +263,8 @@ def test_unsupported_codec() -> None:
         "format": {"duration": "1.0"},
         "streams": [{"codec_type": "video", "codec_tag_string": "XYZ1", "width": 320, "height": 180}],
     }
-    with pytest.raises(media.MediaError) as err:
-        media.input_metadata(data, 100)
+    with pytest.raises(tools.MediaError) as err:
+        probing.input_metadata(data, 100)
     assert err.value.code == "unsupported-codec"
 
 

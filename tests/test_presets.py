@@ -16,8 +16,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from recast import media, presets, timeline
-from recast.models import OutputSpec, VideoVariant
+from recast.core import presets, specs, timeline
+from recast.core.specs import OutputSpec, VideoVariant
+from recast.media import probe, renditions
 from tests.conftest import Api, ffprobe, make_clip, stream
 
 
@@ -175,7 +176,7 @@ def test_report_fields_against_the_input(api: Api, hd: Path, tmp_path: Path) -> 
 )
 def test_fit_sizing(fit: str, size: tuple[int, int], want: tuple[int, int]) -> None:
     variant = VideoVariant.model_validate({"codec": "h264", "width": 1080, "height": 1920, "fit": fit})
-    assert media.target_size(variant, *size) == want
+    assert specs.target_size(variant, *size) == want
 
 
 @pytest.mark.parametrize("variant", [{"width": 640, "fit": "cover"}, {"resolution": "720p", "fit": "pad"}])
@@ -192,12 +193,12 @@ def test_fit_frames(fit: str, picture: tuple[int, int], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate(
         {"type": "mp4", "video": {"codec": "h264", "width": 360, "height": 640, "fit": fit}}
     )
-    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
     dst = tmp_path / f"{fit}.mp4"
-    plan = media.encode_plan(spec, meta, src, dst)
+    plan = renditions.encode_plan(spec, meta, src, dst)
     subprocess.run(plan.args, check=True, capture_output=True)
-    data = asyncio.run(media.probe_raw(dst))
-    media.check_output(data, spec, plan, meta)
+    data = asyncio.run(probe.probe_raw(dst))
+    renditions.check_output(data, spec, plan, meta)
     video = stream(data, "video")
     assert video and (video["width"], video["height"]) == (360, 640)
     assert video.get("sample_aspect_ratio", "1:1") == "1:1"
@@ -212,16 +213,16 @@ def test_fit_cover_in_a_join_crops_every_input(tmp_path: Path) -> None:
         (make_clip(tmp_path / f"{size}.mp4", seconds=1, size=size, audio=False), size)
         for size in ("320x240", "640x360")
     ]
-    metas = [(p, media.input_metadata(asyncio.run(media.probe_raw(p)), p.stat().st_size)) for p, _ in parts]
+    metas = [(p, probe.input_metadata(asyncio.run(probe.probe_raw(p)), p.stat().st_size)) for p, _ in parts]
     joined = timeline.joined_metadata([m for _, m in metas])
     spec = OutputSpec.model_validate(
         {"type": "mp4", "video": {"codec": "h264", "width": 360, "height": 640, "fit": "cover"}}
     )
     dst = tmp_path / "joined.mp4"
-    plan = media.encode_plan(spec, joined, metas[0][0], dst, parts=metas)
+    plan = renditions.encode_plan(spec, joined, metas[0][0], dst, parts=metas)
     subprocess.run(plan.args, check=True, capture_output=True)
-    data = asyncio.run(media.probe_raw(dst))
-    media.check_output(data, spec, plan, joined)
+    data = asyncio.run(probe.probe_raw(dst))
+    renditions.check_output(data, spec, plan, joined)
     video = stream(data, "video")
     # the joined frame is the larger input's 640x360; its tallest 9:16 crop is 202x360
     assert video and (video["width"], video["height"]) == (202, 360)
@@ -260,7 +261,7 @@ def test_folder_presets_run(api: Api, tmp_path: Path) -> None:
 def test_fit_in_a_ladder_rung(tmp_path: Path) -> None:
     """A portrait `cover` rung beside an ordinary one in an HLS ladder: cropped to its box, not
     stretched, and the package passes the ladder's own check."""
-    from recast import streaming
+    from recast.media import streaming
 
     src = make_clip(tmp_path / "land.mp4", seconds=2, size="1280x720")
     spec = OutputSpec.model_validate(
@@ -273,7 +274,7 @@ def test_fit_in_a_ladder_rung(tmp_path: Path) -> None:
             "segments": {"duration": 1},
         }
     )
-    meta = media.input_metadata(asyncio.run(media.probe_raw(src)), src.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
     folder = tmp_path / "package"
     folder.mkdir()
     plan = streaming.ladder_plan(spec, meta, src, folder)

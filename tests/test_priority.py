@@ -20,7 +20,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
 from tests.conftest import MAX_UPLOAD, TERMINAL, Api, make_clip, new_stack
 
 TINY = {"type": "mp4", "video": {"codec": "h264", "quality": "economy"}}

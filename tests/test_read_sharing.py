@@ -15,9 +15,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.errors import ApiError
 from api.job_store import JobStore
-from recast import ids
-from recast.models import InputSource, JobParams, JobStatus, OutputSpec, PlannedOutput
-from recast.stack import Stack
+from recast.core import ids
+from recast.core.job import JobStatus
+from recast.core.payloads import InputSource, JobParams, PlannedOutput
+from recast.core.specs import OutputSpec
+from recast.devstack.stack import Stack
 
 QUEUE = "read-sharing-no-worker"
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from recast import signing
+from recast.infra import signing
 
 GRANT = signing.FileGrant(
     "acme",

@@ -1,6 +1,6 @@
 """SSRF: input and webhook URLs cannot reach loopback, private, link-local or metadata addresses.
 
-Unit tests drive the guard (recast/net.py) with a stub resolver and a stub network backend, so a
+Unit tests drive the guard (recast/infra/net.py) with a stub resolver and a stub network backend, so a
 "public" address is never really connected to: they show which address a connection goes to, what
 Host and SNI it carries, and that DNS is asked once. The end-to-end tests run an API and worker of
 their own *without* the test suite's loopback allowlist, except one port: the "public" server, whose
@@ -32,8 +32,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.callback import CallbackActivities
 from activities.deps import Deps
 from activities.fetch import _get_following_redirects
-from recast import config, net
-from recast.stack import Stack, free_port
+from recast.devstack.stack import Stack, free_port
+from recast.infra import config, net
 from tests.conftest import Api, new_stack
 from tests.test_webhooks import delivery
 

@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from recast.config import Settings
-from recast.storage import ObjectUrl, Storage, operator_options, parse_object_url
+from recast.infra.config import Settings
+from recast.infra.storage import ObjectUrl, Storage, operator_options, parse_object_url
 
 EMAIL = "recast@example-project.iam.gserviceaccount.com"
 

@@ -27,9 +27,9 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 import httpx
 import pytest
 
-from recast.config import Settings
-from recast.stack import Stack, free_port, wait_for_port
-from recast.storage import Storage
+from recast.devstack.stack import Stack, free_port, wait_for_port
+from recast.infra.config import Settings
+from recast.infra.storage import Storage
 from tests.conftest import OTHER_ORG, Api, ffprobe, new_stack, stream
 
 BUCKET, PREFIX, INPUTS = "recast-media", "tenants", "customer-inputs"

@@ -18,8 +18,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from recast import media, pricing, streaming
-from recast.models import InputMetadata, OutputSpec, Priority
+from recast.core import pricing
+from recast.core.job import InputMetadata
+from recast.core.requests import Priority
+from recast.core.specs import OutputSpec
+from recast.media import probe, streaming, tools
 from tests.conftest import Api, ffprobe, make_clip, stream
 from tests.test_trim_join import upload_form
 
@@ -325,7 +328,7 @@ def _package(
     clip: Path, tmp_path: Path, spec_json: dict[str, Any]
 ) -> tuple[Path, OutputSpec, streaming.LadderPlan, InputMetadata]:
     spec = OutputSpec.model_validate(spec_json)
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
     folder = tmp_path / "package"
     folder.mkdir()
     plan = streaming.ladder_plan(spec, meta, clip, folder)
@@ -347,7 +350,7 @@ def test_check_package_refuses_a_broken_ladder(clip: Path, tmp_path: Path) -> No
 
     def refused(text: str, words: str) -> None:
         master.write_text(text)
-        with pytest.raises(media.MediaError, match=words) as err:
+        with pytest.raises(tools.MediaError, match=words) as err:
             asyncio.run(streaming.check_package(folder, spec_, plan, meta, tmp_path))
         assert err.value.code == "output-mismatch"
 
@@ -363,7 +366,7 @@ def test_check_package_refuses_a_broken_ladder(clip: Path, tmp_path: Path) -> No
     playlist = folder / "180p" / "index.m3u8"
     lines = playlist.read_text().splitlines()
     playlist.write_text("\n".join(lines[:-3] + lines[-1:]))
-    with pytest.raises(media.MediaError, match="lasts"):
+    with pytest.raises(tools.MediaError, match="lasts"):
         asyncio.run(streaming.check_package(folder, spec_, plan, meta, tmp_path))
     shutil.rmtree(folder)
 
@@ -376,7 +379,7 @@ def test_ladder_gop_and_keyframes_follow_segment_length(clip: Path, tmp_path: Pa
             "segments": {"duration": 2},
         }
     )
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
     plan = streaming.ladder_plan(spec, meta, clip, tmp_path)
     args = plan.args
     assert args[args.index("-g:v:0") + 1] == "60" and args[args.index("-g:v:1") + 1] == "30"  # fps × 2 s
@@ -422,12 +425,12 @@ def test_hls_ladder_of_a_clip(api: Api, clip: Path) -> None:
 
 
 def test_dash_ladder_of_joined_inputs(tmp_path: Path) -> None:
-    from recast import timeline
+    from recast.core import timeline
 
     d = tmp_path / "in"
     d.mkdir()
     files = [make_clip(d / "a.mp4", seconds=1, size="640x360"), make_clip(d / "b.mp4", seconds=1, size="320x240", audio=False, rate=25)]  # fmt: skip
-    parts = [(f, media.input_metadata(asyncio.run(media.probe_raw(f)), f.stat().st_size)) for f in files]
+    parts = [(f, probe.input_metadata(asyncio.run(probe.probe_raw(f)), f.stat().st_size)) for f in files]
     joined = timeline.joined_metadata([m for _, m in parts])
     spec = OutputSpec.model_validate(
         {
@@ -450,7 +453,7 @@ def test_muxer_writes_are_held_to_the_protocol_whitelist(clip: Path, tmp_path: P
     # The output's `-protocol_whitelist file` binds the segment and playlist writes of the muxer too:
     # with another protocol as the only one allowed, its very first write is refused.
     spec = OutputSpec.model_validate({"type": kind, "video": [{"codec": "h264", "height": 180}]})
-    meta = media.input_metadata(asyncio.run(media.probe_raw(clip)), clip.stat().st_size)
+    meta = probe.input_metadata(asyncio.run(probe.probe_raw(clip)), clip.stat().st_size)
     args = streaming.ladder_plan(spec, meta, clip, tmp_path).args
     at = args.index("-protocol_whitelist", args.index("-i") + 1)
     args[at + 1] = "pipe"

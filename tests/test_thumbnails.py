@@ -23,8 +23,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.deps import Deps
 from activities.images import ImageActivities
-from recast import config, images, pricing
-from recast.models import InputMetadata, JobCreate, OutputSpec, Priority, ThumbnailsSpec
+from recast.core import pricing
+from recast.core.job import InputMetadata
+from recast.core.requests import JobCreate, Priority
+from recast.core.specs import OutputSpec, ThumbnailsSpec
+from recast.infra import config
+from recast.media import thumbnails, tools
 from tests.conftest import Api, ffprobe, make_clip, make_with_ffmpeg, stream
 from tests.test_activities import place_input, request
 
@@ -93,22 +97,22 @@ def parse_vtt(text: str) -> list[tuple[float, float, str, tuple[int, int, int, i
 
 
 def test_timelines() -> None:
-    count = images.thumbnail_timeline(ThumbnailsSpec(count=4), _meta(8))
+    count = thumbnails.thumbnail_timeline(ThumbnailsSpec(count=4), _meta(8))
     assert count.times == [1, 3, 5, 7] and count.starts == [0, 2, 4, 6]
-    every = images.thumbnail_timeline(ThumbnailsSpec(interval=3), _meta(8))
+    every = thumbnails.thumbnail_timeline(ThumbnailsSpec(interval=3), _meta(8))
     assert every.times == every.starts == [0, 3, 6]
-    at = images.thumbnail_timeline(ThumbnailsSpec(times=[5, 1, 30]), _meta(8))
+    at = thumbnails.thumbnail_timeline(ThumbnailsSpec(times=[5, 1, 30]), _meta(8))
     assert at.times == [1, 5, 8 - 0.15] and at.starts == [0, 5, 30]  # past the end: the last frame
-    with pytest.raises(images.MediaError, match="120 images") as err:
-        images.thumbnail_timeline(ThumbnailsSpec(interval=0.1), _meta(12))
+    with pytest.raises(tools.MediaError, match="120 images") as err:
+        thumbnails.thumbnail_timeline(ThumbnailsSpec(interval=0.1), _meta(12))
     assert err.value.code == "too-many-thumbnails"
-    with pytest.raises(images.MediaError, match="same frame"):
-        images.thumbnail_timeline(ThumbnailsSpec(times=[20, 30]), _meta(8))
+    with pytest.raises(tools.MediaError, match="same frame"):
+        thumbnails.thumbnail_timeline(ThumbnailsSpec(times=[20, 30]), _meta(8))
 
 
 def test_one_ffmpeg_process_per_set(clip: dict[str, Path], tmp_path: Path) -> None:
     spec = OutputSpec.model_validate({"type": "thumbnails", "thumbnails": {"count": 7, "sprite": True}})
-    plan = images.thumbnails_plan(spec, _meta(4), clip["video"], tmp_path)
+    plan = thumbnails.thumbnails_plan(spec, _meta(4), clip["video"], tmp_path)
     assert plan.args.count("ffmpeg") == 1 and plan.args.count("-i") == 1  # one process, one decode
     graph = plan.args[plan.args.index("-filter_complex") + 1]
     assert "select=" in graph and "split=2" in graph and "tile=7x1" in graph
@@ -117,9 +121,9 @@ def test_one_ffmpeg_process_per_set(clip: dict[str, Path], tmp_path: Path) -> No
 
 def test_strategies() -> None:
     # A seek per picture only for a few pictures far apart; else one decode.
-    assert images.choose_strategy(10, 3600) == "seek" and images.choose_strategy(1, 6.5) == "seek"
-    assert images.choose_strategy(11, 3600) == "decode"  # memory: one open input per picture
-    assert images.choose_strategy(10, 59) == "decode"  # less than 6 s apart
+    assert thumbnails.choose_strategy(10, 3600) == "seek" and thumbnails.choose_strategy(1, 6.5) == "seek"
+    assert thumbnails.choose_strategy(11, 3600) == "decode"  # memory: one open input per picture
+    assert thumbnails.choose_strategy(10, 59) == "decode"  # less than 6 s apart
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "webp"])
@@ -132,10 +136,10 @@ def test_both_strategies_make_the_same_pictures(clip: dict[str, Path], tmp_path:
     for strategy in ("decode", "seek"):
         folder = tmp_path / strategy
         folder.mkdir()
-        plan = images.thumbnails_plan(spec, meta, clip["long"], folder, strategy)
+        plan = thumbnails.thumbnails_plan(spec, meta, clip["long"], folder, strategy)
         assert plan.strategy == strategy and plan.args.count("-i") == (1 if strategy == "decode" else 3)
         subprocess.run(plan.args, check=True, capture_output=True)
-        images.check_sequence(asyncio.run(images.probe_sequence(folder, f"thumb_%04d.{fmt}")), plan)
+        thumbnails.check_sequence(asyncio.run(thumbnails.probe_sequence(folder, f"thumb_%04d.{fmt}")), plan)
         made[strategy] = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert sorted(made["seek"]) == [f"sprite.{fmt}", *(f"thumb_{i:04d}.{fmt}" for i in (1, 2, 3))]
     assert made["seek"] == made["decode"]  # the very same frames, encoded alike

@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from recast import pricing, timeline
-from recast.models import Clip, InputMetadata, OutputSpec, Priority
-from recast.stack import Stack
+from recast.core import pricing, timeline
+from recast.core.job import InputMetadata
+from recast.core.requests import Clip, Priority
+from recast.core.specs import OutputSpec
+from recast.devstack.stack import Stack
 from tests.conftest import Api, make_clip, make_tone, second_api, stream
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "preset": "ultrafast"}}
@@ -338,21 +340,19 @@ def test_joined_metadata_and_clamping() -> None:
 def test_every_joined_file_is_opened_with_the_whitelists_and_seeked_before_reading(tmp_path: Path) -> None:
     """Each input of a join is read like a single input (protocol `file`, the demuxer whitelist), and
     a clip seeks each piece with -ss/-t before its -i instead of decoding from the start."""
-    from recast import media as recast_media
+    from recast.media import renditions, tools
 
     parts = [(tmp_path / f"in{i}.mp4", meta(2)) for i in range(3)]
     joined = timeline.joined_metadata([m for _, m in parts])
     clip = timeline.resolve_clip(Clip(start=2.5, end=5), joined.duration_ms)
     spec = OutputSpec.model_validate(MP4)
-    args = recast_media.encode_plan(
-        spec, joined, parts[0][0], tmp_path / "o.mp4", parts=parts, clip=clip
-    ).args
+    args = renditions.encode_plan(spec, joined, parts[0][0], tmp_path / "o.mp4", parts=parts, clip=clip).args
     opened = [i for i, a in enumerate(args) if a.startswith("file:") and args[i - 1] == "-i"]
     assert [args[i] for i in opened] == [f"file:{tmp_path}/in1.mp4", f"file:{tmp_path}/in2.mp4"]
     for i in opened:
         before = args[max(0, i - 11) : i]
         assert before[before.index("-protocol_whitelist") + 1] == "file"
-        assert before[before.index("-format_whitelist") + 1] == recast_media.FORMAT_WHITELIST
+        assert before[before.index("-format_whitelist") + 1] == tools.FORMAT_WHITELIST
         assert "-t" in before
     assert args[opened[0] - 11 : opened[0]].count("-ss") == 1  # input 1 from 0.5 s
     assert "concat" in args[args.index("-filter_complex") + 1]

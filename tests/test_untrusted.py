@@ -18,10 +18,10 @@ from pydantic import BaseModel
 from api.multipart_stream import MAX_FIELDS
 from api.routes_files import content_disposition
 from api.routes_jobs import MAX_JSON_BYTES
-from recast import signing
-from recast.models import JobCreate
-from recast.stack import Stack, free_port
-from recast.storage import clean_filename
+from recast.core.requests import JobCreate
+from recast.devstack.stack import Stack, free_port
+from recast.infra import signing
+from recast.infra.storage import clean_filename
 from tests.conftest import SECRET, Api
 
 MP4 = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}}]

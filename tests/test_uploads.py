@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from recast.signing import FileGrant, sign
-from recast.stack import Stack, free_port
-from recast.uploads import UploadError, UploadGrant, sign_upload, verify_upload
+from recast.devstack.stack import Stack, free_port
+from recast.infra.signing import FileGrant, sign
+from recast.infra.uploads import UploadError, UploadGrant, sign_upload, verify_upload
 from tests.conftest import API_KEY, MAX_UPLOAD, ORG, SECRET, Api, ffprobe, new_stack, stream
 
 H264_240 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}

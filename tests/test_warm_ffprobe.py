@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from activities.warm_ffprobe import WarmProbes
-from recast import media
+from recast.media import probe, tools
 from tests.conftest import make_clip, make_with_ffmpeg
 
 
@@ -38,7 +38,7 @@ def test_reports_are_those_of_a_fresh_ffprobe(clips: dict[str, Path], tmp_path: 
     assert reports[0]["format"]["filename"] == f"file:{files[0]}", "the first probe has no spare yet"
     for path, report in zip(files, reports[1:], strict=True):
         assert report["format"]["filename"] != f"file:{path}", "this probe did not use the spare"
-        assert without_filename(report) == without_filename(asyncio.run(media.probe_raw(path)))
+        assert without_filename(report) == without_filename(asyncio.run(probe.probe_raw(path)))
     assert len(used) == 3 and not any(folder.exists() for folder in used), "a spare's folder was left"
 
 
@@ -50,15 +50,15 @@ def test_errors_are_those_of_a_fresh_ffprobe(clips: dict[str, Path], tmp_path: P
         probes = WarmProbes()
         await probes.probe_raw(clips["small"])  # now a spare is waiting
         try:
-            with pytest.raises(media.MediaError) as err:
+            with pytest.raises(tools.MediaError) as err:
                 await probes.probe_raw(path)
             return f"{err.value.code}: {err.value}"
         finally:
             probes.close()
 
     for bad in (clips["notmedia"], playlist, tmp_path / "missing.mp4"):
-        with pytest.raises(media.MediaError) as fresh:
-            asyncio.run(media.probe_raw(bad))
+        with pytest.raises(tools.MediaError) as fresh:
+            asyncio.run(probe.probe_raw(bad))
         assert asyncio.run(run(bad)) == f"{fresh.value.code}: {fresh.value}"
 
 
@@ -75,7 +75,7 @@ def test_concurrent_probes_each_get_their_own_file(tmp_path: Path) -> None:
             probes.close()
 
     for size, report in zip(sizes, asyncio.run(run()), strict=True):
-        video = media.first_stream(report, "video")
+        video = probe.first_stream(report, "video")
         assert video is not None and f"{video['width']}x{video['height']}" == size
 
 
@@ -86,7 +86,7 @@ def test_a_spare_serves_the_next_event_loop_too(clips: dict[str, Path]) -> None:
     report = asyncio.run(probes.probe_raw(clips["silent"]))
     probes.close()
     assert report["format"]["filename"] != f"file:{clips['silent']}", "the spare was not used"
-    assert media.first_stream(report, "audio") is None
+    assert probe.first_stream(report, "audio") is None
 
 
 def test_close_stops_the_spare(clips: dict[str, Path]) -> None:

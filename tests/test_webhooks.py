@@ -21,9 +21,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.callback import CallbackActivities
 from activities.deps import Deps
-from recast import config
-from recast.models import InputInfo, Job, JobStatus, Output, OutputType, VideoCodec, VideoVariant
-from recast.webhooks import (
+from recast.core.formats import OutputType, VideoCodec
+from recast.core.job import InputInfo, Job, JobStatus, Output
+from recast.core.specs import VideoVariant
+from recast.core.webhooks import (
     EVENT_OUTPUT_COMPLETED,
     EVENT_STATUS_CHANGED,
     WEBHOOK_RETRY,
@@ -32,6 +33,7 @@ from recast.webhooks import (
     signature,
     verify,
 )
+from recast.infra import config
 
 SECRET = "whsec_test"
 

@@ -22,36 +22,41 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from recast import pricing, timeline
-    from recast.models import (
-        IMAGE_TYPES,
+    from recast.core import pricing, timeline
+    from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+    from recast.core.formats import IMAGE_TYPES, InputKind, OutputType
+    from recast.core.job import (
         STAGE_PROGRESS,
-        Clip,
+        InputMetadata,
+        Job,
+        JobStatus,
+        Output,
+        OutputStatus,
+        Stage,
+        encoding_progress,
+        output_filename,
+        savings,
+    )
+    from recast.core.payloads import (
         EncodeRequest,
         EncodeResult,
         FetchRequest,
         FetchResult,
-        InputKind,
-        InputMetadata,
         InputPart,
         InputSource,
-        Job,
         JobParams,
-        JobStatus,
-        Output,
-        OutputSpec,
-        OutputStatus,
-        OutputType,
         SignedUrl,
         SignRequest,
-        Stage,
-        encoding_progress,
         initial_job,
-        output_filename,
-        savings,
     )
-    from recast.search_attributes import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
-    from recast.webhooks import EVENT_OUTPUT_COMPLETED, EVENT_STATUS_CHANGED, WEBHOOK_RETRY, WebhookDelivery
+    from recast.core.requests import Clip
+    from recast.core.specs import OutputSpec
+    from recast.core.webhooks import (
+        EVENT_OUTPUT_COMPLETED,
+        EVENT_STATUS_CHANGED,
+        WEBHOOK_RETRY,
+        WebhookDelivery,
+    )
 
 JOB_MEMO = "job"
 # The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest

@@ -10,7 +10,9 @@ import re
 import string
 from datetime import datetime
 
-from recast.models import FOLDER_TYPES, PATH_TEMPLATE_VARIABLES, OutputSpec, size_label
+from recast.core.formats import FOLDER_TYPES
+from recast.core.requests import PATH_TEMPLATE_VARIABLES
+from recast.core.specs import OutputSpec, size_label
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._=+@-]+$")
 

@@ -9,19 +9,10 @@ the workflow computes them deterministically.
 
 from __future__ import annotations
 
-from recast.models import (
-    THUMBNAILS_MAX_IMAGES,
-    InputKind,
-    InputMetadata,
-    Output,
-    OutputSpec,
-    OutputType,
-    Priority,
-    Quality,
-    VideoCodec,
-    VideoVariant,
-    target_size,
-)
+from recast.core.formats import THUMBNAILS_MAX_IMAGES, InputKind, OutputType, Quality, VideoCodec
+from recast.core.job import InputMetadata, Output
+from recast.core.requests import Priority
+from recast.core.specs import OutputSpec, VideoVariant, target_size
 
 CURRENCY = "USD"
 

@@ -9,7 +9,7 @@ Keys come from `RECAST_API_KEYS` (`key=org,…`, hashed as soon as they are read
 
 The file never holds a key, only its hash: whoever reads it cannot call the API. Add a key with
 
-    python -m recast.keys add acme [--file F]      # prints the new key once, appends its hash
+    python -m recast.infra.keys add acme [--file F]      # prints the new key once, appends its hash
 
 and revoke one by deleting its line. The API re-reads the file when it changes (checked at most once
 a second), so neither needs a restart.
@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-log = logging.getLogger("recast.keys")
+log = logging.getLogger("recast.infra.keys")
 
 PREFIX = "sha256:"
 KEY_PREFIX = "rk_"
@@ -173,7 +173,7 @@ def add_key(path: Path, org: str, note: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m recast.keys", description="Manage Recast's API keys file."
+        prog="python -m recast.infra.keys", description="Manage Recast's API keys file."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="create a key for an organization; prints it once")
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         key = add_key(path, args.org, args.note)
     except (KeysError, OSError) as exc:
-        print(f"recast.keys: {exc}", file=sys.stderr)
+        print(f"recast.infra.keys: {exc}", file=sys.stderr)
         return 1
     print(key)
     print(f"added a key for {args.org} to {path}; it is shown only this once", file=sys.stderr)

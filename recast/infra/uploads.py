@@ -16,8 +16,8 @@ from datetime import datetime
 import opendal
 from pydantic import BaseModel
 
-from recast import signing
-from recast.storage import Storage, safe_filename, upload_prefix
+from recast.infra import signing
+from recast.infra.storage import Storage, safe_filename, upload_prefix
 
 UPLOAD_SCHEME = "upload://"
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from recast.models import INPUT_SCHEMES
+from recast.core.requests import INPUT_SCHEMES
 
 TERMINAL = {"completed", "failed", "partial", "canceled"}
 

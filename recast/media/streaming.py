@@ -25,20 +25,12 @@ from typing import Any
 
 import ffmpeg
 
-from recast import media, timeline
-from recast.models import (
-    STREAM_ENTRY,
-    Clip,
-    Fit,
-    InputMetadata,
-    OutputSpec,
-    OutputType,
-    Quality,
-    VideoCodec,
-    VideoVariant,
-    segment_duration,
-    target_size,
-)
+from recast.core import timeline
+from recast.core.formats import STREAM_ENTRY, Fit, OutputType, Quality, VideoCodec
+from recast.core.job import InputMetadata
+from recast.core.requests import Clip
+from recast.core.specs import OutputSpec, VideoVariant, segment_duration, target_size
+from recast.media import probe, renditions, tools
 
 HLS_ENTRY = STREAM_ENTRY[OutputType.hls]
 DASH_ENTRY = STREAM_ENTRY[OutputType.dash]
@@ -116,7 +108,7 @@ def _rung_options(spec: OutputSpec, rung: Rung) -> dict[str, Any]:
     """The encoder options of one rung, qualified with its output stream (`-crf:v:1 …`)."""
     variant = rung.variant
     # The single-file encoder settings (preset/CRF per quality, profile), then the ladder's own.
-    opts = media._video_options(spec, variant)
+    opts = renditions._video_options(spec, variant)
     kbps = rung.peak_kbps
     opts.update({"g": rung.gop, "maxrate": f"{kbps}k", "bufsize": f"{2 * kbps}k"})
     if variant.codec is VideoCodec.h264:
@@ -153,8 +145,8 @@ def ladder_plan(
 ) -> LadderPlan:
     """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it.
 
-    `parts` and `clip` as for media.encode_plan: the ladder is made from the joined, clipped timeline
-    (media.source_streams), which is then split into the rungs.
+    `parts` and `clip` as for renditions.encode_plan: the ladder is made from the joined, clipped timeline
+    (renditions.source_streams), which is then split into the rungs.
     """
     if ":" in str(outdir):
         # The muxers take plain paths (they derive segment paths from them): no protocol prefix allowed.
@@ -164,7 +156,7 @@ def ladder_plan(
     for i, m in enumerate(metas):
         if not (m.width and m.height):
             which = f"inputs[{i}] has" if joined else "the input has"
-            raise media.MediaError(
+            raise tools.MediaError(
                 "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
             )
     assert meta.width and meta.height
@@ -176,7 +168,7 @@ def ladder_plan(
     if meta.audio_codec and spec.audio.enabled:
         audio_codec, channels, sample_rate = spec.audio_codec.value, spec.audio.channels, spec.sample_rate
     audio_format = (sample_rate, channels) if sample_rate and channels else None
-    decoded, audio_stream = media.source_streams(
+    decoded, audio_stream = renditions.source_streams(
         src, meta, parts, clip, (meta.width, meta.height), join_fps, audio_format
     )
     split = decoded.filter_multi_output("split", len(rungs)) if len(rungs) > 1 else None
@@ -190,7 +182,7 @@ def ladder_plan(
     for rung in rungs:
         video = split.stream(rung.index) if split is not None else decoded
         if rung.variant.fit is not Fit.contain:
-            video = media.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
+            video = renditions.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
         elif (rung.width, rung.height) != (meta.width, meta.height):
             video = video.filter("scale", rung.width, rung.height)
         if rung.framerate:
@@ -201,7 +193,7 @@ def ladder_plan(
         streams.append(audio_stream)  # one rendition, shared by every rung
         opts.update(
             {
-                "c:a": media.AUDIO_ENCODERS[spec.audio_codec],
+                "c:a": renditions.AUDIO_ENCODERS[spec.audio_codec],
                 "ac": channels,
                 "ar": sample_rate,
                 "b:a": f"{spec.audio_bitrate_kbps}k",
@@ -251,7 +243,7 @@ def ladder_plan(
         target = str(outdir / DASH_ENTRY)
     out = ffmpeg.output(*streams, target, format=spec.type.value, **opts)
     return LadderPlan(
-        [media.FFMPEG, *media.GLOBAL_ARGS, *out.get_args()],
+        [tools.FFMPEG, *tools.GLOBAL_ARGS, *out.get_args()],
         rungs,
         entry,
         audio_codec,
@@ -361,7 +353,7 @@ def read_dash(folder: Path) -> tuple[list[Variant], Variant | None]:
             if tpl is None:
                 tpl = aset.find("mpd:SegmentTemplate", MPD_NS)
             if tpl is None:
-                raise media.MediaError("output-mismatch", "the MPD has a representation without segments")
+                raise tools.MediaError("output-mismatch", "the MPD has a representation without segments")
             rep_id = rep.get("id", "")
             scale = int(tpl.get("timescale", "1"))
             number = int(tpl.get("startNumber", "1"))
@@ -397,7 +389,7 @@ def _inside(folder: Path, name: str) -> Path:
     """`name` inside `folder`; a manifest naming anything outside it is refused, not followed."""
     path = (folder / name).resolve()
     if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        raise media.MediaError("output-mismatch", f"the package names {name!r}, which it does not contain")
+        raise tools.MediaError("output-mismatch", f"the package names {name!r}, which it does not contain")
     return path
 
 
@@ -415,19 +407,19 @@ async def first_segment(folder: Path, variant: Variant, scratch: Path) -> dict[s
     """ffprobe of the variant's init segment followed by its first media segment: what a player
     starting that rung decodes."""
     if not variant.segments:
-        raise media.MediaError("output-mismatch", f"rung {variant.uri} has no segments")
+        raise tools.MediaError("output-mismatch", f"rung {variant.uri} has no segments")
     joined = scratch / f"probe-{re.sub(r'[^A-Za-z0-9]', '_', variant.uri)}.mp4"
     with joined.open("wb") as fh:
         for name in ([variant.init] if variant.init else []) + [variant.segments[0][0]]:
             fh.write(_inside(folder, name).read_bytes())
     try:
-        return await media.probe_raw(joined)
+        return await probe.probe_raw(joined)
     finally:
         joined.unlink(missing_ok=True)
 
 
-def _mismatch(message: str) -> media.MediaError:
-    return media.MediaError("output-mismatch", message)
+def _mismatch(message: str) -> tools.MediaError:
+    return tools.MediaError("output-mismatch", message)
 
 
 async def check_package(
@@ -451,11 +443,11 @@ async def check_package(
         if got.bandwidth <= 0:
             raise _mismatch(f"{label}: the manifest gives no bandwidth")
         total = sum(d for _, d in got.segments)
-        if abs(total - want_s) > media.duration_tolerance_s(want_s):
+        if abs(total - want_s) > renditions.duration_tolerance_s(want_s):
             raise _mismatch(f"{label} lasts {total:.2f}s but the input lasts {want_s:.2f}s")
         data = await first_segment(folder, got, scratch)
-        video = media.first_stream(data, "video")
-        want_codec = media.FFPROBE_CODEC[rung.variant.codec]
+        video = probe.first_stream(data, "video")
+        want_codec = renditions.FFPROBE_CODEC[rung.variant.codec]
         if video is None or video.get("codec_name") != want_codec:
             raise _mismatch(f"{label}: its first segment is not {want_codec} video")
         if (video.get("width"), video.get("height")) != (rung.width, rung.height):
@@ -475,7 +467,7 @@ async def check_package(
     if plan.audio_codec:
         if audio is None:
             raise _mismatch("the package has no audio rendition")
-        audio_stream = media.first_stream(await first_segment(folder, audio, scratch), "audio")
+        audio_stream = probe.first_stream(await first_segment(folder, audio, scratch), "audio")
         if audio_stream is None or audio_stream.get("codec_name") != plan.audio_codec:
             raise _mismatch(f"the audio rendition is not {plan.audio_codec}")
         if (

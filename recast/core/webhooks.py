@@ -17,7 +17,7 @@ from datetime import timedelta
 from pydantic import BaseModel, field_validator
 from temporalio.common import RetryPolicy
 
-from recast.models import Job
+from recast.core.job import Job
 
 EVENT_STATUS_CHANGED = "job.status_changed"
 EVENT_OUTPUT_COMPLETED = "output.completed"

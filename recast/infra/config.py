@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recast import keys
+from recast.infra import keys
 
 TASK_QUEUE_DEFAULT = "recast"
 
@@ -68,7 +68,7 @@ class Settings:
     upload_ttl_s: int = 86400  # lifetime of an upload URL from POST /v1/uploads
     # SHA-256 hex of each RECAST_API_KEYS key → its organization: the keys themselves are not kept.
     api_key_hashes: dict[str, str] = field(default_factory=dict)
-    api_keys_file: Path | None = None  # hashed keys, re-read by the API when it changes (recast.keys)
+    api_keys_file: Path | None = None  # hashed keys, re-read by the API when it changes (recast.infra.keys)
     signing_secret: str = ""
     public_url: str = ""  # base of signed download URLs; empty → the request's own base URL
     max_upload_bytes: int = 2 * 1024**3
@@ -87,7 +87,7 @@ class Settings:
     events_heartbeat_s: float = 30.0
     confirmation_timeout_s: float = 86400.0
     webhook_retry_s: float = 3600.0
-    # Extra targets input and webhook URLs may reach besides public addresses (recast.net): CIDRs,
+    # Extra targets input and webhook URLs may reach besides public addresses (recast.infra.net): CIDRs,
     # IPs or host names, each optionally `:port`.
     url_allowlist: tuple[str, ...] = ()
     # Former signing secrets: download tokens they signed still verify; new tokens use signing_secret.
@@ -107,8 +107,8 @@ def load() -> Settings:
         data_dir / "signing.key"
     )
     allowlist = _list("RECAST_URL_ALLOWLIST")
-    # Imported here: recast.child imports this module into workflow sandboxes, which need no httpx.
-    from recast.net import UrlPolicy
+    # Imported here: recast.client.child imports this module into workflow sandboxes, which need no httpx.
+    from recast.infra.net import UrlPolicy
 
     UrlPolicy.parse(allowlist)  # a bad entry stops the process at start, not at its first fetch
     return Settings(

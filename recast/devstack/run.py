@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from recast.config import read_or_create_secret
-from recast.stack import Stack, wait_for_port
+from recast.devstack.stack import Stack, wait_for_port
+from recast.infra.config import read_or_create_secret
 
 TEMPORAL_PORT = 7233
 UI_PORT = 8233

@@ -8,8 +8,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import PayloadLimitsConfig
 
-from recast.config import Settings
-from recast.search_attributes import SEARCH_ATTRIBUTES
+from recast.core.contract import SEARCH_ATTRIBUTES
+from recast.infra.config import Settings
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 MEMO_WARN_BYTES = 256 * 1024

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import opendal
 
-from recast.config import Settings
-from recast.models import OutputFile
+from recast.core.job import OutputFile
+from recast.infra.config import Settings
 
 CHUNK = 1024 * 1024
 # Content types of the files folder outputs hold; Python's mimetypes knows few of them.

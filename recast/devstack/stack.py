@@ -1,6 +1,6 @@
 """Start Recast's processes — Temporal dev server, worker, API — as children of one launcher.
 
-Used by `make run` (recast.run), by the test fixtures and by the benchmarks, so all three run
+Used by `make run` (recast.devstack.run), by the test fixtures and by the benchmarks, so all three run
 the real thing the same way.
 """
 
@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recast.search_attributes import SEARCH_ATTRIBUTES
+from recast.core.contract import SEARCH_ATTRIBUTES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

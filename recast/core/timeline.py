@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from recast.models import MIN_CLIP_S, Clip, InputMetadata
+from recast.core.job import InputMetadata
+from recast.core.requests import MIN_CLIP_S, Clip
 
 # Every joined input is converted to one frame rate: the highest of theirs, at most this.
 MAX_JOIN_FPS = 120.0
