@@ -1,0 +1,129 @@
+"""The `recast` CLI against a running stack: submit, progress, download."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recast.client.cli import parse_clip, parse_output, render_bar
+from recast.devstack.stack import Stack
+from tests.helpers import API_KEY, ffprobe, stream
+
+
+def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECAST_API_URL": stack.env["API_URL"], "RECAST_API_KEY": API_KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "recast.client.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_parse_output() -> None:
+    assert parse_output("mp4:h264:720p:premium") == {
+        "type": "mp4",
+        "video": {"codec": "h264", "resolution": "720p", "quality": "premium"},
+    }
+    assert parse_output("webm:vp9") == {"type": "webm", "video": {"codec": "vp9"}}
+    assert parse_output("mp3") == {"type": "mp3"}
+    assert parse_output("preset:hls-ladder") == {"preset": "hls-ladder"}
+    assert parse_output('{"type": "webp", "image": {"width": 320}}') == {
+        "type": "webp",
+        "image": {"width": 320},
+    }
+    for bad in ("preset:", "{not json", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_output(bad)
+
+
+def test_parse_clip() -> None:
+    assert parse_clip("12.5:42") == {"start": 12.5, "end": 42.0}
+    assert parse_clip(":30") == {"end": 30.0}
+    assert parse_clip("60:") == {"start": 60.0}
+    for bad in ("12", ":", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_clip(bad)
+
+
+def test_render_bar() -> None:
+    assert render_bar({"progress": 50, "stage": "encoding"}, width=10) == "[#####.....]  50% encoding"
+
+
+def test_submit_wait_download(stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:
+    run = run_cli(stack, "submit", str(clips["small"]), "-o", "mp4:h264:480p", "--download", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert "100% done" in run.stderr  # the progress bar reached the end
+    [saved] = [Path(line) for line in run.stdout.split()]
+    assert saved == tmp_path / "small-480p-h264.mp4"
+    video = stream(ffprobe(saved), "video")
+    assert video is not None and video["codec_name"] == "h264" and video["height"] == 360
+
+
+def test_errors_are_reported_not_raised(stack: Stack, tmp_path: Path) -> None:
+    run = run_cli(stack, "submit", str(tmp_path / "missing.mp4"), "-o", "mp4:h264")
+    assert run.returncode == 2 and "no such file" in run.stderr
+    run = run_cli(stack, "submit", "http://127.0.0.1:1/x.mp4", "-o", "webm:h264")
+    assert run.returncode == 2 and "invalid-input" in run.stderr and "allowed: vp9" in run.stderr
+
+
+def test_delayed_start_and_confirm(stack: Stack, clips: dict[str, Path]) -> None:
+    run = run_cli(
+        stack, "submit", str(clips["small"]), "-o", "mp4:h264:480p", "--delayed-start", "--priority", "premium",
+        "--metadata", "customer=c-42", "--wait",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "awaiting confirmation: estimated" in run.stderr
+    job_id = run.stderr.split()[0]
+    confirmed = run_cli(stack, "confirm", job_id)
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert confirmed.stdout.split() in ([job_id, "processing"], [job_id, "completed"])
+    again = run_cli(stack, "confirm", job_id)
+    assert again.returncode == 2
+    assert "not-awaiting-confirmation" in again.stderr
+    status = run_cli(stack, "status", job_id)
+    job = json.loads(status.stdout)
+    assert job["priority"] == "premium" and job["metadata"] == {"customer": "c-42"}
+
+
+def test_submit_with_a_clip(stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:
+    run = run_cli(
+        stack,
+        "submit",
+        str(clips["small"]),
+        "-o",
+        "mp4:h264",
+        "--clip",
+        "0.5:1.5",
+        "--download",
+        str(tmp_path),
+    )
+    assert run.returncode == 0, run.stderr
+    [saved] = [Path(line) for line in run.stdout.split()]
+    assert abs(float(ffprobe(saved)["format"]["duration"]) - 1.0) <= 0.1
+
+
+def test_submit_folder_and_audio_outputs_downloads_every_file(
+    stack: Stack, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    hls = {"type": "hls", "video": [{"codec": "h264", "resolution": "480p"}], "segments": {"duration": 1}}
+    run = run_cli(
+        stack, "submit", str(clips["small"]), "-o", json.dumps(hls), "-o", "mp3", "--download", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stderr
+    saved = [Path(line) for line in run.stdout.split()]
+    [master] = [p for p in saved if p.suffix == ".m3u8"]
+    [mp3] = [p for p in saved if p.suffix == ".mp3"]
+    # The package is saved whole in its own folder: the master playlist's relative URIs resolve on disk.
+    variants = [line for line in master.read_text().splitlines() if line and not line.startswith("#")]
+    assert variants and all((master.parent / v).is_file() for v in variants)
+    assert list(master.parent.rglob("*.m4s"))
+    audio = stream(ffprobe(mp3), "audio")
+    assert audio is not None and audio["codec_name"] == "mp3"

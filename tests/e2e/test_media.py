@@ -1,0 +1,199 @@
+"""The media layer on real files: probing, sizing, and the output check that refuses bad encodes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import http.server
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from recast.core import specs
+from recast.core.formats import Resolution, VideoCodec
+from recast.core.job import InputMetadata
+from recast.core.specs import OutputSpec, VideoVariant
+from recast.media import probe as probing
+from recast.media import renditions, streaming, tools
+from tests.helpers import Api, make_clip
+
+
+def probe(path: Path) -> InputMetadata:
+    return probing.input_metadata(asyncio.run(probing.probe_raw(path)), path.stat().st_size)
+
+
+@pytest.mark.parametrize(
+    ("resolution", "size", "want"),
+    [
+        ("480p", (1920, 1080), (854, 480)),
+        ("720p", (1920, 1080), (1280, 720)),
+        ("1080p", (640, 360), (640, 360)),  # never upscaled
+        ("480p", (1080, 1920), (270, 480)),  # portrait keeps its aspect
+        ("480p", (641, 361), (640, 360)),  # odd input: evened, not upscaled
+        (None, (1279, 719), (1280, 720)),
+    ],
+)
+def test_target_size(resolution: str | None, size: tuple[int, int], want: tuple[int, int]) -> None:
+    variant = VideoVariant(codec=VideoCodec.h264, resolution=Resolution(resolution) if resolution else None)
+    got = specs.target_size(variant, *size)
+    assert got == want
+    assert got[0] % 2 == 0 and got[1] % 2 == 0
+
+
+def test_probe_reports_input_metadata(clips: dict[str, Path]) -> None:
+    meta = probe(clips["small"])
+    assert (meta.width, meta.height, meta.codec, meta.audio_codec) == (640, 360, "h264", "aac")
+    assert meta.framerate == 30 and abs(meta.duration_ms - 2000) <= 50
+    assert meta.file_size_bytes == clips["small"].stat().st_size
+
+
+def test_audio_only_input_is_accepted_but_not_for_video(tmp_path: Path) -> None:
+    # Probing accepts an audio-only input (audio outputs can be made); a video output cannot.
+    wav = tmp_path / "tone.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(wav)], check=True)
+    meta = probe(wav)
+    assert (meta.width, meta.height, meta.codec, meta.audio_codec) == (None, None, None, "pcm_s16le")
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+    with pytest.raises(tools.MediaError) as err:
+        renditions.encode_plan(spec, meta, wav, tmp_path / "o.mp4")
+    assert err.value.code == "no-video-stream"
+
+
+class _Opens:
+    """Every open of one file by any process on this machine, seen through inotify."""
+
+    IN_OPEN, IN_ACCESS, IN_NONBLOCK = 0x20, 0x01, 0o4000
+
+    def __init__(self, path: Path) -> None:
+        self.libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0
+        assert self.libc.inotify_add_watch(self.fd, str(path).encode(), self.IN_OPEN | self.IN_ACCESS) >= 0
+
+    def count(self) -> int:
+        events = 0
+        with contextlib.suppress(BlockingIOError):
+            while data := os.read(self.fd, 4096):
+                events += len(data) // 16  # struct inotify_event; no name for a watched file
+        return events
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _Spy(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "evil.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{clip}\n#EXTINF:2,\n{url}\n#EXT-X-ENDLIST\n",
+        ),
+        ("evil.txt", "ffconcat version 1.0\nfile {clip}\nfile {url}\n"),
+    ],
+)
+def test_hostile_playlist_cannot_reach_other_files(
+    tmp_path: Path, clips: dict[str, Path], api: Api, name: str, text: str
+) -> None:
+    # A playlist naming another local file (think: another organization's upload) and a URL must not
+    # be followed: not by ffprobe, not by ffmpeg, not by a whole job (single file or ladder).
+    secret = tmp_path / "other-org.mp4"
+    shutil.copy(clips["small"], secret)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Spy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Spy.hits.clear()
+    playlist = tmp_path / name
+    url = f"http://127.0.0.1:{server.server_address[1]}/secret.mp4"
+    playlist.write_text(text.format(clip=secret, url=url))
+    opens = _Opens(secret)
+    try:
+        with pytest.raises(tools.MediaError) as err:
+            probe(playlist)
+        assert err.value.code == "invalid-media" and "playlists" in str(err.value)
+        meta = probe(clips["small"])  # even if probing were skipped, ffmpeg itself refuses to follow it
+        spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+        ladder = OutputSpec.model_validate(
+            {"type": "hls", "video": [{"codec": "h264"}, {"codec": "h264", "height": 180}]}
+        )
+        (tmp_path / "pkg").mkdir()
+        for args in (
+            renditions.encode_plan(spec, meta, playlist, tmp_path / "o.mp4").args,
+            streaming.ladder_plan(ladder, meta, playlist, tmp_path / "pkg").args,
+        ):
+            run = subprocess.run(args, capture_output=True)
+            assert run.returncode != 0 and b"not on whitelist" in run.stderr
+        # Through the API: the job fails cleanly at probing.
+        jobs = [
+            api.submit(playlist, [o])
+            for o in (
+                {"type": "mp4", "video": {"codec": "h264"}},
+                ladder.model_dump(mode="json", exclude_none=True),
+            )
+        ]
+        for job in jobs:
+            done = api.wait(job["id"])
+            assert (done["status"], done["error_code"]) == ("failed", "invalid-media"), done
+            assert "playlists" in done["error_message"]
+        assert opens.count() == 0, "something opened the file the playlist names"
+        assert _Spy.hits == [], "something fetched the URL the playlist names"
+    finally:
+        opens.close()
+        server.shutdown()
+
+
+def encode(src: Path, spec: OutputSpec, dst: Path) -> tuple[renditions.EncodePlan, InputMetadata]:
+    meta = probe(src)
+    plan = renditions.encode_plan(spec, meta, src, dst)
+    subprocess.run(plan.args, check=True, capture_output=True)
+    return plan, meta
+
+
+def test_check_output_accepts_a_good_encode(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
+    renditions.check_output(asyncio.run(probing.probe_raw(tmp_path / "o.mp4")), spec, plan, meta)
+
+
+def test_check_output_refuses_a_short_encode(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = OutputSpec.model_validate({"type": "mp4", "video": {"codec": "h264"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.mp4")
+    truncated = make_clip(tmp_path / "short.mp4", seconds=1)  # what a silently cut-off encode looks like
+    with pytest.raises(tools.MediaError) as err:
+        renditions.check_output(asyncio.run(probing.probe_raw(truncated)), spec, plan, meta)
+    assert err.value.code == "output-mismatch" and "lasts" in str(err.value)
+
+
+def test_check_output_refuses_wrong_codec_size_or_missing_audio(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    spec = OutputSpec.model_validate({"type": "webm", "video": {"codec": "vp9"}})
+    plan, meta = encode(clips["small"], spec, tmp_path / "o.webm")
+    h264 = asyncio.run(probing.probe_raw(clips["small"]))  # right size and length, wrong codec
+    with pytest.raises(tools.MediaError, match="expected vp9"):
+        renditions.check_output(h264, spec, plan, meta)
+    small = asyncio.run(probing.probe_raw(make_clip(tmp_path / "s.mp4", size="320x180")))
+    with pytest.raises(tools.MediaError, match="expected 640x360"):
+        renditions.check_output(
+            {**small, "streams": [{**small["streams"][0], "codec_name": "vp9"}]}, spec, plan, meta
+        )
+    silent = asyncio.run(probing.probe_raw(tmp_path / "o.webm"))
+    silent["streams"] = [s for s in silent["streams"] if s["codec_type"] == "video"]
+    with pytest.raises(tools.MediaError, match="expected opus audio"):
+        renditions.check_output(silent, spec, plan, meta)
