@@ -30,9 +30,7 @@ with workflow.unsafe.imports_passed_through():
 
     from recast.client import child
     from recast.devstack.stack import Stack
-    from tests.e2e.test_failures import alive, ffmpeg_pids
-    from tests.e2e.test_priority import long_clip
-    from tests.helpers import ORG, TERMINAL, Api, ffprobe, make_clip, stream
+    from tests.helpers import ORG, TERMINAL, Api, alive, ffmpeg_pids, ffprobe, long_clip, make_clip, stream
 
 
 @dataclass

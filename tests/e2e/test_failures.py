@@ -12,31 +12,7 @@ from pathlib import Path
 import pytest
 
 from recast.devstack.stack import Stack, free_port
-from tests.e2e.test_jobs import activity_attempts
-from tests.helpers import Api, ffprobe, new_stack, stream
-
-
-def ffmpeg_pids(needle: str) -> list[int]:
-    """PIDs of running ffmpeg processes whose command line contains `needle`."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmd and cmd[0].endswith(b"ffmpeg") and needle.encode() in b" ".join(cmd):
-            pids.append(int(entry.name))
-    return pids
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+from tests.helpers import Api, activity_attempts, alive, ffmpeg_pids, ffprobe, new_stack, stream
 
 
 @pytest.fixture

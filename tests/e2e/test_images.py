@@ -26,16 +26,7 @@ from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 from recast.media import images, thumbnails, tools
 from recast.media import probe as probing
-from tests.helpers import Api, ffprobe, make_with_ffmpeg, stream
-
-COLOURS = ("red", "green", "blue")
-RGB = {"red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255)}
-
-
-def _colour_strip(rate: str) -> str:
-    """Three solid colours one after the other, each one frame at `rate` (a lavfi graph)."""
-    inputs = "".join(f"color=c={c}:s=320x240:r={rate}:d=1[{c}];" for c in COLOURS)
-    return inputs + "".join(f"[{c}]" for c in COLOURS) + "concat=n=3:v=1:a=0"
+from tests.helpers import Api, colour_of, colour_strip, difference, ffprobe, make_with_ffmpeg, stream, tagged
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +38,10 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         made[ext] = d / f"picture.{ext}"
         make_with_ffmpeg("-f", "lavfi", "-i", still, "-frames:v", "1", str(made[ext]))
     made["gif"] = d / "colours.gif"  # 3 frames: red, green, blue
-    make_with_ffmpeg("-f", "lavfi", "-i", _colour_strip("1"), "-frames:v", "3", str(made["gif"]))
+    make_with_ffmpeg("-f", "lavfi", "-i", colour_strip("1"), "-frames:v", "3", str(made["gif"]))
     made["video"] = d / "colours.mp4"  # 3 s: red, green, blue, 10 fps
     make_with_ffmpeg(
-        "-f", "lavfi", "-i", _colour_strip("10"), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(made["video"])
+        "-f", "lavfi", "-i", colour_strip("10"), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(made["video"])
     )  # fmt: skip
     return made
 
@@ -68,11 +59,6 @@ def make(src: Path, spec_json: dict[str, Any], dst: Path) -> tuple[dict[str, Any
     data = asyncio.run(probing.probe_raw(dst))
     images.check_image(data, spec.type.value, plan.width, plan.height)
     return data, plan
-
-
-def colour_of(picture: Image.Image) -> str:
-    r, g, b = picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2))  # type: ignore[misc]
-    return min(RGB, key=lambda c: sum((x - y) ** 2 for x, y in zip(RGB[c], (r, g, b), strict=True)))
 
 
 # ---------------------------------------------------------------- probe ------------------------------------
@@ -420,27 +406,11 @@ def test_clip_job_with_a_poster_and_thumbnails(api: Api, pictures: dict[str, Pat
 # ---------------------------------------------------------------- EXIF orientation -------------------------
 
 
-def _tagged(path: Path, orientation: int) -> Path:
-    """A 320x160 JPEG (a green block in its stored top-left corner) tagged with this EXIF orientation."""
-    picture = Image.new("RGB", (320, 160), (200, 30, 30))
-    picture.paste((20, 200, 20), (0, 0, 100, 40))
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    picture.save(path, exif=exif.tobytes(), quality=95)
-    return path
-
-
-def _difference(a: Image.Image, b: Image.Image) -> float:
-    """Mean absolute difference per channel, 0–255."""
-    pairs = list(zip(a.tobytes(), b.tobytes(), strict=True))
-    return sum(abs(x - y) for x, y in pairs) / len(pairs)
-
-
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_gives_upright_outputs_of_the_displayed_shape(
     orientation: int, tmp_path: Path
 ) -> None:
-    src = _tagged(tmp_path / "photo.jpg", orientation)
+    src = tagged(tmp_path / "photo.jpg", orientation)
     upright = ImageOps.exif_transpose(Image.open(src)).convert("RGB")  # what viewers show
     meta = probe(src)
     assert (meta.width, meta.height) == upright.size
@@ -450,11 +420,11 @@ def test_exif_orientation_gives_upright_outputs_of_the_displayed_shape(
         got = Image.open(tmp_path / "o.png").convert("RGB")
         want = upright if size else upright.resize((plan.width, plan.height), Image.Resampling.LANCZOS)
         assert got.size == want.size == (plan.width, plan.height)
-        assert _difference(got, want) < 12, f"orientation {orientation}: not what a viewer shows"
+        assert difference(got, want) < 12, f"orientation {orientation}: not what a viewer shows"
 
 
 def test_a_sideways_photo_job_is_upright(api: Api, tmp_path: Path) -> None:
-    src = _tagged(tmp_path / "phone.jpg", 6)  # stored 320x160, shown 160x320 (turned clockwise)
+    src = tagged(tmp_path / "phone.jpg", 6)  # stored 320x160, shown 160x320 (turned clockwise)
     done = api.wait(api.submit(src, [{"type": "webp", "image": {"width": 80}}])["id"])
     assert done["status"] == "completed", done
     meta = done["input_metadata"]
@@ -464,4 +434,4 @@ def test_a_sideways_photo_job_is_upright(api: Api, tmp_path: Path) -> None:
     resp = api.download(done["id"], out["id"], tmp_path / "o.webp")
     with Image.open(io.BytesIO(resp.content)) as got:
         want = ImageOps.exif_transpose(Image.open(src)).convert("RGB").resize((80, 160))
-        assert _difference(got.convert("RGB"), want) < 12
+        assert difference(got.convert("RGB"), want) < 12

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from recast.devstack.stack import Stack
-from tests.e2e.test_jobs import activity_attempts
-from tests.helpers import Api, make_clip, make_with_ffmpeg
+from tests.helpers import Api, activity_attempts, make_clip, make_with_ffmpeg
 
 MP4 = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}]
 

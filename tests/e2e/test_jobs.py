@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
-
 from recast.devstack.stack import Stack
-from tests.helpers import Api, ffprobe, stream
+from tests.helpers import Api, activity_attempts, ffprobe, stream
 
 MP4_480 = {"type": "mp4", "video": [{"codec": "h264", "resolution": "480p"}]}
 WEBM_480 = {"type": "webm", "video": [{"codec": "vp9", "resolution": "480p"}]}
@@ -112,31 +107,6 @@ def test_input_url_missing_fails_cleanly(api: Api, http_server: str) -> None:
     assert done["status"] == "failed"
     assert done["error_code"] == "input-unreachable"
     assert "404" in done["error_message"]
-
-
-def activity_attempts(temporal: Stack, job_id: str, activity_type: str) -> list[int]:
-    """Attempt numbers of each started `activity_type` in the job's history (ordinary or local)."""
-
-    async def read() -> list[int]:
-        client = await Client.connect(temporal.env["RECAST_TEMPORAL_ADDRESS"])
-        scheduled: dict[int, str] = {}
-        attempts = []
-        async for event in client.get_workflow_handle(job_id).fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                attrs = event.activity_task_started_event_attributes
-                if scheduled.get(attrs.scheduled_event_id) == activity_type:
-                    attempts.append(attrs.attempt)
-            if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-                # A local activity leaves one marker holding its last attempt number.
-                marker = event.marker_recorded_event_attributes
-                data = json.loads(marker.details["data"].payloads[0].data) if "data" in marker.details else {}
-                if data.get("activity_type") == activity_type:
-                    attempts.append(data["attempt"])
-        return attempts
-
-    return asyncio.run(read())
 
 
 def test_not_media_fails_once_with_clear_error(api: Api, clips: dict[str, Path], temporal: Stack) -> None:

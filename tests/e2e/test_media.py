@@ -21,11 +21,7 @@ from recast.core.job import InputMetadata
 from recast.core.specs import OutputSpec, VideoVariant
 from recast.media import probe as probing
 from recast.media import renditions, streaming, tools
-from tests.helpers import Api, make_clip
-
-
-def probe(path: Path) -> InputMetadata:
-    return probing.input_metadata(asyncio.run(probing.probe_raw(path)), path.stat().st_size)
+from tests.helpers import Api, make_clip, probe
 
 
 @pytest.mark.parametrize(

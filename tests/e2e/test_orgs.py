@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,23 +19,13 @@ import pytest
 
 from api.app import create_app
 from recast.core import ids
-from recast.devstack.stack import ROOT, Stack
+from recast.devstack.stack import Stack
 from recast.infra import config, keys
-from tests.helpers import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, second_api
+from tests.helpers import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, add_key, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 # The path parameters the walk knows how to fill with the first organization's job.
 JOB_PARAMS = {"job_id", "output_id"}
-
-
-def add_key(keys_file: Path, org: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "recast.infra.keys", "add", org, "--file", str(keys_file), *extra],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=30,
-    )
 
 
 def error(resp: httpx.Response, status: int, code: str) -> str:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from recast.core import presets, specs, timeline
 from recast.core.specs import OutputSpec, VideoVariant
 from recast.media import probe, renditions
-from tests.helpers import Api, ffprobe, make_clip, stream
+from tests.helpers import Api, ffprobe, make_clip, picture_box, stream
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +31,6 @@ def _download(api: Api, job: dict[str, Any], index: int, dest: Path) -> dict[str
     resp = api.download(job["id"], job["outputs"][index]["id"], dest)
     assert len(resp.content) == job["outputs"][index]["file_size_bytes"]
     return ffprobe(dest)
-
-
-def _picture_box(path: Path, start: str = "0") -> tuple[int, int]:
-    """Width and height of the non-black picture in five frames from `start` seconds (cropdetect)."""
-    run = subprocess.run(
-        ["ffmpeg", "-v", "info", "-ss", start, "-i", str(path), "-frames:v", "5", "-vf", "cropdetect=24:2:0",
-         "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )  # fmt: skip
-    w, h = re.findall(r"crop=(\d+):(\d+):", run.stderr)[-1]
-    return int(w), int(h)
 
 
 # ---------------------------------------------------------------- the catalog ------------------------------
@@ -122,7 +109,7 @@ def test_every_preset_runs(api: Api, hd: Path, tmp_path: Path) -> None:
     video = stream(social, "video")
     # a 1280x720 input fills a 9:16 frame 720 lines tall without upscaling: 404x720, cropped (no bars)
     assert video and (video["width"], video["height"]) == (404, 720) and video["codec_name"] == "h264"
-    assert _picture_box(tmp_path / "social.mp4") == (404, 720)
+    assert picture_box(tmp_path / "social.mp4") == (404, 720)
 
     silent = _download(api, done, len(outputs) - 1, tmp_path / "silent.mp4")
     assert stream(silent, "audio") is None and stream(silent, "video")
@@ -202,7 +189,7 @@ def test_fit_frames(fit: str, picture: tuple[int, int], tmp_path: Path) -> None:
     video = stream(data, "video")
     assert video and (video["width"], video["height"]) == (360, 640)
     assert video.get("sample_aspect_ratio", "1:1") == "1:1"
-    got = _picture_box(dst)
+    got = picture_box(dst)
     assert abs(got[0] - picture[0]) <= 4 and abs(got[1] - picture[1]) <= 4, got
 
 
@@ -227,7 +214,7 @@ def test_fit_cover_in_a_join_crops_every_input(tmp_path: Path) -> None:
     # the joined frame is the larger input's 640x360; its tallest 9:16 crop is 202x360
     assert video and (video["width"], video["height"]) == (202, 360)
     for start in ("0", "1.2"):  # a frame of each input
-        got = _picture_box(dst, start)
+        got = picture_box(dst, start)
         assert abs(got[0] - 202) <= 4 and abs(got[1] - 360) <= 4, (start, got)
 
 

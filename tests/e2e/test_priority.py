@@ -10,7 +10,6 @@ from the jobs' workflow histories.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,20 +20,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from recast.devstack.stack import Stack, free_port
-from tests.helpers import MAX_UPLOAD, TERMINAL, Api, make_clip, new_stack
+from tests.helpers import TERMINAL, Api, long_clip, make_clip, new_stack
 
 TINY = {"type": "mp4", "video": {"codec": "h264", "quality": "economy"}}
 SLOW = {"type": "webm", "video": {"codec": "vp9", "resolution": "720p", "quality": "premium"}}
-
-
-def long_clip(path: Path, seconds: int = 20) -> Path:
-    """A 720p clip whose VP9 encode takes far longer than a test waits, compressed hard to stay under
-    the test stacks' upload limit."""
-    src = f"testsrc2=size=1280x720:rate=30:duration={seconds}"
-    args = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "40", "-pix_fmt", "yuv420p", str(path)]
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", src, *args], check=True)
-    assert path.stat().st_size < MAX_UPLOAD
-    return path
 
 
 @pytest.fixture

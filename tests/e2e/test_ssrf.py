@@ -10,18 +10,15 @@ redirects must not lead into loopback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import httpcore
 import httpx
@@ -34,8 +31,7 @@ from activities.deps import Deps
 from activities.fetch import _get_following_redirects
 from recast.devstack.stack import Stack, free_port
 from recast.infra import config, net
-from tests.e2e.test_webhooks import delivery
-from tests.helpers import Api, new_stack
+from tests.helpers import Api, Server, delivery, new_stack, serving
 
 MP4 = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}}]
 PUBLIC = "93.184.216.34"  # never connected to: the tests' network backend is a stub
@@ -354,58 +350,6 @@ def test_redirects_are_bounded() -> None:
 
 
 # ---------------------------------------------------------------- over real loopback sockets --------------
-
-
-@dataclass
-class Server:
-    """A loopback HTTP server: `/redirect?to=URL` answers 302 to URL, anything else serves `files`."""
-
-    files: Path
-    requests: list[dict[str, str]] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@contextlib.contextmanager
-def serving(files: Path) -> Iterator[Server]:
-    server = Server(files)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            server.requests.append({"path": self.path, "host": self.headers.get("Host", "")})
-            parts = urlsplit(self.path)
-            if parts.path == "/redirect":
-                self.send_response(302)
-                self.send_header("Location", parse_qs(parts.query)["to"][0])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            target = files / parts.path.lstrip("/")
-            if not target.is_file():
-                self.send_error(404)
-                return
-            body = target.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def test_real_connection_goes_to_the_checked_address_with_the_original_host(clips: dict[str, Path]) -> None:

@@ -23,8 +23,7 @@ from recast.core.job import InputMetadata
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec
 from recast.media import probe, streaming, tools
-from tests.e2e.test_trim_join import upload_form
-from tests.helpers import Api, ffprobe, make_clip, stream
+from tests.helpers import Api, ffprobe, make_clip, stream, upload_form
 
 SEGMENT_S = 1
 CLIP_S = 2

@@ -29,8 +29,7 @@ from recast.core.requests import JobCreate, Priority
 from recast.core.specs import OutputSpec, ThumbnailsSpec
 from recast.infra import config
 from recast.media import thumbnails, tools
-from tests.helpers import Api, ffprobe, make_clip, make_with_ffmpeg, stream
-from tests.unit.test_activities import place_input, request
+from tests.helpers import Api, ffprobe, make_clip, make_with_ffmpeg, place_input, request, stream
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ End to end through the shared stack with tiny lavfi clips; every output is downl
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,10 @@ import httpx
 import pytest
 
 from recast.core import pricing, timeline
-from recast.core.job import InputMetadata
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 from recast.devstack.stack import Stack
-from tests.helpers import Api, make_clip, make_tone, second_api, stream
+from tests.helpers import Api, make_clip, make_tone, meta, second_api, stream, upload_form
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "preset": "ultrafast"}}
 TOLERANCE_S = 0.1
@@ -67,16 +65,6 @@ def upload(api: Api, path: Path) -> str:
     put = httpx.put(ticket["url"], content=path.read_bytes(), timeout=30)
     assert put.status_code == 200, put.text
     return str(ticket["input_url"])
-
-
-def upload_form(api: Api, path: Path, outputs: list[dict[str, Any]], **fields: str) -> httpx.Response:
-    """A multipart submission (`Api.upload` names its file argument `clip`, so it cannot pass the field)."""
-    with path.open("rb") as fh:
-        return api.http.post(
-            "/v1/jobs",
-            files={"media": (path.name, fh, "video/mp4")},
-            data={"outputs": json.dumps(outputs), **fields},
-        )
 
 
 def submit_json(api: Api, body: dict[str, Any]) -> dict[str, Any]:
@@ -305,14 +293,6 @@ def test_an_unknown_upload_among_inputs_is_named(api: Api) -> None:
 
 
 # ---------------------------------------------------------------- the timeline (pure) ----------------------
-
-
-def meta(
-    seconds: float, width: int | None = 640, height: int | None = 360, fps: float | None = 30
-) -> InputMetadata:
-    return InputMetadata(
-        duration_ms=round(seconds * 1000), width=width, height=height, framerate=fps, file_size_bytes=1000
-    )
 
 
 def test_pieces_cut_the_clip_from_the_joined_timeline() -> None:

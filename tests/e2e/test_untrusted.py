@@ -18,11 +18,10 @@ from pydantic import BaseModel
 from api.multipart_stream import MAX_FIELDS
 from api.routes_files import content_disposition
 from api.routes_jobs import MAX_JSON_BYTES
-from recast.core.requests import JobCreate
 from recast.devstack.stack import Stack, free_port
 from recast.infra import signing
 from recast.infra.storage import clean_filename
-from tests.helpers import SECRET, Api
+from tests.helpers import SECRET, Api, request_models
 
 MP4 = [{"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}}]
 URL = "http://127.0.0.1:1/x.mp4"
@@ -36,17 +35,6 @@ def error(resp: httpx.Response, status: int, code: str) -> str:
 
 
 # ---------------------------------------------------------------- request models --------------------------
-
-
-def request_models() -> list[type[BaseModel]]:
-    models: list[type[BaseModel]] = [JobCreate]
-    try:
-        from api.routes_uploads import UploadCreate
-    except ImportError:  # the upload flow is optional here
-        pass
-    else:
-        models.append(UploadCreate)
-    return models
 
 
 def unbounded_strings(schema: dict[str, Any], defs: dict[str, Any], path: str = "") -> list[str]:

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.callback import CallbackActivities
 from activities.deps import Deps
-from recast.core.formats import OutputType, VideoCodec
-from recast.core.job import InputInfo, Job, JobStatus, Output
-from recast.core.specs import VideoVariant
+from recast.core.job import Job
 from recast.core.webhooks import (
     EVENT_OUTPUT_COMPLETED,
     EVENT_STATUS_CHANGED,
@@ -34,29 +31,9 @@ from recast.core.webhooks import (
     verify,
 )
 from recast.infra import config
+from tests.helpers import WEBHOOK_SECRET, delivery, make_job
 
-SECRET = "whsec_test"
-
-
-def make_job(status: JobStatus = JobStatus.processing) -> Job:
-    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    return Job(
-        id="job_w1",
-        organization="acme",
-        status=status,
-        input=InputInfo(filename="clip.mp4", size=123),
-        outputs=[Output(id="out_1", type=OutputType.mp4, video=[VideoVariant(codec=VideoCodec.h264)])],
-        metadata={"customer": "c-42"},
-        webhook_url="http://example.invalid/hook",
-        created_at=at,
-        updated_at=at,
-    )
-
-
-def delivery(url: str, secret: str | None = SECRET, **kw: Any) -> WebhookDelivery:
-    return WebhookDelivery(
-        url=url, secret=secret, event=EVENT_STATUS_CHANGED, delivery_id="dlv_1", job=make_job(), **kw
-    )
+SECRET = WEBHOOK_SECRET  # what delivery() signs with
 
 
 # ---------------------------------------------------------------- signature / verify ----------------------

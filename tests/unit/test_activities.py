@@ -14,23 +14,8 @@ from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.stream import StreamActivities
 from recast.core.payloads import EncodeRequest
-from recast.core.specs import OutputSpec
 from recast.infra import config
-from recast.media import probe
-from tests.e2e.test_failures import alive, ffmpeg_pids
-
-
-def request(deps: Deps, src: Path, spec: dict[str, Any], job_id: str) -> EncodeRequest:
-    meta = probe.input_metadata(asyncio.run(probe.probe_raw(src)), src.stat().st_size)
-    return EncodeRequest(
-        job_id=job_id,
-        organization="acme",
-        output_id="out_1",
-        spec=OutputSpec.model_validate(spec),
-        input_key="unused",
-        input_metadata=meta,
-        stall_timeout_s=30,
-    )
+from tests.helpers import alive, ffmpeg_pids, place_input, request
 
 
 @pytest.fixture
@@ -41,13 +26,6 @@ def deps(tmp_path: Path, clips: dict[str, Path]) -> Iterator[Deps]:
     deps = Deps.from_settings(settings)
     yield deps
     deps.probes.close()  # as the worker does at shutdown
-
-
-def place_input(deps: Deps, src: Path, key: str) -> None:
-    path = deps.storage.local_path(key)
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(src.read_bytes())
 
 
 def test_encode_heartbeats_progress_and_uploads(deps: Deps, clips: dict[str, Path]) -> None:

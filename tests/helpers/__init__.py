@@ -1,0 +1,78 @@
+"""What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
+running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
+(processes), a redirecting loopback server (servers), payloads for calling activities directly
+(activities). Everything is re-exported here; fixtures live in tests/conftest.py."""
+
+from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
+from tests.helpers.api import TERMINAL, Api, request_models, upload_form
+from tests.helpers.media import (
+    ffprobe,
+    long_clip,
+    make_clip,
+    make_tone,
+    make_with_ffmpeg,
+    meta,
+    picture_box,
+    probe,
+    stream,
+)
+from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
+from tests.helpers.processes import alive, ffmpeg_pids
+from tests.helpers.servers import Server, serving
+from tests.helpers.stacks import (
+    API_KEY,
+    MAX_UPLOAD,
+    ORG,
+    OTHER_KEY,
+    OTHER_ORG,
+    SECRET,
+    SHARED_QUEUE,
+    STACK_ENV,
+    activity_attempts,
+    add_key,
+    new_stack,
+    second_api,
+)
+
+__all__ = [
+    "API_KEY",
+    "COLOURS",
+    "MAX_UPLOAD",
+    "ORG",
+    "OTHER_KEY",
+    "OTHER_ORG",
+    "RGB",
+    "SECRET",
+    "SHARED_QUEUE",
+    "STACK_ENV",
+    "TERMINAL",
+    "WEBHOOK_SECRET",
+    "Api",
+    "Server",
+    "activity_attempts",
+    "add_key",
+    "alive",
+    "colour_of",
+    "colour_strip",
+    "delivery",
+    "difference",
+    "ffmpeg_pids",
+    "ffprobe",
+    "long_clip",
+    "make_clip",
+    "make_job",
+    "make_tone",
+    "make_with_ffmpeg",
+    "meta",
+    "new_stack",
+    "picture_box",
+    "place_input",
+    "probe",
+    "request",
+    "request_models",
+    "second_api",
+    "serving",
+    "stream",
+    "tagged",
+    "upload_form",
+]
