@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from recast.devstack.stack import Stack, free_port
-from tests.helpers import OTHER_KEY, SHARED_QUEUE, Api, make_clip, new_stack
+from tests.helpers import OTHER_KEY, SHARED_QUEUE, Api, colour_strip, make_clip, make_with_ffmpeg, new_stack
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,25 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "long720": make_clip(d / "long720.mp4", seconds=6, size="1280x720"),
         "notmedia": notmedia,
     }
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Still pictures (png, jpg, webp), and a GIF and a video of three colours (tests/helpers/pictures.py),
+    for the image tests with and without a stack (made once per module, as before the split)."""
+    d = tmp_path_factory.mktemp("pictures")
+    still = "testsrc2=size=640x360:rate=1"
+    made = {}
+    for ext in ("png", "jpg", "webp"):
+        made[ext] = d / f"picture.{ext}"
+        make_with_ffmpeg("-f", "lavfi", "-i", still, "-frames:v", "1", str(made[ext]))
+    made["gif"] = d / "colours.gif"  # 3 frames: red, green, blue
+    make_with_ffmpeg("-f", "lavfi", "-i", colour_strip("1"), "-frames:v", "3", str(made["gif"]))
+    made["video"] = d / "colours.mp4"  # 3 s: red, green, blue, 10 fps
+    make_with_ffmpeg(
+        "-f", "lavfi", "-i", colour_strip("10"), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(made["video"])
+    )  # fmt: skip
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from recast.client.cli import parse_clip, parse_output, render_bar
 from recast.devstack.stack import Stack
 from tests.helpers import API_KEY, ffprobe, stream
 
@@ -25,36 +21,6 @@ def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
-
-
-def test_parse_output() -> None:
-    assert parse_output("mp4:h264:720p:premium") == {
-        "type": "mp4",
-        "video": {"codec": "h264", "resolution": "720p", "quality": "premium"},
-    }
-    assert parse_output("webm:vp9") == {"type": "webm", "video": {"codec": "vp9"}}
-    assert parse_output("mp3") == {"type": "mp3"}
-    assert parse_output("preset:hls-ladder") == {"preset": "hls-ladder"}
-    assert parse_output('{"type": "webp", "image": {"width": 320}}') == {
-        "type": "webp",
-        "image": {"width": 320},
-    }
-    for bad in ("preset:", "{not json", ""):
-        with pytest.raises(argparse.ArgumentTypeError):
-            parse_output(bad)
-
-
-def test_parse_clip() -> None:
-    assert parse_clip("12.5:42") == {"start": 12.5, "end": 42.0}
-    assert parse_clip(":30") == {"end": 30.0}
-    assert parse_clip("60:") == {"start": 60.0}
-    for bad in ("12", ":", "a:b"):
-        with pytest.raises(argparse.ArgumentTypeError):
-            parse_clip(bad)
-
-
-def test_render_bar() -> None:
-    assert render_bar({"progress": 50, "stage": "encoding"}, width=10) == "[#####.....]  50% encoding"
 
 
 def test_submit_wait_download(stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from api.routes_list import base_query, list_page, quote
+from api.routes_list import list_page
 from recast.core.contract import CREATED_AT_KEY
 from recast.devstack.stack import Stack
 from tests.helpers import Api, second_api
@@ -166,13 +166,6 @@ def test_limit_bounds_are_accepted_and_key_required(list_url: str) -> None:
 
 
 # ---------------------------------------------------------------- paging, at the visibility level ----------
-
-
-def test_quote_keeps_values_inside_the_literal() -> None:
-    assert quote("o'brien") == "'o\\'brien'"
-    assert quote("a\\") == "'a\\\\'"  # a trailing backslash cannot escape the closing quote
-    query = base_query("x' OR RecastOrganization != '", None)
-    assert query.endswith("RecastOrganization = 'x\\' OR RecastOrganization != \\''")
 
 
 def test_windowed_pages_match_a_full_sort(temporal: Stack) -> None:

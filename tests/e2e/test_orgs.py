@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from recast.core import ids
 from recast.devstack.stack import Stack
-from recast.infra import config, keys
+from recast.infra import keys
 from tests.helpers import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, add_key, second_api
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
@@ -309,26 +308,3 @@ def test_a_key_added_or_removed_while_running_takes_effect(
     wait_until(lambda: api.http.get("/v1/jobs").status_code == 401, 10, "the removed key to stop working")
     # Keys of RECAST_API_KEYS are not affected by the file changing.
     assert intruder.http.get("/v1/jobs", params={"limit": 1}).status_code == 200
-
-
-def test_cli_refuses_bad_organizations_and_bad_files(tmp_path: Path) -> None:
-    f = tmp_path / "keys"
-    for org in ("../etc", "two words", ".hidden", "a/b"):
-        done = add_key(f, org)
-        assert done.returncode != 0 and done.stdout == "", (org, done.stdout)
-        assert "organization" in done.stderr
-    assert not f.exists(), "a refused key must not be written"
-    f.write_text("sha256:nothex acme\n")
-    done = add_key(f, "acme")
-    assert done.returncode != 0 and "line 1" in done.stderr and done.stdout == ""
-    assert f.read_text() == "sha256:nothex acme\n"
-
-
-def test_the_api_refuses_to_start_with_a_malformed_keys_file(tmp_path: Path) -> None:
-    f = tmp_path / "keys"
-    f.write_text(f"# ok\nsha256:{'a' * 64} acme\nsha256:{'b' * 63} globex\n")
-    settings = config.Settings(storage_url="memory://", api_keys_file=f)
-    with pytest.raises(keys.KeysError, match="line 3"):
-        create_app(settings)
-    with pytest.raises(FileNotFoundError):
-        create_app(config.Settings(storage_url="memory://", api_keys_file=tmp_path / "missing"))

@@ -21,7 +21,6 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 import httpx
@@ -241,11 +240,3 @@ def test_presigned_url_expiry_is_signed(s3_endpoint: str) -> None:
     assert sigv4_query_signature("GET", stretched, SECRET_KEY) != fields["X-Amz-Signature"]
     resp = httpx.get(url, timeout=10)
     assert resp.status_code == 200 and resp.content == b"hello"
-
-
-def test_local_storage_has_no_presigned_urls(tmp_path: Path) -> None:
-    # fs keeps the gateway's /v1/files tokens: the caller gets None and signs one itself.
-    async def ask() -> Any:
-        return await Storage(f"fs://{tmp_path}").download_url("k", "a.mp4", "video/mp4", 60)
-
-    assert asyncio.run(ask()) is None

@@ -23,7 +23,7 @@ import pytest
 
 from recast.devstack.stack import Stack, free_port
 from recast.infra.signing import FileGrant, sign
-from recast.infra.uploads import UploadError, UploadGrant, sign_upload, verify_upload
+from recast.infra.uploads import UploadGrant, sign_upload
 from tests.helpers import API_KEY, MAX_UPLOAD, ORG, SECRET, Api, ffprobe, new_stack, stream
 
 H264_240 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
@@ -307,15 +307,6 @@ def test_large_files_stream_through_the_api(big_api: tuple[Stack, Api], tmp_path
     after_form = peak_rss(pid)
     assert after_form - baseline < budget, f"multipart grew peak RSS by {(after_form - baseline) >> 20} MiB"
     assert time.monotonic() - started < 60
-
-
-def test_upload_tokens_survive_a_secret_rotation() -> None:
-    grant = UploadGrant(ORG, "up_" + "a" * 32, int(time.time()) + 60)
-    token = sign_upload(grant, "old-secret")
-    assert verify_upload(token, "new-secret", previous=("old-secret",)) == grant
-    with pytest.raises(UploadError) as refused:
-        verify_upload(token, "new-secret")
-    assert refused.value.code == "invalid-token"
 
 
 def test_large_inputs_stream_through_the_worker(temporal: Stack, tmp_path: Path) -> None:

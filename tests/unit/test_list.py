@@ -1,0 +1,12 @@
+"""`GET /v1/jobs` pieces that need no stack: the search-attribute query quoting."""
+
+from __future__ import annotations
+
+from api.routes_list import base_query, quote
+
+
+def test_quote_keeps_values_inside_the_literal() -> None:
+    assert quote("o'brien") == "'o\\'brien'"
+    assert quote("a\\") == "'a\\\\'"  # a trailing backslash cannot escape the closing quote
+    query = base_query("x' OR RecastOrganization != '", None)
+    assert query.endswith("RecastOrganization = 'x\\' OR RecastOrganization != \\''")
