@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.core.timeline import output_duration_s
 from recast.infra.storage import output_key, output_prefix
@@ -20,7 +21,7 @@ class ImageActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="encode_image")
+    @activity.defn(name=contract.ENCODE_IMAGE)
     async def encode_image(self, req: EncodeRequest) -> EncodeResult:
         """One jpg/png/webp/avif: the image input optimized, or a poster frame of a video."""
         async with output_step(req, self.deps.scratch) as (progress, workdir):
@@ -38,7 +39,7 @@ class ImageActivities:
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure
 
-    @activity.defn(name="make_thumbnails")
+    @activity.defn(name=contract.MAKE_THUMBNAILS)
     async def make_thumbnails(self, req: EncodeRequest) -> EncodeResult:
         """A folder of thumbnails, plus a sprite sheet and its WebVTT index when asked."""
         async with output_step(req, self.deps.scratch) as (progress, workdir):

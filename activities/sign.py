@@ -14,6 +14,7 @@ from urllib.parse import quote
 from temporalio import activity
 
 from activities.deps import Deps
+from recast.core import contract
 from recast.core.job import Output
 from recast.core.payloads import DownloadFile, SignedUrl, SignRequest
 from recast.infra.signing import FileGrant, file_url, token_url
@@ -71,7 +72,7 @@ class SignActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="sign_downloads")
+    @activity.defn(name=contract.SIGN_DOWNLOADS)
     async def sign_downloads(self, req: SignRequest) -> list[SignedUrl]:
         # Without a public URL, local storage has nowhere to point its tokens: the download route
         # signs on demand then. Pre-signed object-store URLs need no base.

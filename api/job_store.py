@@ -27,10 +27,18 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
-from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+from recast.core.contract import (
+    CREATED_AT_KEY,
+    ENCODE_OUTPUT,
+    JOB_MEMO,
+    ORGANIZATION_KEY,
+    PRIORITY_KEY,
+    STATUS_KEY,
+    UPDATE_CANCEL,
+    WORKFLOW_TYPE,
+)
 from recast.core.job import Job, JobStatus, OutputStatus, Stage, encoding_progress
 from recast.core.payloads import EncodeProgress, JobParams, initial_job
-from workflows.transcode import JOB_MEMO, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000
 READ_CACHE_S = 0.25
@@ -59,9 +67,10 @@ class JobStore:
         it, and Temporal's workflow-ID uniqueness returns the job already started: (that Job, False)."""
         try:
             await self.client.start_workflow(
-                TranscodeJob.run,
+                WORKFLOW_TYPE,
                 params,
                 id=params.job_id,
+                result_type=Job,
                 task_queue=self.task_queue,
                 memo={JOB_MEMO: initial_job(params)},
                 search_attributes=TypedSearchAttributes(
@@ -92,7 +101,7 @@ class JobStore:
         """Run the workflow's `cancel` or `confirm` update; its refusal becomes a 409 with its code."""
         current = await self.get(job_id, organization)  # 404 for unknown jobs and other organizations'
         if current.status.terminal:  # a finished workflow takes no updates; say why here
-            code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+            code = "not-cancelable" if update == UPDATE_CANCEL else "not-awaiting-confirmation"
             raise ApiError(409, code, f"the job is already {current.status.value}")
         handle = self.client.get_workflow_handle(job_id)
         try:
@@ -106,7 +115,7 @@ class JobStore:
             raise ApiError(409, "conflict", str(cause or err)) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # finished while we asked: nothing left to change
-                code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+                code = "not-cancelable" if update == UPDATE_CANCEL else "not-awaiting-confirmation"
                 raise ApiError(409, code, f"job {job_id} has already finished") from err
             raise ApiError(
                 503, "unavailable", f"the job did not answer in time ({err.message}); try again"
@@ -134,7 +143,7 @@ class JobStore:
 
         Awaits the workflow's result: one long poll on Temporal's history (no thread, no polling loop),
         abandoned at the timeout; the job itself goes on."""
-        handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        handle = self.client.get_workflow_handle(job_id, result_type=Job)
         try:
             job = await asyncio.wait_for(handle.result(), timeout=max(0.0, timeout_s))
         except TimeoutError:
@@ -224,7 +233,7 @@ class JobStore:
     async def _read(self, job_id: str) -> Job | None:
         if not job_id.startswith("job_"):
             return None
-        handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        handle = self.client.get_workflow_handle(job_id, result_type=Job)
         self.describes += 1
         try:
             desc = await handle.describe()
@@ -232,7 +241,7 @@ class JobStore:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None
             raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
-        if desc.workflow_type != "TranscodeJob":
+        if desc.workflow_type != WORKFLOW_TYPE:
             return None
         # The workflow publishes its Job in the memo at every change: one RPC, no worker needed.
         job: Job | None = await desc.memo_value(JOB_MEMO, None, type_hint=Job)
@@ -258,7 +267,7 @@ class JobStore:
         """Live per-output progress from encode heartbeats, folded into the job's progress."""
         changed = False
         for act in pending:  # type: ignore[attr-defined]
-            if act.activity_type.name != "encode_output" or not act.heartbeat_details.payloads:
+            if act.activity_type.name != ENCODE_OUTPUT or not act.heartbeat_details.payloads:
                 continue
             raw = self.client.data_converter.payload_converter.from_payloads(
                 act.heartbeat_details.payloads, [EncodeProgress]

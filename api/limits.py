@@ -28,8 +28,9 @@ from temporalio.service import RPCError
 
 from api.auth import organization
 from api.errors import ApiError, ErrorResponse
-from api.routes_list import WORKFLOW_TYPE, quote
+from api.routes_list import quote
 from recast.core import ids
+from recast.core.contract import ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import JobStatus
 
 WINDOW_S = 60.0
@@ -56,8 +57,8 @@ def active_query(org: str) -> str:
     finished job whose workflow still delivers webhooks already has a terminal `RecastStatus`."""
     statuses = ", ".join(quote(s) for s in ACTIVE)
     return (
-        f"WorkflowType = {quote(WORKFLOW_TYPE)} AND RecastOrganization = {quote(org)} "
-        f"AND RecastStatus IN ({statuses}) AND ExecutionStatus = 'Running'"
+        f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)} "
+        f"AND {STATUS_KEY.name} IN ({statuses}) AND ExecutionStatus = 'Running'"
     )
 
 

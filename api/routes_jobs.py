@@ -18,6 +18,7 @@ from api.limits import RATE_LIMITED, Slot, submission_slot
 from api.multipart_stream import StoredUpload, parse_form
 from api.routes_uploads import resolve_input
 from recast.core import ids, paths
+from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
 from recast.core.formats import OutputType
 from recast.core.job import Job, Output, OutputStatus
 from recast.core.payloads import DownloadFile, InputSource, JobParams, JobSettings, PlannedOutput, Webhook
@@ -363,7 +364,7 @@ async def sign_download(request: Request, org: str, job_id: str, out: Output) ->
     "`not-cancelable`.",
 )
 async def cancel_job(job_id: str, request: Request, org: str = Depends(organization)) -> Job:
-    return await _store(request).control(job_id, org, "cancel")
+    return await _store(request).control(job_id, org, UPDATE_CANCEL)
 
 
 @router.post(
@@ -374,4 +375,4 @@ async def cancel_job(job_id: str, request: Request, org: str = Depends(organizat
     "(after reviewing `total_estimated_cost`). Any other state → 409 `not-awaiting-confirmation`.",
 )
 async def confirm_job(job_id: str, request: Request, org: str = Depends(organization)) -> Job:
-    return await _store(request).control(job_id, org, "confirm")
+    return await _store(request).control(job_id, org, UPDATE_CONFIRM)

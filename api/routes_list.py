@@ -28,12 +28,11 @@ from temporalio.service import RPCError
 from api.auth import organization
 from api.errors import ERROR_RESPONSES, ApiError
 from api.job_store import JobStore
-from recast.core.contract import CREATED_AT_KEY
+from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import Job, JobStatus
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 
-WORKFLOW_TYPE = "TranscodeJob"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 # Up to this many jobs older than the cursor are listed in one go and sorted; beyond it, a window.
 SCAN_LIMIT = 200
@@ -68,9 +67,9 @@ def quote(value: str) -> str:
 
 
 def base_query(org: str, status: JobStatus | None) -> str:
-    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND RecastOrganization = {quote(org)}"
+    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)}"
     if status is not None:
-        query += f" AND RecastStatus = {quote(status.value)}"
+        query += f" AND {STATUS_KEY.name} = {quote(status.value)}"
     return query
 
 
@@ -117,7 +116,8 @@ def _created_between(lo: datetime | None, hi: datetime | None) -> str:
         parts = ([f"{field} > {_literal(lo)}"] if lo else []) + ([f"{field} < {_literal(hi)}"] if hi else [])
         return " AND ".join(parts)
 
-    return f" AND (({within('RecastCreatedAt')}) OR (RecastCreatedAt IS NULL AND {within('StartTime')}))"
+    created = CREATED_AT_KEY.name
+    return f" AND (({within(created)}) OR ({created} IS NULL AND {within('StartTime')}))"
 
 
 async def _count(client: Client, query: str) -> int:

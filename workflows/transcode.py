@@ -22,8 +22,19 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from recast.core import pricing, timeline
-    from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+    from recast.core import contract, pricing, timeline
+    from recast.core.contract import (
+        CREATED_AT_KEY,
+        ENCODE_IMAGE,
+        ENCODE_OUTPUT,
+        JOB_MEMO,
+        MAKE_THUMBNAILS,
+        ORGANIZATION_KEY,
+        OUTPUT_ACTIVITIES,
+        PACKAGE_STREAM,
+        PRIORITY_KEY,
+        STATUS_KEY,
+    )
     from recast.core.formats import IMAGE_TYPES, InputKind, OutputType
     from recast.core.job import (
         STAGE_PROGRESS,
@@ -58,26 +69,26 @@ with workflow.unsafe.imports_passed_through():
         WebhookDelivery,
     )
 
-JOB_MEMO = "job"
-# The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
-# and return an EncodeResult, so the workflow treats every kind of output alike.
+# The name of the activity that makes an output of each type (contract.OUTPUT_ACTIVITIES declares
+# them); the rest use encode_output. All take an EncodeRequest and return an EncodeResult, so the
+# workflow treats every kind of output alike.
 OUTPUT_ACTIVITY: dict[OutputType, str] = {
     # The whole ladder in one activity: one decode feeds every rung, one muxer writes the manifest.
-    OutputType.hls: "package_stream",
-    OutputType.dash: "package_stream",
-    **{t: "encode_image" for t in IMAGE_TYPES},
-    OutputType.thumbnails: "make_thumbnails",
+    OutputType.hls: PACKAGE_STREAM,
+    OutputType.dash: PACKAGE_STREAM,
+    **{t: ENCODE_IMAGE for t in IMAGE_TYPES},
+    OutputType.thumbnails: MAKE_THUMBNAILS,
 }
 # The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
 # activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
 # than made silently from the whole first input.
-TIMELINE_ACTIVITIES: set[str] = {"encode_output", "package_stream", "encode_image", "make_thumbnails"}
+TIMELINE_ACTIVITIES: set[str] = {ENCODE_OUTPUT, PACKAGE_STREAM, ENCODE_IMAGE, MAKE_THUMBNAILS}
 _T = TypeVar("_T")
 
 
 def timeline_unsupported(spec: OutputSpec, *, clipped: bool, joined: bool) -> str | None:
     """Why this output cannot be made from a clip or a join, if its activity does not do them."""
-    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, "encode_output") not in TIMELINE_ACTIVITIES:
+    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, ENCODE_OUTPUT) not in TIMELINE_ACTIVITIES:
         what = "a clip" if clipped else "joined inputs"
         return f"{spec.type.value} outputs cannot be made from {what} yet"
     return None
@@ -142,7 +153,7 @@ class _Stop(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-@workflow.defn(name="TranscodeJob")
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class TranscodeJob:
     @workflow.init
     def __init__(self, params: JobParams) -> None:
@@ -155,11 +166,11 @@ class TranscodeJob:
 
     # ---------------------------------------------------------------- reads and controls ------------------
 
-    @workflow.query(name="job")
+    @workflow.query(name=contract.QUERY_JOB)
     def get_job(self) -> Job:
         return self.job
 
-    @workflow.update(name="cancel")
+    @workflow.update(name=contract.UPDATE_CANCEL)
     async def cancel(self) -> Job:
         """Stop the job: running encodes are cancelled (ffmpeg killed), finished outputs are kept."""
         await workflow.wait_condition(lambda: self._work is not None)
@@ -173,7 +184,7 @@ class TranscodeJob:
         if self.job.status.terminal:
             raise ApplicationError(f"the job is already {self.job.status.value}", type="not-cancelable")
 
-    @workflow.update(name="confirm")
+    @workflow.update(name=contract.UPDATE_CONFIRM)
     async def confirm(self) -> Job:
         """Let a `delayed_start` job go on from `awaiting_confirmation` to processing."""
         self._confirmed = True
@@ -318,14 +329,13 @@ class TranscodeJob:
             # Uploads were streamed into storage by the API: nothing to fetch, save the round trip.
             return FetchResult(storage_key=source.storage_key, size=source.size or 0)
         return await workflow.execute_activity(
-            "fetch_input",
+            contract.fetch_input,
             FetchRequest(
                 job_id=params.job_id,
                 organization=params.organization,
                 source=source,
                 folder=None if index is None else str(index),
             ),
-            result_type=FetchResult,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=max(params.settings.heartbeat_timeout_s, 60)),
             retry_policy=QUICK_RETRY,
@@ -336,9 +346,8 @@ class TranscodeJob:
             workflow.execute_local_activity if params.settings.local_storage else workflow.execute_activity
         )
         return await probe(
-            "probe_input",
+            contract.probe_input,
             fetched.storage_key,
-            result_type=InputMetadata,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=QUICK_RETRY,
         )
@@ -369,7 +378,7 @@ class TranscodeJob:
             return
         try:
             result: EncodeResult = await workflow.execute_activity(
-                OUTPUT_ACTIVITY.get(planned.spec.type, "encode_output"),
+                OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)],
                 EncodeRequest(
                     job_id=params.job_id,
                     organization=params.organization,
@@ -382,7 +391,6 @@ class TranscodeJob:
                     parts=source.parts,
                     clip=source.clip,
                 ),
-                result_type=EncodeResult,
                 start_to_close_timeout=timedelta(hours=12),
                 heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
                 retry_policy=RetryPolicy(
@@ -428,7 +436,7 @@ class TranscodeJob:
         # Signing is a few microseconds of HMAC: a local activity (retried like any other) spares
         # the server round trip an ordinary activity costs.
         signed: list[SignedUrl] = await workflow.execute_local_activity(
-            "sign_downloads",
+            contract.sign_downloads,
             SignRequest(
                 organization=self.job.organization,
                 job_id=self.job.id,
@@ -436,7 +444,6 @@ class TranscodeJob:
                 ttl_s=params.settings.url_ttl_s,
                 public_url=params.settings.public_url,
             ),
-            result_type=list[SignedUrl],
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK_RETRY,
         )
@@ -465,7 +472,7 @@ class TranscodeJob:
     async def _deliver(self, delivery: WebhookDelivery) -> None:
         try:
             await workflow.execute_activity(
-                "deliver_webhook",
+                contract.deliver_webhook,
                 delivery,
                 schedule_to_close_timeout=timedelta(seconds=self.params.settings.webhook_retry_s),
                 start_to_close_timeout=timedelta(seconds=30),

@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The default task queue is part of the Temporal contract (a child workflow names it too); kept
+# importable from here for the settings' users.
+from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.infra import keys
-
-TASK_QUEUE_DEFAULT = "recast"
 
 
 def _env(name: str, default: str) -> str:
