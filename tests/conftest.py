@@ -3,6 +3,7 @@ The helpers they use are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import os
@@ -12,8 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
-from recast.devstack.stack import Stack, free_port
+from recast.core.contract import SEARCH_ATTRIBUTES
+from recast.devstack.stack import Stack, free_port, temporal_binary
 from tests.helpers import OTHER_KEY, SHARED_QUEUE, Api, colour_strip, make_clip, make_with_ffmpeg, new_stack
 
 
@@ -57,6 +61,28 @@ def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.start_temporal(free_port(), None, d / "temporal.db")
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def workflow_server() -> Iterator[str]:
+    """A Temporal dev server of its own for tests/workflow (the installed `temporal` CLI, nothing is
+    downloaded), with Recast's search attributes; yields its address. Each test connects its own client
+    and worker: the tests run their own event loops."""
+    env = asyncio.run(
+        WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_log_level="error",
+            # As recast/devstack/stack.py registers them: every attribute the contract declares.
+            dev_server_extra_args=[
+                arg
+                for name, kind in SEARCH_ATTRIBUTES.items()
+                for arg in ("--search-attribute", f"{name}={kind}")
+            ],
+        )
+    )
+    yield env.client.service_client.config.target_host
+    asyncio.run(env.shutdown())
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
 (processes), a redirecting loopback server (servers), payloads for calling activities directly
-(activities). Everything is re-exported here; fixtures live in tests/conftest.py."""
+(activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
+(tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, request_models, upload_form
