@@ -1,5 +1,6 @@
-"""Fixtures: small clips made with lavfi, and a real Recast stack (Temporal dev server, worker, API).
-The helpers they use are in tests/helpers.py."""
+"""Fixtures: small clips and pictures made with lavfi, a real Recast stack (Temporal dev server, worker,
+API), and a Temporal dev server of its own for tests/workflow.
+The helpers they use are in tests/helpers/."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ jobs the fuzzer submits are accepted and stay `pending`, so nothing ever fetches
 `input_url` or delivers to a generated `webhook_url` (the fuzzer must not send traffic to whatever
 addresses it invents). Every route is fuzzed, `/events` and `/v1/files/{token}` included: with
 generated IDs and tokens they answer their documented 404/403 errors, which is what can be checked
-there (a stream of a real job is covered by tests/test_events.py).
+there (a stream of a real job is covered by tests/e2e/test_events.py).
 
 Bounded: a few examples per operation, and hypothesis' database off so every run is the same size.
 """
