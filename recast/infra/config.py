@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     api_key_hashes: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         validation_alias="RECAST_API_KEYS",
-        description="API keys as comma-separated `key=org` pairs (a bare key is org `default`). Hashed when "
-        "read: only the SHA-256 of each key is kept, mapped to its organization.",
+        description="API keys and the organization of each (a bare key is org `default`). Hashed when read: "
+        "only the SHA-256 of each key is kept.",
         json_schema_extra=_extra(
             default="none; `make run` generates one key for org `default` unless a keys file is set",
             allowed="comma-separated `key=org` pairs",

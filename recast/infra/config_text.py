@@ -70,7 +70,9 @@ def shown_default(field: FieldInfo) -> str:
     if (text := _extra(field, "shown_default")) is not None:
         return text
     value = field.get_default(call_default_factory=False)
-    if value in ("", (), {}, None):
+    if value is None:
+        return "none"
+    if value in ("", (), {}):
         return "empty"
     if isinstance(value, float):
         return f"`{value:g}`"
