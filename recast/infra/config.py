@@ -71,9 +71,6 @@ def _extra(*, default: str | None = None, allowed: str | None = None) -> dict[st
     return {k: v for k, v in (("shown_default", default), ("allowed", allowed)) if v is not None}
 
 
-_COMMA_LIST = _extra(allowed="comma-separated list")
-
-
 class Settings(BaseSettings):
     """The RECAST_* variables. Field `x` is read from `RECAST_X` unless its alias names the variable.
 
@@ -191,7 +188,7 @@ class Settings(BaseSettings):
         validation_alias="RECAST_SIGNING_SECRET_PREVIOUS",
         description="Former signing secrets: tokens they signed still verify (until they expire); new "
         "tokens are always signed with `RECAST_SIGNING_SECRET`.",
-        json_schema_extra=_COMMA_LIST,
+        json_schema_extra=_extra(allowed="comma-separated list"),
     )
     url_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
