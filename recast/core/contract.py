@@ -1,5 +1,6 @@
 """Recast's custom search attributes: set at start by the API, upserted by the workflow (so a job started
-as another workflow's child has them too), filtered on by `GET /v1/jobs` and in the Temporal Web UI.
+as another workflow's child has them too), filtered on by `GET /v1/jobs` and in the Temporal Web UI; and
+the default task queue, which another project's parent workflow names too (`recast.client.child`).
 
 Only `temporalio.common`: importable inside the workflow sandbox.
 """
@@ -7,6 +8,9 @@ Only `temporalio.common`: importable inside the workflow sandbox.
 from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
+
+TASK_QUEUE_DEFAULT = "recast"
+"""The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another."""
 
 STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
