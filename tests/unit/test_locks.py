@@ -101,6 +101,18 @@ def test_every_pinned_dependency_is_a_pin() -> None:
         assert spec.operator == "==", f"{req} in pyproject.toml is not pinned with =="
 
 
+def test_no_dependency_is_listed_twice() -> None:
+    # Two entries for one package (say, after a merge) could disagree, and only one would be locked.
+    project = pyproject()["project"]
+    for group, specs in [
+        ("dependencies", project["dependencies"]),
+        *project["optional-dependencies"].items(),
+    ]:
+        names = [canonicalize_name(Requirement(spec).name) for spec in specs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        assert not twice, f"pyproject.toml {group} lists {twice} more than once"
+
+
 def test_runtime_lock_matches_pyproject(runtime_lock: dict[str, Pin]) -> None:
     assert_locked(requirements(), runtime_lock, RUNTIME_LOCK.name)
 
