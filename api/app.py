@@ -19,7 +19,7 @@ from recast.infra.temporal import connect
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
-    settings = settings or config.load()
+    settings = settings or config.load_or_exit()
     state = AppState(
         settings=settings,
         keys=KeyRing(settings.api_key_hashes, settings.api_keys_file),  # refuses a bad keys file

@@ -53,11 +53,11 @@ from typing import Any
 
 from temporalio.common import Priority as TemporalPriority
 
+from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.core.job import Job, JobStatus, OutputStatus
 from recast.core.payloads import InputSource, JobParams, JobSettings, PlannedOutput
 from recast.core.requests import Clip, JobCreate, Priority
 from recast.core.specs import OutputSpec
-from recast.infra.config import TASK_QUEUE_DEFAULT
 
 __all__ = [
     "TASK_QUEUE",
