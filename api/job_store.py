@@ -27,10 +27,16 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
-from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
+from recast.core.contract import (
+    CREATED_AT_KEY,
+    JOB_MEMO,
+    ORGANIZATION_KEY,
+    PRIORITY_KEY,
+    STATUS_KEY,
+    WORKFLOW_TYPE,
+)
 from recast.core.job import Job, JobStatus, OutputStatus, Stage, encoding_progress
 from recast.core.payloads import EncodeProgress, JobParams, initial_job
-from workflows.transcode import JOB_MEMO, TranscodeJob
 
 TERMINAL_CACHE_SIZE = 10_000
 READ_CACHE_S = 0.25
@@ -59,7 +65,7 @@ class JobStore:
         it, and Temporal's workflow-ID uniqueness returns the job already started: (that Job, False)."""
         try:
             await self.client.start_workflow(
-                TranscodeJob.run,
+                WORKFLOW_TYPE,  # by name: the API does not import the workflow's code
                 params,
                 id=params.job_id,
                 task_queue=self.task_queue,
@@ -88,9 +94,10 @@ class JobStore:
         created = [o.id for o in job.outputs] == [o.id for o in params.outputs]
         return job, created
 
-    async def control(self, job_id: str, organization: str, update: str) -> Job:
-        """Run the workflow's `cancel` or `confirm` update; its refusal becomes a 409 with its code."""
-        current = await self.get(job_id, organization)  # 404 for unknown jobs and other organizations'
+    async def control(self, current: Job, update: str) -> Job:
+        """Run the workflow's `cancel` or `confirm` update on `current` (the caller's job as just read by
+        `get`: 404 for unknown jobs and other organizations' came first); a refusal becomes a 409."""
+        job_id = current.id
         if current.status.terminal:  # a finished workflow takes no updates; say why here
             code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
             raise ApiError(409, code, f"the job is already {current.status.value}")
@@ -134,7 +141,7 @@ class JobStore:
 
         Awaits the workflow's result: one long poll on Temporal's history (no thread, no polling loop),
         abandoned at the timeout; the job itself goes on."""
-        handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        handle = self.client.get_workflow_handle(job_id, result_type=Job)
         try:
             job = await asyncio.wait_for(handle.result(), timeout=max(0.0, timeout_s))
         except TimeoutError:
@@ -224,7 +231,7 @@ class JobStore:
     async def _read(self, job_id: str) -> Job | None:
         if not job_id.startswith("job_"):
             return None
-        handle = self.client.get_workflow_handle_for(TranscodeJob.run, job_id)
+        handle = self.client.get_workflow_handle(job_id, result_type=Job)
         self.describes += 1
         try:
             desc = await handle.describe()

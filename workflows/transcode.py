@@ -23,8 +23,14 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from recast.core import pricing, timeline
-    from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, PRIORITY_KEY, STATUS_KEY
-    from recast.core.formats import IMAGE_TYPES, InputKind, OutputType
+    from recast.core.contract import (
+        CREATED_AT_KEY,
+        JOB_MEMO,
+        ORGANIZATION_KEY,
+        PRIORITY_KEY,
+        STATUS_KEY,
+    )
+    from recast.core.formats import InputKind
     from recast.core.job import (
         STAGE_PROGRESS,
         InputMetadata,
@@ -37,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         output_filename,
         savings,
     )
+    from recast.core.output_activities import OUTPUT_ACTIVITY, timeline_unsupported
     from recast.core.payloads import (
         EncodeRequest,
         EncodeResult,
@@ -58,29 +65,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookDelivery,
     )
 
-JOB_MEMO = "job"
-# The activity that makes an output of each type; the rest use "encode_output". All take an EncodeRequest
-# and return an EncodeResult, so the workflow treats every kind of output alike.
-OUTPUT_ACTIVITY: dict[OutputType, str] = {
-    # The whole ladder in one activity: one decode feeds every rung, one muxer writes the manifest.
-    OutputType.hls: "package_stream",
-    OutputType.dash: "package_stream",
-    **{t: "encode_image" for t in IMAGE_TYPES},
-    OutputType.thumbnails: "make_thumbnails",
-}
-# The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
-# activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
-# than made silently from the whole first input.
-TIMELINE_ACTIVITIES: set[str] = {"encode_output", "package_stream", "encode_image", "make_thumbnails"}
 _T = TypeVar("_T")
-
-
-def timeline_unsupported(spec: OutputSpec, *, clipped: bool, joined: bool) -> str | None:
-    """Why this output cannot be made from a clip or a join, if its activity does not do them."""
-    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, "encode_output") not in TIMELINE_ACTIVITIES:
-        what = "a clip" if clipped else "joined inputs"
-        return f"{spec.type.value} outputs cannot be made from {what} yet"
-    return None
 
 
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)

@@ -1,4 +1,5 @@
-"""Recast's custom search attributes: set at start by the API, upserted by the workflow (so a job started
+"""The names the API and the workflow share in Temporal: the workflow type, the memo key of the Job, and
+Recast's custom search attributes: set at start by the API, upserted by the workflow (so a job started
 as another workflow's child has them too), filtered on by `GET /v1/jobs` and in the Temporal Web UI; and
 the default task queue, which another project's parent workflow names too (`recast.client.child`).
 
@@ -8,6 +9,12 @@ Only `temporalio.common`: importable inside the workflow sandbox.
 from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
+
+# The transcode workflow's registered name: the API starts it and lists it by this name.
+WORKFLOW_TYPE = "TranscodeJob"
+# The memo key under which a job's workflow keeps its Job (set at start, upserted as it changes): what
+# the API reads for a job and for each listed execution.
+JOB_MEMO = "job"
 
 TASK_QUEUE_DEFAULT = "recast"
 """The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another."""

@@ -17,7 +17,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from api.routes_list import base_query, list_page, quote
+from api.services.listing import list_page
+from api.visibility import base_query, quote
 from recast.core.contract import CREATED_AT_KEY
 from recast.devstack.stack import Stack
 from tests.helpers import Api, second_api

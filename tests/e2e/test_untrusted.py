@@ -16,8 +16,8 @@ import pytest
 from pydantic import BaseModel
 
 from api.multipart_stream import MAX_FIELDS
-from api.routes_files import content_disposition
-from api.routes_jobs import MAX_JSON_BYTES
+from api.services.files import content_disposition
+from api.services.submission import MAX_JSON_BYTES
 from recast.core.requests import JobCreate
 from recast.devstack.stack import Stack, free_port
 from recast.infra import signing
@@ -41,7 +41,7 @@ def error(resp: httpx.Response, status: int, code: str) -> str:
 def request_models() -> list[type[BaseModel]]:
     models: list[type[BaseModel]] = [JobCreate]
     try:
-        from api.routes_uploads import UploadCreate
+        from api.models import UploadCreate
     except ImportError:  # the upload flow is optional here
         pass
     else:
