@@ -29,9 +29,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError
 from recast.core.contract import (
     CREATED_AT_KEY,
-    ENCODE_OUTPUT,
     JOB_MEMO,
     ORGANIZATION_KEY,
+    OUTPUT_ACTIVITIES,
     PRIORITY_KEY,
     STATUS_KEY,
     UPDATE_CANCEL,
@@ -264,10 +264,11 @@ class JobStore:
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:
-        """Live per-output progress from encode heartbeats, folded into the job's progress."""
+        """Live per-output progress from the output activities' heartbeats (every kind: encode, package,
+        image, thumbnails), folded into the job's progress."""
         changed = False
         for act in pending:  # type: ignore[attr-defined]
-            if act.activity_type.name != ENCODE_OUTPUT or not act.heartbeat_details.payloads:
+            if act.activity_type.name not in OUTPUT_ACTIVITIES or not act.heartbeat_details.payloads:
                 continue
             raw = self.client.data_converter.payload_converter.from_payloads(
                 act.heartbeat_details.payloads, [EncodeProgress]
