@@ -58,13 +58,13 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
         # Progress is read from heartbeats, so send them often; the server load is small.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
-        graceful_shutdown_timeout=timedelta(seconds=float(os.environ.get("RECAST_SHUTDOWN_GRACE", "10"))),
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
     )
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    settings = config.load()
+    settings = config.load_or_exit()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     deps = Deps.from_settings(settings)

@@ -26,7 +26,7 @@ from recast.infra.temporal import connect
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
-    settings = settings or config.load()
+    settings = settings or config.load_or_exit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,26 +3,25 @@ one worker and the API — in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from recast.devstack.stack import Stack, wait_for_port
-from recast.infra.config import read_or_create_secret
+from recast.infra.config import load_or_exit, read_or_create_secret
 
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
 
 
 def main() -> int:
-    data_dir = Path(os.environ.get("RECAST_DATA_DIR", "var")).resolve()
-    host = os.environ.get("RECAST_HOST", "127.0.0.1")
-    port = int(os.environ.get("RECAST_PORT", "8000"))
+    # Every variable is checked here, before anything starts: a bad one is named, not found in a child's log.
+    settings = load_or_exit()
+    data_dir = settings.data_dir.resolve()
+    host, port = settings.host, settings.port
     env: dict[str, str] = {"RECAST_DATA_DIR": str(data_dir)}
     api_key = ""
-    if not os.environ.get("RECAST_API_KEYS") and not os.environ.get("RECAST_API_KEYS_FILE"):
+    if not settings.api_key_hashes and settings.api_keys_file is None:
         # One key for org `default`, kept under the data dir so it survives restarts.
         api_key = read_or_create_secret(data_dir / "api_key", prefix="rk_")
         env["RECAST_API_KEYS"] = f"{api_key}=default"
@@ -36,7 +35,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        address = os.environ.get("RECAST_TEMPORAL_ADDRESS", "")
+        address = settings.temporal_address
         ui = ""
         if not address:
             address = stack.start_temporal(TEMPORAL_PORT, UI_PORT, data_dir / "temporal.db")

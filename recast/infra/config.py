@@ -1,34 +1,39 @@
-"""All of Recast's configuration, read from environment variables (documented in README)."""
+"""All of Recast's server configuration: one pydantic-settings model read from RECAST_* variables.
+
+Each setting is declared once — name, type, default, allowed range, description — and everything else is
+derived from that declaration: `load()` reads the environment and turns a bad value into a message naming
+the variable (`ConfigError`), and `recast.infra.config_text` renders the table in docs/configuration.md.
+
+The CLI client (`recast.client.cli`) reads RECAST_API_URL / RECAST_API_KEY itself: it runs elsewhere, talks
+to the API over HTTP and must not need (or create) the server's settings.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-# The default task queue is part of the Temporal contract (a child workflow names it too); kept
-# importable from here for the settings' users.
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
 from recast.core.contract import TASK_QUEUE_DEFAULT
-from recast.infra import keys
+from recast.infra import keys, net
+from recast.infra.config_text import explain
+
+__all__ = ["TASK_QUEUE_DEFAULT", "ConfigError", "Settings", "load", "load_or_exit", "read_or_create_secret"]
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def _float(name: str, default: float) -> float:
-    return float(_env(name, str(default)))
-
-
-def _int(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
-
-
-def _list(name: str) -> tuple[str, ...]:
-    """A comma-separated variable, items stripped, empty ones dropped."""
-    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+class ConfigError(ValueError):
+    """Bad RECAST_* values: one line per variable, naming it, what it allows and what it got."""
 
 
 def read_or_create_secret(path: Path, prefix: str = "") -> str:
@@ -48,54 +53,277 @@ def read_or_create_secret(path: Path, prefix: str = "") -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: Path = Path("var")
-    temporal_address: str = ""  # empty → the launcher starts a dev server
-    temporal_namespace: str = "default"
-    task_queue: str = TASK_QUEUE_DEFAULT
-    storage_url: str = ""  # empty → fs under data_dir/storage
-    # Object storage (s3:// and gs:// in RECAST_STORAGE_URL and in input URLs); empty → provider defaults.
-    s3_endpoint: str = ""
-    s3_public_endpoint: str = ""  # endpoint put in pre-signed URLs, when clients reach S3 elsewhere
-    s3_region: str = "us-east-1"
-    s3_access_key_id: str = ""
-    s3_secret_access_key: str = ""
-    gcs_endpoint: str = ""
-    gcs_credential: str = ""  # path to, or base64 of, a service-account JSON
-    gcs_token: str = ""  # a fixed OAuth2 token instead of the credential's token exchange (emulators)
-    upload_ttl_s: int = 86400  # lifetime of an upload URL from POST /v1/uploads
-    # SHA-256 hex of each RECAST_API_KEYS key → its organization: the keys themselves are not kept.
-    api_key_hashes: dict[str, str] = field(default_factory=dict)
-    api_keys_file: Path | None = None  # hashed keys, re-read by the API when it changes (recast.infra.keys)
-    signing_secret: str = ""
-    public_url: str = ""  # base of signed download URLs; empty → the request's own base URL
-    max_upload_bytes: int = 2 * 1024**3
-    max_duration_s: float = 4 * 3600.0  # longest input, in media seconds
-    # Largest frame (width × height) of an input: a small file can hold a huge image, and every
-    # decoder and filter downstream holds several frames of it in memory.
-    max_pixels: int = 100_000_000
-    fetch_timeout_s: float = 3600.0  # longest an input download may take, start to end
-    url_ttl_s: int = 3600
-    heartbeat_timeout_s: float = 30.0
-    stall_timeout_s: float = 60.0
-    encode_attempts: int = 3
-    worker_activities: int = 4
-    scratch_dir: Path = Path("var/scratch")
-    read_cache_ms: int = 250  # how long a running job's read is shared; 0: every read is its own
-    events_heartbeat_s: float = 30.0
-    confirmation_timeout_s: float = 86400.0
-    webhook_retry_s: float = 3600.0
-    # Extra targets input and webhook URLs may reach besides public addresses (recast.infra.net): CIDRs,
-    # IPs or host names, each optionally `:port`.
-    url_allowlist: tuple[str, ...] = ()
-    # Former signing secrets: download tokens they signed still verify; new tokens use signing_secret.
-    signing_secrets_previous: tuple[str, ...] = ()
-    max_concurrent_jobs: int = 50  # per organization, jobs not yet finished; 0: no limit
-    max_submissions_per_minute: int = 120  # per organization and API process; 0: no limit
-    optimize_wait_s: float = 60.0  # longest POST /v1/optimize waits for its job before answering 202
+class _Environment(EnvSettingsSource):
+    """The environment as Recast has always read it: values stripped, and a blank value is unset.
+
+    So `RECAST_PORT=` (as compose files and shell scripts often leave it) means the default, not an error.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value, key, is_complex = super().get_field_value(field, field_name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        return value, key, is_complex
+
+
+def _extra(*, default: str | None = None, allowed: str | None = None) -> dict[str, Any]:
+    """Documentation the type cannot say: a default that depends on others, or the accepted format."""
+    return {k: v for k, v in (("shown_default", default), ("allowed", allowed)) if v is not None}
+
+
+class Settings(BaseSettings):
+    """The RECAST_* variables. Field `x` is read from `RECAST_X` unless its alias names the variable.
+
+    `Settings(...)` also reads the environment (defaults < environment < arguments are pydantic-settings'
+    precedence: arguments win); `load()` is the entry point of a process: it adds the generated signing secret.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECAST_",
+        frozen=True,
+        extra="forbid",
+        # Fields whose variable is not RECAST_<FIELD NAME> (RECAST_UPLOAD_TTL → upload_ttl_s) take their
+        # name in Settings(...) too, as the code always has.
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Dev server database, local storage, scratch space and generated secrets.",
+    )
+    api_key_hashes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="RECAST_API_KEYS",
+        description="API keys and the organization of each (a bare key is org `default`). Hashed when read: "
+        "only the SHA-256 of each key is kept.",
+        json_schema_extra=_extra(
+            default="none; `make run` generates one key for org `default` unless a keys file is set",
+            allowed="comma-separated `key=org` pairs",
+        ),
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A file of hashed keys, one `sha256:<hex> <org>` per line, added to with "
+        "`python -m recast.infra.keys add <org>`; re-read by the API when it changes.",
+    )
+    max_concurrent_jobs: int = Field(
+        default=50,
+        ge=0,
+        description="Per organization: jobs not yet finished (`pending`, `probing`, `awaiting_confirmation`, "
+        "`processing`) before `POST /v1/jobs` (or `/v1/optimize`) answers 429; `0`: no limit.",
+    )
+    max_submissions_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Per organization and API process: `POST /v1/jobs` and `POST /v1/optimize` requests in "
+        "any 60 s before 429, and the same number of `POST /v1/uploads` in a window of their own; "
+        "`0`: no limit.",
+    )
+    temporal_address: str = Field(
+        default="",
+        description="`host:port` of an existing Temporal; then `make run` starts no dev server.",
+        json_schema_extra=_extra(default="empty: `make run` starts a dev server"),
+    )
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    task_queue: str = Field(
+        default=TASK_QUEUE_DEFAULT, description="Task queue of the workflow and its activities."
+    )
+    storage_url: str = Field(
+        default="",
+        description="Where inputs and outputs are kept: `fs://path`, `s3://bucket/prefix`, "
+        "`gs://bucket/prefix`, `memory://` (one process only).",
+        json_schema_extra=_extra(default="`fs://$RECAST_DATA_DIR/storage`"),
+    )
+    s3_endpoint: str = Field(
+        default="",
+        description="S3 endpoint, e.g. `http://minio:9000` (path-style addressing); also used for `s3://` "
+        "input URLs.",
+        json_schema_extra=_extra(default="AWS's"),
+    )
+    s3_public_endpoint: str = Field(
+        default="",
+        description="The endpoint clients reach S3 at, put in pre-signed URLs (a signature covers the host).",
+        json_schema_extra=_extra(default="`RECAST_S3_ENDPOINT`"),
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 signing region.")
+    s3_access_key_id: str = Field(
+        default="",
+        description="S3 access key; when set (with the secret), nothing else is looked up.",
+        json_schema_extra=_extra(default="empty: AWS's own discovery (environment, IAM role)"),
+    )
+    s3_secret_access_key: str = Field(
+        default="",
+        description="S3 secret key, with `RECAST_S3_ACCESS_KEY_ID`.",
+        json_schema_extra=_extra(default="empty: AWS's own discovery (environment, IAM role)"),
+    )
+    gcs_endpoint: str = Field(
+        default="",
+        description="GCS endpoint; also used for `gs://` input URLs.",
+        json_schema_extra=_extra(default="`https://storage.googleapis.com`"),
+    )
+    gcs_credential: str = Field(
+        default="",
+        description="A service-account JSON: its path, or its base64 (needed to pre-sign URLs).",
+        json_schema_extra=_extra(default="empty: Google's own discovery (VM metadata)"),
+    )
+    gcs_token: str = Field(
+        default="", description="A fixed OAuth2 token instead of the credential's token exchange (emulators)."
+    )
+    upload_ttl_s: int = Field(
+        default=86400,
+        ge=1,
+        validation_alias="RECAST_UPLOAD_TTL",
+        description="Lifetime of an upload URL from `POST /v1/uploads`, seconds.",
+    )
+    signing_secret: str = Field(
+        default="",
+        description="HMAC secret for download tokens; API and workers must share it.",
+        json_schema_extra=_extra(default="generated into `$RECAST_DATA_DIR/signing.key`"),
+    )
+    signing_secrets_previous: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias="RECAST_SIGNING_SECRET_PREVIOUS",
+        description="Former signing secrets: tokens they signed still verify (until they expire); new "
+        "tokens are always signed with `RECAST_SIGNING_SECRET`.",
+        json_schema_extra=_extra(allowed="comma-separated list"),
+    )
+    url_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="CIDRs, IPs or host names, each optionally `:port` (`10.0.0.0/8`, `127.0.0.1:8080`, "
+        "`[::1]:9000`, `minio:9000`), that `input_url` and `webhook_url` may reach besides public "
+        "addresses; a cloud metadata address needs an entry naming it exactly.",
+        json_schema_extra=_extra(default="empty: public addresses only", allowed="comma-separated list"),
+    )
+    public_url: str = Field(
+        default="",
+        description="Base of the download URLs the API hands out.",
+        json_schema_extra=_extra(default="the request's own base URL"),
+    )
+    url_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        validation_alias="RECAST_URL_TTL",
+        description="Lifetime of a download URL (a gateway token or an S3/GCS pre-signed URL), seconds.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Largest upload or fetched input, bytes."
+    )
+    max_duration_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        validation_alias="RECAST_MAX_DURATION",
+        description="Longest input in media seconds; longer → failed with `too-long` at probe.",
+    )
+    # A small file can hold a huge image, and every decoder and filter downstream holds several frames of it.
+    max_pixels: int = Field(
+        default=100_000_000,
+        ge=1,
+        description="Largest input frame, width × height (100 MP); larger → failed with `too-large` at "
+        "probe, before anything else decodes it.",
+    )
+    fetch_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="RECAST_FETCH_TIMEOUT",
+        description="Seconds an `input_url` download may take start to end; slower → failed with `too-slow`.",
+    )
+    heartbeat_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="RECAST_HEARTBEAT_TIMEOUT",
+        description="Seconds without a heartbeat before an encode is retried on another worker.",
+    )
+    stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="RECAST_STALL_TIMEOUT",
+        description="Seconds without ffmpeg progress before an encode is killed and retried.",
+    )
+    encode_attempts: int = Field(default=3, ge=1, description="Attempts per rendition before it fails.")
+    worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
+    scratch_dir: Path = Field(
+        default_factory=lambda data: Path(data.get("data_dir", "var")) / "scratch",
+        description="Worker's local working space.",
+        json_schema_extra=_extra(default="`$RECAST_DATA_DIR/scratch`"),
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        validation_alias="RECAST_SHUTDOWN_GRACE",
+        description="Seconds a stopping worker lets running activities finish before they are retried "
+        "elsewhere.",
+    )
+    confirmation_timeout_s: float = Field(
+        default=86400.0,
+        gt=0,
+        validation_alias="RECAST_CONFIRMATION_TIMEOUT",
+        description="Seconds a `delayed_start` job waits for confirmation before it is canceled.",
+    )
+    webhook_retry_s: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="RECAST_WEBHOOK_RETRY",
+        description="Seconds a webhook delivery is retried (exponential backoff) before it is given up.",
+    )
+    read_cache_ms: int = Field(
+        default=250,
+        ge=0,
+        description="Milliseconds a running job's read is shared: concurrent polls and watchers of a job wait "
+        "for one describe, and its result is served again for this long; `0` makes every read its own.",
+    )
+    events_heartbeat_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="RECAST_EVENTS_HEARTBEAT",
+        description="Seconds between `heartbeat` events of `GET /v1/jobs/{id}/events`.",
+    )
+    optimize_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        validation_alias="RECAST_OPTIMIZE_WAIT",
+        description="Longest `POST /v1/optimize` waits for its job before answering 202 (`?wait=` asks less), "
+        "seconds.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments, then the environment; no .env or secrets directory: Recast never read them.
+        return init_settings, _Environment(settings_cls)
+
+    @field_validator("signing_secrets_previous", "url_allowlist", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """A variable's `a, b,` → ("a", "b"): items stripped, empty ones dropped; a tuple passes as given."""
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("url_allowlist")
+    @classmethod
+    def _parsable_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        net.UrlPolicy.parse(value)  # a bad entry stops the process at start, not at its first fetch
+        return value
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _hash_keys(cls, value: Any) -> Any:
+        """The variable's `key=org,…` → {sha256: org}; a dict (already hashes) passes as given."""
+        return keys.parse_env(value) if isinstance(value, str) else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def storage(self) -> str:
@@ -103,53 +331,23 @@ class Settings:
 
 
 def load() -> Settings:
-    data_dir = Path(_env("RECAST_DATA_DIR", "var"))
-    secret = os.environ.get("RECAST_SIGNING_SECRET", "").strip() or read_or_create_secret(
-        data_dir / "signing.key"
-    )
-    allowlist = _list("RECAST_URL_ALLOWLIST")
-    # Imported here: recast.client.child imports this module into workflow sandboxes, which need no httpx.
-    from recast.infra.net import UrlPolicy
+    """This process's settings: the environment, and the signing secret generated on first use.
 
-    UrlPolicy.parse(allowlist)  # a bad entry stops the process at start, not at its first fetch
-    return Settings(
-        host=_env("RECAST_HOST", "127.0.0.1"),
-        port=_int("RECAST_PORT", 8000),
-        data_dir=data_dir,
-        temporal_address=_env("RECAST_TEMPORAL_ADDRESS", ""),
-        temporal_namespace=_env("RECAST_TEMPORAL_NAMESPACE", "default"),
-        task_queue=_env("RECAST_TASK_QUEUE", TASK_QUEUE_DEFAULT),
-        storage_url=_env("RECAST_STORAGE_URL", ""),
-        s3_endpoint=_env("RECAST_S3_ENDPOINT", ""),
-        s3_public_endpoint=_env("RECAST_S3_PUBLIC_ENDPOINT", ""),
-        s3_region=_env("RECAST_S3_REGION", "us-east-1"),
-        s3_access_key_id=_env("RECAST_S3_ACCESS_KEY_ID", ""),
-        s3_secret_access_key=_env("RECAST_S3_SECRET_ACCESS_KEY", ""),
-        gcs_endpoint=_env("RECAST_GCS_ENDPOINT", ""),
-        gcs_credential=_env("RECAST_GCS_CREDENTIAL", ""),
-        gcs_token=_env("RECAST_GCS_TOKEN", ""),
-        upload_ttl_s=_int("RECAST_UPLOAD_TTL", 86400),
-        api_key_hashes=keys.parse_env(_env("RECAST_API_KEYS", "")),
-        api_keys_file=Path(keys_file) if (keys_file := _env("RECAST_API_KEYS_FILE", "")) else None,
-        signing_secret=secret,
-        public_url=_env("RECAST_PUBLIC_URL", "").rstrip("/"),
-        max_upload_bytes=_int("RECAST_MAX_UPLOAD_BYTES", 2 * 1024**3),
-        max_duration_s=_float("RECAST_MAX_DURATION", 4 * 3600.0),
-        max_pixels=_int("RECAST_MAX_PIXELS", 100_000_000),
-        fetch_timeout_s=_float("RECAST_FETCH_TIMEOUT", 3600.0),
-        url_ttl_s=_int("RECAST_URL_TTL", 3600),
-        heartbeat_timeout_s=_float("RECAST_HEARTBEAT_TIMEOUT", 30.0),
-        stall_timeout_s=_float("RECAST_STALL_TIMEOUT", 60.0),
-        encode_attempts=_int("RECAST_ENCODE_ATTEMPTS", 3),
-        worker_activities=_int("RECAST_WORKER_ACTIVITIES", 4),
-        scratch_dir=Path(_env("RECAST_SCRATCH_DIR", str(data_dir / "scratch"))),
-        read_cache_ms=_int("RECAST_READ_CACHE_MS", 250),
-        events_heartbeat_s=_float("RECAST_EVENTS_HEARTBEAT", 30.0),
-        confirmation_timeout_s=_float("RECAST_CONFIRMATION_TIMEOUT", 86400.0),
-        webhook_retry_s=_float("RECAST_WEBHOOK_RETRY", 3600.0),
-        url_allowlist=allowlist,
-        signing_secrets_previous=_list("RECAST_SIGNING_SECRET_PREVIOUS"),
-        max_concurrent_jobs=_int("RECAST_MAX_CONCURRENT_JOBS", 50),
-        max_submissions_per_minute=_int("RECAST_MAX_SUBMISSIONS_PER_MINUTE", 120),
-        optimize_wait_s=_float("RECAST_OPTIMIZE_WAIT", 60.0),
-    )
+    Raises ConfigError (a ValueError) naming each bad variable; `load_or_exit` is for process entry points.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, Settings)) from None
+    if not settings.signing_secret:
+        secret = read_or_create_secret(settings.data_dir / "signing.key")
+        settings = settings.model_copy(update={"signing_secret": secret})
+    return settings
+
+
+def load_or_exit() -> Settings:
+    """`load()` for a process start: bad values end the process with their message, not a traceback."""
+    try:
+        return load()
+    except ConfigError as exc:
+        raise SystemExit(f"recast: bad configuration\n{exc}") from None

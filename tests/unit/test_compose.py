@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from recast.infra.config import Settings
+from recast.infra.config_text import env_name
 from recast.infra.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +46,8 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def config_variables() -> set[str]:
-    """The RECAST_* names recast/infra/config.py passes to its environment look-ups."""
-    return set(
-        re.findall(r"[\"'](RECAST_[A-Z0-9_]+)[\"']", (ROOT / "recast" / "infra" / "config.py").read_text())
-    )
+    """The RECAST_* names the Settings model (recast/infra/config.py) reads."""
+    return {env_name(name, field) for name, field in Settings.model_fields.items()}
 
 
 def build_of(service: dict[str, Any]) -> tuple[Path, str]:
