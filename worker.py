@@ -11,7 +11,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.worker import Worker
 
@@ -30,21 +32,28 @@ from workflows.transcode import TranscodeJob
 log = logging.getLogger("recast.worker")
 
 
+def activities(deps: Deps) -> list[Callable[..., Any]]:
+    """The implementations of the activities recast.core.contract declares, each registered under its
+    declared name (tests/unit/test_contract.py holds them to it)."""
+    images = ImageActivities(deps)
+    return [
+        FetchActivities(deps).fetch_input,
+        ProbeActivities(deps).probe_input,
+        EncodeActivities(deps).encode_output,
+        StreamActivities(deps).package_stream,
+        images.encode_image,
+        images.make_thumbnails,
+        SignActivities(deps).sign_downloads,
+        CallbackActivities(deps).deliver_webhook,
+    ]
+
+
 def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[TranscodeJob],
-        activities=[
-            FetchActivities(deps).fetch_input,
-            ProbeActivities(deps).probe_input,
-            EncodeActivities(deps).encode_output,
-            StreamActivities(deps).package_stream,
-            ImageActivities(deps).encode_image,
-            ImageActivities(deps).make_thumbnails,
-            SignActivities(deps).sign_downloads,
-            CallbackActivities(deps).deliver_webhook,
-        ],
+        activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.
         max_heartbeat_throttle_interval=timedelta(seconds=1),

@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
+from recast.core import contract
 from recast.core.webhooks import WebhookDelivery, request_parts
 from recast.infra import net
 
@@ -20,7 +21,7 @@ class CallbackActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="deliver_webhook")
+    @activity.defn(name=contract.DELIVER_WEBHOOK)
     async def deliver_webhook(self, delivery: WebhookDelivery) -> int:
         """Returns the receiver's 2xx status; anything else raises a retryable `webhook-failed`, except a
         target the SSRF guard refuses (`forbidden-url`) or an unusable URL, which are not retried."""

@@ -11,6 +11,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_key
 from recast.media import probe, renditions
@@ -20,7 +21,7 @@ class EncodeActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="encode_output")
+    @activity.defn(name=contract.ENCODE_OUTPUT)
     async def encode_output(self, req: EncodeRequest) -> EncodeResult:
         async with output_step(req, self.deps.scratch) as (progress, workdir):
             src, parts = await local_inputs(self.deps, req)

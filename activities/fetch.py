@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
+from recast.core import contract
 from recast.core.payloads import FetchRequest, FetchResult
 from recast.infra import net, uploads
 from recast.infra.storage import CHUNK, OBJECT_SCHEMES, input_key, parse_object_url
@@ -25,7 +26,7 @@ class FetchActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="fetch_input")
+    @activity.defn(name=contract.FETCH_INPUT)
     async def fetch_input(self, req: FetchRequest) -> FetchResult:
         source = req.source
         if not source.url:

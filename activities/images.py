@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.core.timeline import output_duration_s
 from recast.infra.storage import output_key, output_prefix
@@ -20,7 +21,7 @@ class ImageActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="encode_image")
+    @activity.defn(name=contract.ENCODE_IMAGE)
     async def encode_image(self, req: EncodeRequest) -> EncodeResult:
         """One jpg/png/webp/avif: the image input optimized, or a poster frame of a video."""
         async with output_step(req, self.deps.scratch) as (progress, workdir):
@@ -28,7 +29,8 @@ class ImageActivities:
             ext = req.spec.type.value
             dst = workdir / f"{req.output_id}.{ext}"
             plan = images.image_plan(req.spec, req.input_metadata, src, dst, parts, req.clip)
-            await run_encode(plan.args, plan.decode_s, req, progress)
+            # One picture: ffmpeg's output time says nothing of how far it is (unmeasured, 0).
+            await run_encode(plan.args, 0, req, progress)
             images.check_image(await self.deps.probes.probe_raw(dst), ext, plan.width, plan.height)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, ext, req.path)
@@ -38,7 +40,7 @@ class ImageActivities:
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure
 
-    @activity.defn(name="make_thumbnails")
+    @activity.defn(name=contract.MAKE_THUMBNAILS)
     async def make_thumbnails(self, req: EncodeRequest) -> EncodeResult:
         """A folder of thumbnails, plus a sprite sheet and its WebVTT index when asked."""
         async with output_step(req, self.deps.scratch) as (progress, workdir):
@@ -48,7 +50,13 @@ class ImageActivities:
             plan = thumbnails.thumbnails_plan(
                 req.spec, req.input_metadata, src, folder, None, parts, req.clip
             )
-            await run_encode(plan.args, plan.decode_s, req, progress)
+            # The sprite is written after every thumbnail: one more file to wait for.
+            expected = len(plan.images) + (1 if plan.sprite else 0)
+
+            def written() -> float:
+                return 100 * sum(1 for _ in folder.iterdir()) / expected
+
+            await run_encode(plan.args, plan.decode_s, req, progress, measure=written)
             thumbnails.check_sequence(
                 await thumbnails.probe_sequence(folder, f"{thumbnails.IMAGE_PATTERN}.{plan.format}"), plan
             )

@@ -7,6 +7,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from activities.scratch import local_input
+from recast.core import contract
 from recast.core.job import InputMetadata
 from recast.media import probe, tools
 
@@ -15,7 +16,7 @@ class ProbeActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="probe_input")
+    @activity.defn(name=contract.PROBE_INPUT)
     async def probe_input(self, storage_key: str) -> InputMetadata:
         path = await local_input(self.deps.storage, self.deps.scratch, storage_key)
         try:

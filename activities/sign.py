@@ -10,6 +10,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.deps import Deps
+from recast.core import contract
 from recast.core.payloads import SignedUrl, SignRequest
 from recast.infra.downloads import download_link
 
@@ -18,7 +19,7 @@ class SignActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="sign_downloads")
+    @activity.defn(name=contract.SIGN_DOWNLOADS)
     async def sign_downloads(self, req: SignRequest) -> list[SignedUrl]:
         # Without a public URL, local storage has nowhere to point its tokens: the download route
         # signs on demand then. Pre-signed object-store URLs need no base.

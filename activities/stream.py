@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from recast.core import contract
 from recast.core.job import AudioInfo
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_prefix
@@ -22,7 +23,7 @@ class StreamActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="package_stream")
+    @activity.defn(name=contract.PACKAGE_STREAM)
     async def package_stream(self, req: EncodeRequest) -> EncodeResult:
         async with output_step(req, self.deps.scratch) as (progress, workdir):
             package = workdir / "package"

@@ -31,8 +31,10 @@ from recast.core.contract import (
     CREATED_AT_KEY,
     JOB_MEMO,
     ORGANIZATION_KEY,
+    OUTPUT_ACTIVITIES,
     PRIORITY_KEY,
     STATUS_KEY,
+    UPDATE_CANCEL,
     WORKFLOW_TYPE,
 )
 from recast.core.job import Job, JobStatus, OutputStatus, Stage, encoding_progress
@@ -68,6 +70,7 @@ class JobStore:
                 WORKFLOW_TYPE,  # by name: the API does not import the workflow's code
                 params,
                 id=params.job_id,
+                result_type=Job,
                 task_queue=self.task_queue,
                 memo={JOB_MEMO: initial_job(params)},
                 search_attributes=TypedSearchAttributes(
@@ -99,7 +102,7 @@ class JobStore:
         `get`: 404 for unknown jobs and other organizations' came first); a refusal becomes a 409."""
         job_id = current.id
         if current.status.terminal:  # a finished workflow takes no updates; say why here
-            code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+            code = "not-cancelable" if update == UPDATE_CANCEL else "not-awaiting-confirmation"
             raise ApiError(409, code, f"the job is already {current.status.value}")
         handle = self.client.get_workflow_handle(job_id)
         try:
@@ -113,7 +116,7 @@ class JobStore:
             raise ApiError(409, "conflict", str(cause or err)) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # finished while we asked: nothing left to change
-                code = "not-cancelable" if update == "cancel" else "not-awaiting-confirmation"
+                code = "not-cancelable" if update == UPDATE_CANCEL else "not-awaiting-confirmation"
                 raise ApiError(409, code, f"job {job_id} has already finished") from err
             raise ApiError(
                 503, "unavailable", f"the job did not answer in time ({err.message}); try again"
@@ -239,7 +242,7 @@ class JobStore:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None
             raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
-        if desc.workflow_type != "TranscodeJob":
+        if desc.workflow_type != WORKFLOW_TYPE:
             return None
         # The workflow publishes its Job in the memo at every change: one RPC, no worker needed.
         job: Job | None = await desc.memo_value(JOB_MEMO, None, type_hint=Job)
@@ -262,10 +265,11 @@ class JobStore:
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:
-        """Live per-output progress from encode heartbeats, folded into the job's progress."""
+        """Live per-output progress from the output activities' heartbeats (every kind: encode, package,
+        image, thumbnails), folded into the job's progress."""
         changed = False
         for act in pending:  # type: ignore[attr-defined]
-            if act.activity_type.name != "encode_output" or not act.heartbeat_details.payloads:
+            if act.activity_type.name not in OUTPUT_ACTIVITIES or not act.heartbeat_details.payloads:
                 continue
             raw = self.client.data_converter.payload_converter.from_payloads(
                 act.heartbeat_details.payloads, [EncodeProgress]

@@ -28,7 +28,7 @@ from temporalio.service import RPCError
 
 from api.errors import ApiError, ErrorResponse
 from api.visibility import quote
-from recast.core.contract import WORKFLOW_TYPE
+from recast.core.contract import ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import JobStatus
 
 WINDOW_S = 60.0
@@ -55,8 +55,8 @@ def active_query(org: str) -> str:
     finished job whose workflow still delivers webhooks already has a terminal `RecastStatus`."""
     statuses = ", ".join(quote(s) for s in ACTIVE)
     return (
-        f"WorkflowType = {quote(WORKFLOW_TYPE)} AND RecastOrganization = {quote(org)} "
-        f"AND RecastStatus IN ({statuses}) AND ExecutionStatus = 'Running'"
+        f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)} "
+        f"AND {STATUS_KEY.name} IN ({statuses}) AND ExecutionStatus = 'Running'"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recast.core.contract import WORKFLOW_TYPE
+from recast.core.contract import ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import JobStatus
 
 
@@ -14,7 +14,7 @@ def quote(value: str) -> str:
 
 def base_query(org: str, status: JobStatus | None) -> str:
     """The organization's jobs (with `status`, only those)."""
-    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND RecastOrganization = {quote(org)}"
+    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)}"
     if status is not None:
-        query += f" AND RecastStatus = {quote(status.value)}"
+        query += f" AND {STATUS_KEY.name} = {quote(status.value)}"
     return query

@@ -22,11 +22,13 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from recast.core import pricing, timeline
+    from recast.core import contract, pricing, timeline
     from recast.core.contract import (
         CREATED_AT_KEY,
+        ENCODE_OUTPUT,
         JOB_MEMO,
         ORGANIZATION_KEY,
+        OUTPUT_ACTIVITIES,
         PRIORITY_KEY,
         STATUS_KEY,
     )
@@ -127,7 +129,7 @@ class _Stop(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-@workflow.defn(name="TranscodeJob")
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class TranscodeJob:
     @workflow.init
     def __init__(self, params: JobParams) -> None:
@@ -140,11 +142,11 @@ class TranscodeJob:
 
     # ---------------------------------------------------------------- reads and controls ------------------
 
-    @workflow.query(name="job")
+    @workflow.query(name=contract.QUERY_JOB)
     def get_job(self) -> Job:
         return self.job
 
-    @workflow.update(name="cancel")
+    @workflow.update(name=contract.UPDATE_CANCEL)
     async def cancel(self) -> Job:
         """Stop the job: running encodes are cancelled (ffmpeg killed), finished outputs are kept."""
         await workflow.wait_condition(lambda: self._work is not None)
@@ -158,7 +160,7 @@ class TranscodeJob:
         if self.job.status.terminal:
             raise ApplicationError(f"the job is already {self.job.status.value}", type="not-cancelable")
 
-    @workflow.update(name="confirm")
+    @workflow.update(name=contract.UPDATE_CONFIRM)
     async def confirm(self) -> Job:
         """Let a `delayed_start` job go on from `awaiting_confirmation` to processing."""
         self._confirmed = True
@@ -303,14 +305,13 @@ class TranscodeJob:
             # Uploads were streamed into storage by the API: nothing to fetch, save the round trip.
             return FetchResult(storage_key=source.storage_key, size=source.size or 0)
         return await workflow.execute_activity(
-            "fetch_input",
+            contract.fetch_input,
             FetchRequest(
                 job_id=params.job_id,
                 organization=params.organization,
                 source=source,
                 folder=None if index is None else str(index),
             ),
-            result_type=FetchResult,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=max(params.settings.heartbeat_timeout_s, 60)),
             retry_policy=QUICK_RETRY,
@@ -321,9 +322,8 @@ class TranscodeJob:
             workflow.execute_local_activity if params.settings.local_storage else workflow.execute_activity
         )
         return await probe(
-            "probe_input",
+            contract.probe_input,
             fetched.storage_key,
-            result_type=InputMetadata,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=QUICK_RETRY,
         )
@@ -354,7 +354,7 @@ class TranscodeJob:
             return
         try:
             result: EncodeResult = await workflow.execute_activity(
-                OUTPUT_ACTIVITY.get(planned.spec.type, "encode_output"),
+                OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)],
                 EncodeRequest(
                     job_id=params.job_id,
                     organization=params.organization,
@@ -367,7 +367,6 @@ class TranscodeJob:
                     parts=source.parts,
                     clip=source.clip,
                 ),
-                result_type=EncodeResult,
                 start_to_close_timeout=timedelta(hours=12),
                 heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
                 retry_policy=RetryPolicy(
@@ -413,7 +412,7 @@ class TranscodeJob:
         # Signing is a few microseconds of HMAC: a local activity (retried like any other) spares
         # the server round trip an ordinary activity costs.
         signed: list[SignedUrl] = await workflow.execute_local_activity(
-            "sign_downloads",
+            contract.sign_downloads,
             SignRequest(
                 organization=self.job.organization,
                 job_id=self.job.id,
@@ -421,7 +420,6 @@ class TranscodeJob:
                 ttl_s=params.settings.url_ttl_s,
                 public_url=params.settings.public_url,
             ),
-            result_type=list[SignedUrl],
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK_RETRY,
         )
@@ -450,7 +448,7 @@ class TranscodeJob:
     async def _deliver(self, delivery: WebhookDelivery) -> None:
         try:
             await workflow.execute_activity(
-                "deliver_webhook",
+                contract.deliver_webhook,
                 delivery,
                 schedule_to_close_timeout=timedelta(seconds=self.params.settings.webhook_retry_s),
                 start_to_close_timeout=timedelta(seconds=30),

@@ -12,6 +12,7 @@ from api.models import DownloadLink, JobList
 from api.openapi import SUBMIT_BODY
 from api.services import listing
 from api.services.downloads import completed_output
+from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
 from recast.core.job import Job, JobStatus
 from recast.core.requests import JobCreate
 
@@ -79,7 +80,7 @@ async def download_output(
     "`not-cancelable`.",
 )
 async def cancel_job(job: JobDep, store: JobStoreDep) -> Job:
-    return await store.control(job, "cancel")
+    return await store.control(job, UPDATE_CANCEL)
 
 
 @router.post(
@@ -90,4 +91,4 @@ async def cancel_job(job: JobDep, store: JobStoreDep) -> Job:
     "(after reviewing `total_estimated_cost`). Any other state → 409 `not-awaiting-confirmation`.",
 )
 async def confirm_job(job: JobDep, store: JobStoreDep) -> Job:
-    return await store.control(job, "confirm")
+    return await store.control(job, UPDATE_CONFIRM)

@@ -92,7 +92,8 @@ def _created_between(lo: datetime | None, hi: datetime | None) -> str:
         parts = ([f"{field} > {_literal(lo)}"] if lo else []) + ([f"{field} < {_literal(hi)}"] if hi else [])
         return " AND ".join(parts)
 
-    return f" AND (({within('RecastCreatedAt')}) OR (RecastCreatedAt IS NULL AND {within('StartTime')}))"
+    created = CREATED_AT_KEY.name
+    return f" AND (({within(created)}) OR ({created} IS NULL AND {within('StartTime')}))"
 
 
 async def _count(client: Client, query: str) -> int:

@@ -53,7 +53,7 @@ from typing import Any
 
 from temporalio.common import Priority as TemporalPriority
 
-from recast.core.contract import TASK_QUEUE_DEFAULT
+from recast.core.contract import TASK_QUEUE_DEFAULT, WORKFLOW_TYPE
 from recast.core.job import Job, JobStatus, OutputStatus
 from recast.core.payloads import InputSource, JobParams, JobSettings, PlannedOutput
 from recast.core.requests import Clip, JobCreate, Priority
@@ -74,7 +74,7 @@ __all__ = [
     "temporal_priority",
 ]
 
-WORKFLOW = "TranscodeJob"
+WORKFLOW = WORKFLOW_TYPE
 """The workflow type to start as a child."""
 
 TASK_QUEUE = TASK_QUEUE_DEFAULT

@@ -1,23 +1,151 @@
-"""The names the API and the workflow share in Temporal: the workflow type, the memo key of the Job, and
-Recast's custom search attributes: set at start by the API, upserted by the workflow (so a job started
-as another workflow's child has them too), filtered on by `GET /v1/jobs` and in the Temporal Web UI; and
-the default task queue, which another project's parent workflow names too (`recast.client.child`).
+"""The Temporal contract: every name the API, the worker, the workflow and other workflows (child jobs)
+must agree on, defined once. Changing a value here breaks running workflows and their histories (an
+activity or handler is looked up by name on replay), so the values stay as they are.
 
-Only `temporalio.common`: importable inside the workflow sandbox.
+Activities are *declared* here as typed stubs (`@activity.defn(name=...)` on a function with the
+request and result types) and implemented in `activities/` under the same names. This is the idiom the
+SDK really supports for calling an activity by reference without importing its implementation:
+`workflow.execute_activity(encode_output, req, ...)` (and `execute_local_activity`) read the name and
+the result type from the callable's activity definition, and mypy checks the argument against the
+declared parameter. A `typing.Protocol` would not do: the SDK only accepts a string or a callable that
+carries an activity definition. `execute_activity_method` would need the implementing class, whose
+module imports ffmpeg, storage and settings — nothing a workflow may import. The stubs are never
+registered with a worker; tests/unit/test_contract.py checks every registered activity against them.
+
+Only temporalio, pydantic and recast.core: importable inside the workflow sandbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
+
+from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
-# The transcode workflow's registered name: the API starts it and lists it by this name.
+from recast.core.job import InputMetadata
+from recast.core.payloads import (
+    EncodeRequest,
+    EncodeResult,
+    FetchRequest,
+    FetchResult,
+    SignedUrl,
+    SignRequest,
+)
+from recast.core.webhooks import WebhookDelivery
+
+# ---------------------------------------------------------------- the workflow ------------------------------
+
 WORKFLOW_TYPE = "TranscodeJob"
-# The memo key under which a job's workflow keeps its Job (set at start, upserted as it changes): what
-# the API reads for a job and for each listed execution.
-JOB_MEMO = "job"
+"""The workflow type of a job: one workflow per job, its ID the job ID."""
 
 TASK_QUEUE_DEFAULT = "recast"
-"""The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another."""
+"""The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
+parent workflow in another project names it too: `recast.client.child`)."""
+
+JOB_MEMO = "job"
+"""The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""
+
+QUERY_JOB = "job"
+"""Query: the Job as the workflow holds it."""
+
+UPDATE_CANCEL = "cancel"
+"""Update: stop the job; running outputs are cancelled, finished ones kept. Returns the Job."""
+
+UPDATE_CONFIRM = "confirm"
+"""Update: let a `delayed_start` job go on from `awaiting_confirmation`. Returns the Job."""
+
+# The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
+
+# ---------------------------------------------------------------- activities --------------------------------
+
+FETCH_INPUT = "fetch_input"
+PROBE_INPUT = "probe_input"
+ENCODE_OUTPUT = "encode_output"
+PACKAGE_STREAM = "package_stream"
+ENCODE_IMAGE = "encode_image"
+MAKE_THUMBNAILS = "make_thumbnails"
+SIGN_DOWNLOADS = "sign_downloads"
+DELIVER_WEBHOOK = "deliver_webhook"
+
+
+def _declared_only() -> NoReturn:
+    raise NotImplementedError("a contract declaration: the worker runs the implementation in activities/")
+
+
+@activity.defn(name=FETCH_INPUT)
+async def fetch_input(req: FetchRequest) -> FetchResult:
+    """Stream a remote input into storage."""
+    _declared_only()
+
+
+@activity.defn(name=PROBE_INPUT)
+async def probe_input(storage_key: str) -> InputMetadata:
+    """Probe a stored input (and check that it decodes and is within the limits)."""
+    _declared_only()
+
+
+@activity.defn(name=ENCODE_OUTPUT)
+async def encode_output(req: EncodeRequest) -> EncodeResult:
+    """One video or audio rendition (mp4, webm, mp3, …), encoded, checked and stored."""
+    _declared_only()
+
+
+@activity.defn(name=PACKAGE_STREAM)
+async def package_stream(req: EncodeRequest) -> EncodeResult:
+    """An hls or dash output: the whole ladder in one ffmpeg run, stored as a folder."""
+    _declared_only()
+
+
+@activity.defn(name=ENCODE_IMAGE)
+async def encode_image(req: EncodeRequest) -> EncodeResult:
+    """One still image: the image input optimized, or a poster frame of a video."""
+    _declared_only()
+
+
+@activity.defn(name=MAKE_THUMBNAILS)
+async def make_thumbnails(req: EncodeRequest) -> EncodeResult:
+    """A folder of thumbnails (and a sprite sheet with its WebVTT index)."""
+    _declared_only()
+
+
+@activity.defn(name=SIGN_DOWNLOADS)
+async def sign_downloads(req: SignRequest) -> list[SignedUrl]:
+    """Signed, expiring download URLs for finished outputs."""
+    _declared_only()
+
+
+@activity.defn(name=DELIVER_WEBHOOK)
+async def deliver_webhook(delivery: WebhookDelivery) -> int:
+    """POST one signed webhook event; returns the receiver's 2xx status."""
+    _declared_only()
+
+
+OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
+"""An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
+heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
+
+OUTPUT_ACTIVITIES: dict[str, OutputActivity] = {
+    ENCODE_OUTPUT: encode_output,
+    PACKAGE_STREAM: package_stream,
+    ENCODE_IMAGE: encode_image,
+    MAKE_THUMBNAILS: make_thumbnails,
+}
+"""Every output activity by name."""
+
+ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
+    FETCH_INPUT: fetch_input,
+    PROBE_INPUT: probe_input,
+    **OUTPUT_ACTIVITIES,
+    SIGN_DOWNLOADS: sign_downloads,
+    DELIVER_WEBHOOK: deliver_webhook,
+}
+"""Every activity the workflow calls, by name: what a worker must register."""
+
+# ---------------------------------------------------------------- search attributes -------------------------
+# Set at start by the API, upserted by the workflow (so a job started as another workflow's child has
+# them too), filtered on by `GET /v1/jobs` and in the Temporal Web UI. List queries name them by
+# `KEY.name`.
 
 STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
