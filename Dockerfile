@@ -21,21 +21,22 @@ RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin recast 
 
 WORKDIR /app
 
-# The pinned dependencies first, in their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-        > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# The runtime dependencies first, in their own layer: rebuilt only when the lock changes. The lock pins
+# the whole tree with hashes (`make lock`); it leaves out the test tools and the `temporal` CLI, which
+# only the embedded dev server uses: here Temporal is a service of its own (docker-compose.yml).
+COPY requirements/runtime.lock requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 
 # Then the project itself (packages recast, api, workflows, activities and module worker, as listed in
-# pyproject's [tool.setuptools]); the sources also stay in /app, where `python worker.py` runs.
+# pyproject's [tool.setuptools]), its dependencies being the locked ones above and its build the
+# locked setuptools; the sources also stay in /app, where `python worker.py` runs.
+COPY pyproject.toml README.md ./
 COPY recast/ recast/
 COPY api/ api/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY worker.py ./
-RUN pip install --no-cache-dir --no-deps . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
     && rm -rf build ./*.egg-info
 
 USER recast

@@ -29,7 +29,8 @@ class ImageActivities:
             ext = req.spec.type.value
             dst = workdir / f"{req.output_id}.{ext}"
             plan = images.image_plan(req.spec, req.input_metadata, src, dst, parts, req.clip)
-            await run_encode(plan.args, plan.decode_s, req, progress)
+            # One picture: ffmpeg's output time says nothing of how far it is (unmeasured, 0).
+            await run_encode(plan.args, 0, req, progress)
             images.check_image(await self.deps.probes.probe_raw(dst), ext, plan.width, plan.height)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, ext, req.path)
@@ -49,7 +50,13 @@ class ImageActivities:
             plan = thumbnails.thumbnails_plan(
                 req.spec, req.input_metadata, src, folder, None, parts, req.clip
             )
-            await run_encode(plan.args, plan.decode_s, req, progress)
+            # The sprite is written after every thumbnail: one more file to wait for.
+            expected = len(plan.images) + (1 if plan.sprite else 0)
+
+            def written() -> float:
+                return 100 * sum(1 for _ in folder.iterdir()) / expected
+
+            await run_encode(plan.args, plan.decode_s, req, progress, measure=written)
             thumbnails.check_sequence(
                 await thumbnails.probe_sequence(folder, f"{thumbnails.IMAGE_PATTERN}.{plan.format}"), plan
             )

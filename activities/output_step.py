@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from temporalio import activity
@@ -21,6 +21,11 @@ from recast.core.payloads import EncodeProgress, EncodeRequest
 from recast.media import tools
 
 HEARTBEAT_EVERY_S = 1.0
+MEASURE_EVERY_S = 0.5
+# A single picture is one frame of work: ffmpeg reports nothing until it is written, so there is no
+# fraction done to measure. While ffmpeg makes it the output shows this — started, not finished —
+# rather than 0, which reads as still waiting.
+UNMEASURED_PERCENT = 50.0
 
 
 @contextlib.asynccontextmanager
@@ -55,16 +60,40 @@ async def local_inputs(deps: Deps, req: EncodeRequest) -> tuple[Path, list[tuple
 
 
 async def run_encode(
-    args: Sequence[str], duration_s: float, req: EncodeRequest, progress: EncodeProgress
+    args: Sequence[str],
+    duration_s: float,
+    req: EncodeRequest,
+    progress: EncodeProgress,
+    measure: Callable[[], float] | None = None,
 ) -> None:
-    """Run ffmpeg, its progress into `progress`; then the step is verifying."""
+    """Run ffmpeg, its progress into `progress`; then the step is verifying.
+
+    ffmpeg's progress is the output time it has written against `duration_s`; 0 when that says nothing
+    (a single picture), which shows UNMEASURED_PERCENT while ffmpeg runs. `measure` gives the percent
+    done measured outside ffmpeg, polled while it runs: ffmpeg reports nothing until it has opened every
+    output, so a run whose last output opens at the end (a thumbnail sprite) is measured by its files."""
 
     def on_progress(percent: float) -> None:
         # A retry starts from zero; hold what was already shown so progress never goes back.
         progress.percent = max(progress.percent, round(percent, 1))
 
-    await run_ffmpeg(args, duration_s, req.stall_timeout_s, on_progress)
+    if duration_s <= 0 and measure is None:
+        on_progress(UNMEASURED_PERCENT)
+    watch = asyncio.create_task(_measure_loop(measure, on_progress)) if measure else None
+    try:
+        await run_ffmpeg(args, duration_s, req.stall_timeout_s, on_progress)
+    finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
     progress.stage, progress.percent = "verifying", 100.0
+
+
+async def _measure_loop(measure: Callable[[], float], on_progress: Callable[[float], None]) -> None:
+    while True:
+        await asyncio.sleep(MEASURE_EVERY_S)
+        on_progress(min(100.0, measure()))
 
 
 def _previous_percent() -> float:

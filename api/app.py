@@ -7,18 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import (
-    errors,
-    openapi,
-    routes_events,
-    routes_files,
-    routes_jobs,
-    routes_list,
-    routes_optimize,
-    routes_presets,
-    routes_uploads,
-)
+from api import errors, openapi
 from api.job_store import JobStore
+from api.limits import Limits
+from api.routes import events, files, jobs, optimize, presets, uploads
+from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
 from recast.infra.storage import Storage
@@ -27,11 +20,17 @@ from recast.infra.temporal import connect
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
     settings = settings or config.load_or_exit()
+    state = AppState(
+        settings=settings,
+        keys=KeyRing(settings.api_key_hashes, settings.api_keys_file),  # refuses a bad keys file
+        storage=Storage(settings.storage, settings),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        app.state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
 
     app = FastAPI(
@@ -40,19 +39,12 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         description="Self-hosted media transcoding jobs on durable Temporal workflows.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.keys = KeyRing(settings.api_key_hashes, settings.api_keys_file)  # refuses a bad keys file
-    app.state.storage = Storage(settings.storage, settings)
+    app.state.recast = state  # read only through api/deps.py
     errors.install(app)
-    app.include_router(routes_jobs.router)
-    app.include_router(routes_optimize.router)
-    app.include_router(routes_presets.router)
-    app.include_router(routes_list.router)
-    app.include_router(routes_events.router)
-    app.include_router(routes_files.router)
-    app.include_router(routes_uploads.router)
+    for module in (jobs, optimize, presets, events, files, uploads):
+        app.include_router(module.router)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
-    openapi.install(app, routes_jobs.BODY_MODELS)
+    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -29,9 +29,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError
 from recast.core.contract import (
     CREATED_AT_KEY,
-    ENCODE_OUTPUT,
     JOB_MEMO,
     ORGANIZATION_KEY,
+    OUTPUT_ACTIVITIES,
     PRIORITY_KEY,
     STATUS_KEY,
     UPDATE_CANCEL,
@@ -67,7 +67,7 @@ class JobStore:
         it, and Temporal's workflow-ID uniqueness returns the job already started: (that Job, False)."""
         try:
             await self.client.start_workflow(
-                WORKFLOW_TYPE,
+                WORKFLOW_TYPE,  # by name: the API does not import the workflow's code
                 params,
                 id=params.job_id,
                 result_type=Job,
@@ -97,9 +97,10 @@ class JobStore:
         created = [o.id for o in job.outputs] == [o.id for o in params.outputs]
         return job, created
 
-    async def control(self, job_id: str, organization: str, update: str) -> Job:
-        """Run the workflow's `cancel` or `confirm` update; its refusal becomes a 409 with its code."""
-        current = await self.get(job_id, organization)  # 404 for unknown jobs and other organizations'
+    async def control(self, current: Job, update: str) -> Job:
+        """Run the workflow's `cancel` or `confirm` update on `current` (the caller's job as just read by
+        `get`: 404 for unknown jobs and other organizations' came first); a refusal becomes a 409."""
+        job_id = current.id
         if current.status.terminal:  # a finished workflow takes no updates; say why here
             code = "not-cancelable" if update == UPDATE_CANCEL else "not-awaiting-confirmation"
             raise ApiError(409, code, f"the job is already {current.status.value}")
@@ -264,10 +265,11 @@ class JobStore:
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:
-        """Live per-output progress from encode heartbeats, folded into the job's progress."""
+        """Live per-output progress from the output activities' heartbeats (every kind: encode, package,
+        image, thumbnails), folded into the job's progress."""
         changed = False
         for act in pending:  # type: ignore[attr-defined]
-            if act.activity_type.name != ENCODE_OUTPUT or not act.heartbeat_details.payloads:
+            if act.activity_type.name not in OUTPUT_ACTIVITIES or not act.heartbeat_details.payloads:
                 continue
             raw = self.client.data_converter.payload_converter.from_payloads(
                 act.heartbeat_details.payloads, [EncodeProgress]

@@ -1,4 +1,5 @@
-"""Per-organization limits on submissions → 429 `rate-limited` with `Retry-After`.
+"""Per-organization limits on submissions → 429 `rate-limited` with `Retry-After` (the route
+dependencies that apply them are in api/deps.py).
 
 - **Submissions per minute** (`RECAST_MAX_SUBMISSIONS_PER_MINUTE`): a sliding window of the last 60 s
   per organization, kept in this API process. With several API replicas each enforces its own
@@ -19,17 +20,14 @@ import math
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, Request
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.auth import organization
 from api.errors import ApiError, ErrorResponse
-from api.routes_list import quote
-from recast.core import ids
+from api.visibility import quote
 from recast.core.contract import ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import JobStatus
 
@@ -189,36 +187,3 @@ class Limits:
 
 def _unavailable() -> ApiError:
     return ApiError(503, "unavailable", "the job store is not reachable; try again")
-
-
-def _limits(request: Request) -> Limits:
-    """The app's Limits, made on first use (the Temporal client exists only once the app has started)."""
-    limits: Limits | None = getattr(request.app.state, "limits", None)
-    if limits is None:
-        settings = request.app.state.settings
-        limits = Limits(
-            request.app.state.jobs.client, settings.max_concurrent_jobs, settings.max_submissions_per_minute
-        )
-        request.app.state.limits = limits
-    return limits
-
-
-async def submission_slot(request: Request, org: str = Depends(organization)) -> AsyncIterator[Slot]:
-    """A route dependency: admits a job submission before its body is read (an upload over the limit
-    is refused before it is sent), and frees its reservation when the request ends."""
-    key = request.headers.get("idempotency-key")
-    slot = await _limits(request).admit(org, ids.idempotent_job_id(org, key) if key else None)
-    try:
-        yield slot
-    finally:
-        slot.release()
-
-
-async def upload_rate_limit(request: Request, org: str = Depends(organization)) -> None:
-    """A route dependency for `POST /v1/uploads`: the submissions-per-minute limit only, in a window of
-    its own (an upload is followed by its job's submission; sharing one window would halve the limit).
-    An upload starts no job, so the concurrent-jobs limit applies to the job's submission instead."""
-    limits = _limits(request)
-    window = f"{org}\0uploads"
-    limits.check_rate(window, what="uploads", org=org)
-    limits.submitted.setdefault(window, deque()).append(limits.clock())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,10 +11,72 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from recast.core import presets
+from recast.core.requests import JobCreate, OptimizeCreate
+
 REF_TEMPLATE = "#/components/schemas/{model}"
+# Bodies the submit routes parse themselves (JSON or a streamed form, api/services/submission.py),
+# named by $ref in SUBMIT_BODY: `install` adds them to the schema's components.
+BODY_MODELS: list[type[BaseModel]] = [JobCreate, OptimizeCreate]
+
+SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["media"],
+                    "properties": {
+                        "media": {"type": "string", "format": "binary", "description": "the input file"},
+                        "outputs": {
+                            "type": "string",
+                            "description": "JSON array of outputs, as in JobCreate",
+                        },
+                        "thumbnails": {
+                            "type": "string",
+                            "description": "JSON array of thumbnails specs, as in JobCreate",
+                        },
+                        "metadata": {"type": "string", "description": "JSON object of string metadata"},
+                        "clip": {
+                            "type": "string",
+                            "description": "JSON object {start, end}, as in JobCreate",
+                        },
+                        **{
+                            name: {"type": "string", "description": f"as `{name}` in JobCreate"}
+                            for name in (
+                                "priority",
+                                "delayed_start",
+                                "idempotency_key",
+                                "webhook_url",
+                                "webhook_secret",
+                                "output_path_template",
+                            )
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
 
 
-def install(app: FastAPI, body_models: Sequence[type[BaseModel]] = ()) -> None:
+def optimize_body() -> dict[str, Any]:
+    """POST /v1/jobs' body, with OptimizeCreate's JSON schema and the form's `outputs` optional."""
+    body: dict[str, Any] = copy.deepcopy(SUBMIT_BODY)
+    content = body["requestBody"]["content"]
+    content["application/json"]["schema"]["$ref"] = "#/components/schemas/OptimizeCreate"
+    form = content["multipart/form-data"]["schema"]
+    form["required"] = ["media"]
+    form["properties"]["outputs"]["description"] = (
+        f"JSON array of one output, as in OptimizeCreate; omitted: the `{presets.DEFAULT}` preset"
+    )
+    del form["properties"]["delayed_start"]
+    return body
+
+
+def install(app: FastAPI, body_models: Sequence[type[BaseModel]] = BODY_MODELS) -> None:
     """Post-process `app.openapi()` once: add `body_models` (request bodies a route parses itself and
     declares by `$ref` in `openapi_extra`, which FastAPI does not add to the components), and document
     errors as they are sent."""

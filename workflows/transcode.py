@@ -25,17 +25,14 @@ with workflow.unsafe.imports_passed_through():
     from recast.core import contract, pricing, timeline
     from recast.core.contract import (
         CREATED_AT_KEY,
-        ENCODE_IMAGE,
         ENCODE_OUTPUT,
         JOB_MEMO,
-        MAKE_THUMBNAILS,
         ORGANIZATION_KEY,
         OUTPUT_ACTIVITIES,
-        PACKAGE_STREAM,
         PRIORITY_KEY,
         STATUS_KEY,
     )
-    from recast.core.formats import IMAGE_TYPES, InputKind, OutputType
+    from recast.core.formats import InputKind
     from recast.core.job import (
         STAGE_PROGRESS,
         InputMetadata,
@@ -48,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         output_filename,
         savings,
     )
+    from recast.core.output_activities import OUTPUT_ACTIVITY, timeline_unsupported
     from recast.core.payloads import (
         EncodeRequest,
         EncodeResult,
@@ -69,29 +67,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookDelivery,
     )
 
-# The name of the activity that makes an output of each type (contract.OUTPUT_ACTIVITIES declares
-# them); the rest use encode_output. All take an EncodeRequest and return an EncodeResult, so the
-# workflow treats every kind of output alike.
-OUTPUT_ACTIVITY: dict[OutputType, str] = {
-    # The whole ladder in one activity: one decode feeds every rung, one muxer writes the manifest.
-    OutputType.hls: PACKAGE_STREAM,
-    OutputType.dash: PACKAGE_STREAM,
-    **{t: ENCODE_IMAGE for t in IMAGE_TYPES},
-    OutputType.thumbnails: MAKE_THUMBNAILS,
-}
-# The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
-# activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
-# than made silently from the whole first input.
-TIMELINE_ACTIVITIES: set[str] = {ENCODE_OUTPUT, PACKAGE_STREAM, ENCODE_IMAGE, MAKE_THUMBNAILS}
 _T = TypeVar("_T")
-
-
-def timeline_unsupported(spec: OutputSpec, *, clipped: bool, joined: bool) -> str | None:
-    """Why this output cannot be made from a clip or a join, if its activity does not do them."""
-    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, ENCODE_OUTPUT) not in TIMELINE_ACTIVITIES:
-        what = "a clip" if clipped else "joined inputs"
-        return f"{spec.type.value} outputs cannot be made from {what} yet"
-    return None
 
 
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)

@@ -40,7 +40,8 @@ WORKFLOW_TYPE = "TranscodeJob"
 """The workflow type of a job: one workflow per job, its ID the job ID."""
 
 TASK_QUEUE_DEFAULT = "recast"
-"""The task queue workers poll unless `RECAST_TASK_QUEUE` says otherwise."""
+"""The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
+parent workflow in another project names it too: `recast.client.child`)."""
 
 JOB_MEMO = "job"
 """The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""

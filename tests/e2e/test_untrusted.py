@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.multipart_stream import MAX_FIELDS
-from api.routes_jobs import MAX_JSON_BYTES
+from api.services.submission import MAX_JSON_BYTES
 from recast.devstack.stack import Stack, free_port
 from recast.infra import signing
 from tests.helpers import SECRET, Api, request_models

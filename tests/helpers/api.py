@@ -84,7 +84,7 @@ def request_models() -> list[type[BaseModel]]:
     """Every model the API validates a caller's JSON with."""
     models: list[type[BaseModel]] = [JobCreate]
     try:
-        from api.routes_uploads import UploadCreate
+        from api.models import UploadCreate
     except ImportError:  # the upload flow is optional here
         pass
     else:

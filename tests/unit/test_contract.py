@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 
 import worker
 from activities.deps import Deps
-from recast.core import contract
+from recast.core import contract, output_activities
 from recast.core.formats import OutputType
 from recast.infra import config
 from workflows import transcode
@@ -49,9 +49,9 @@ def test_every_registered_activity_is_declared_with_the_same_name_and_types(deps
 
 
 def test_output_activities_are_the_ones_the_workflow_routes_outputs_to() -> None:
-    routed = {transcode.OUTPUT_ACTIVITY.get(t, contract.ENCODE_OUTPUT) for t in OutputType}
+    routed = {output_activities.OUTPUT_ACTIVITY.get(t, contract.ENCODE_OUTPUT) for t in OutputType}
     assert routed == set(contract.OUTPUT_ACTIVITIES)
-    assert transcode.TIMELINE_ACTIVITIES <= set(contract.OUTPUT_ACTIVITIES)
+    assert output_activities.TIMELINE_ACTIVITIES <= set(contract.OUTPUT_ACTIVITIES)
 
 
 def test_workflow_names_match_the_contract() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.routes_list import base_query, quote
+from api.visibility import base_query, quote
 
 
 def test_quote_keeps_values_inside_the_literal() -> None:

@@ -71,7 +71,7 @@ def test_price_follows_the_output_duration() -> None:
 
 def test_outputs_of_activities_without_trim_or_join_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """An output kind whose activity ignores parts and clip is refused, not made from the whole input."""
-    from workflows import transcode
+    from recast.core import output_activities as transcode  # timeline_unsupported's tables
 
     spec = OutputSpec.model_validate(MP4)
     monkeypatch.setitem(transcode.OUTPUT_ACTIVITY, spec.type, "some_other_activity")

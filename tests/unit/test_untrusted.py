@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import BaseModel
 
-from api.routes_files import content_disposition
+from api.services.files import content_disposition
 from recast.infra import signing
 from recast.infra.storage import clean_filename
 from tests.helpers import request_models

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
-from api.auth import organization
+from api.deps import Organization
 from api.errors import ERROR_RESPONSES
+from api.models import PresetInfo, PresetList
 from recast.core import presets
 from recast.core.specs import OutputSpec
 
-router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
-
-
-class PresetInfo(BaseModel):
-    name: str
-    description: str
-    output: OutputSpec = Field(description='What `{"preset": name}` in `outputs` stands for.')
-
-
-class PresetList(BaseModel):
-    data: list[PresetInfo]
-    default: str = Field(description="The preset POST /v1/optimize makes when no output is given.")
+router = APIRouter(prefix="/v1", tags=["presets"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 
 
 def catalog() -> PresetList:
@@ -37,5 +26,5 @@ def catalog() -> PresetList:
 
 
 @router.get("/presets", response_model=PresetList, summary="List the output presets")
-async def list_presets(_: str = Depends(organization)) -> PresetList:
+async def list_presets(_: Organization) -> PresetList:
     return catalog()

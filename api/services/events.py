@@ -11,41 +11,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
-
-from api.auth import organization
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ApiError
 from api.job_store import JobStore
+from api.models import EventName, JobEvent
 from recast.core.job import Job
-
-router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 POLL_S = 0.25
 PROGRESS_DEBOUNCE_S = 0.2
-
-EventName = Literal["snapshot", "progress", "status_change", "heartbeat", "completed"]
-
-
-class JobEvent(BaseModel):
-    """One event of `GET /v1/jobs/{id}/events`, always carrying the whole Job as it stands."""
-
-    event: EventName = Field(
-        description="`snapshot` first; `progress` (at most one per 200 ms); `status_change`; "
-        "`heartbeat` every RECAST_EVENTS_HEARTBEAT seconds; `completed` once the job is completed, "
-        "partial, failed or canceled, after which the stream ends."
-    )
-    job: Job
-    server_time: datetime
-
-
-class EventStream(StreamingResponse):
-    media_type = NDJSON
 
 
 def _progress(job: Job) -> tuple[int, ...]:
@@ -92,35 +67,8 @@ async def watch(
             yield _event("heartbeat", job)
 
 
-@router.get(
-    "/jobs/{job_id}/events",
-    response_class=EventStream,
-    summary="Watch a job: a stream of events until it ends",
-    responses={
-        200: {
-            "model": JobEvent,
-            "description": "NDJSON (one JobEvent per line) by default; server-sent events "
-            "(`event: <name>` and `data: <JobEvent JSON>`) with `Accept: text/event-stream`.",
-            "content": {
-                NDJSON: {"schema": {"type": "object", "$ref": "#/components/schemas/JobEvent"}},
-                SSE: {"schema": {"type": "string"}},
-            },
-        }
-    },
-)
-async def watch_job(job_id: str, request: Request, org: str = Depends(organization)) -> EventStream:
-    store: JobStore = request.app.state.jobs
-    first = await store.get(job_id, org)  # 404 for unknown and other organizations' jobs, before streaming
-    sse = SSE in request.headers.get("accept", "").lower()
-    heartbeat_s: float = request.app.state.settings.events_heartbeat_s
-
-    async def body() -> AsyncIterator[str]:
-        async for event in watch(store, job_id, org, first, heartbeat_s):
-            data = event.model_dump_json()
-            yield f"event: {event.event}\ndata: {data}\n\n" if sse else data + "\n"
-
-    return EventStream(
-        body(),
-        media_type=SSE if sse else NDJSON,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+async def stream(store: JobStore, first: Job, org: str, heartbeat_s: float, sse: bool) -> AsyncIterator[str]:
+    """The events of `watch` as the response body: NDJSON lines, or server-sent events with `sse`."""
+    async for event in watch(store, first.id, org, first, heartbeat_s):
+        data = event.model_dump_json()
+        yield f"event: {event.event}\ndata: {data}\n\n" if sse else data + "\n"

@@ -1,4 +1,4 @@
-"""`GET /v1/jobs`: the caller's jobs, newest first, from Temporal visibility.
+"""`GET /v1/jobs`: pages of the caller's jobs, newest first, from Temporal visibility.
 
 Temporal's SQL visibility (the dev server's SQLite, and PostgreSQL) refuses `ORDER BY` and lists
 running workflows first, then closed ones by close time, so its own page token cannot give "newest
@@ -20,18 +20,15 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from api.auth import organization
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ApiError
 from api.job_store import JobStore
-from recast.core.contract import CREATED_AT_KEY, ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
-from recast.core.job import Job, JobStatus
-
-router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+from api.models import JobList
+from api.visibility import base_query
+from recast.core.contract import CREATED_AT_KEY
+from recast.core.job import JobStatus
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 # Up to this many jobs older than the cursor are listed in one go and sorted; beyond it, a window.
@@ -45,32 +42,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HALF_MS = timedelta(microseconds=500)
 
 
-class JobList(BaseModel):
-    data: list[Job] = Field(description="The jobs of this page, newest first (by `created_at`).")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page."
-    )
-    total_count: int = Field(description="How many jobs match (all pages), `status` included.")
-
-
 @dataclass
 class Page:
     executions: list[WorkflowExecution]
     next_cursor: str | None
     total_count: int
-
-
-def quote(value: str) -> str:
-    """A visibility-query string literal: backslashes and single quotes escaped, so a value can never
-    end the literal early."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def base_query(org: str, status: JobStatus | None) -> str:
-    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)}"
-    if status is not None:
-        query += f" AND {STATUS_KEY.name} = {quote(status.value)}"
-    return query
 
 
 def created_key(execution: WorkflowExecution) -> datetime:
@@ -195,17 +171,10 @@ async def list_page(
     return Page([e for _, _, e in page], next_cursor, total)
 
 
-@router.get("/jobs", response_model=JobList, summary="List jobs, newest first")
 async def list_jobs(
-    request: Request,
-    status: JobStatus | None = Query(None, description="Only jobs with this status."),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Jobs per page."),
-    cursor: str | None = Query(None, max_length=1024, description="`next_cursor` of the previous page."),
-    org: str = Depends(organization),
+    store: JobStore, org: str, status: JobStatus | None, limit: int, cursor: str | None
 ) -> JobList:
-    """The caller's organization's jobs, newest first. Listing is eventually consistent: a job shows
-    up, and its status changes show, a moment after they happen (`GET /v1/jobs/{id}` is current)."""
-    store: JobStore = request.app.state.jobs
+    """One page of the organization's jobs, each Job read from its execution's memo (no per-job read)."""
     try:
         page = await list_page(store.client, org, status, limit, cursor)
     except RPCError as err:

@@ -1,0 +1,94 @@
+"""`/v1/jobs`: submit, list, read, cancel, confirm, and download links for finished outputs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import DownloadsDep, JobDep, JobStoreDep, Organization, SubmissionsDep, SubmissionSlot
+from api.errors import ERROR_RESPONSES, error_responses
+from api.limits import RATE_LIMITED
+from api.models import DownloadLink, JobList
+from api.openapi import SUBMIT_BODY
+from api.services import listing
+from api.services.downloads import completed_output
+from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
+from recast.core.job import Job, JobStatus
+from recast.core.requests import JobCreate
+
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=Job,
+    openapi_extra=SUBMIT_BODY,
+    summary="Submit a job",
+    responses={
+        200: {"model": Job, "description": "The job this idempotency key already created"},
+        429: RATE_LIMITED,
+        **error_responses(415),  # neither JSON nor multipart
+    },
+)
+async def submit_job(
+    request: Request, org: Organization, slot: SubmissionSlot, submissions: SubmissionsDep
+) -> Job | JSONResponse:
+    """JSON with `input_url`, or multipart with a `media` file part, an `outputs` JSON part and any other
+    field as a part of its own."""
+    job, created = await submissions.start(request, org, slot, JobCreate)
+    if created:
+        return job
+    return JSONResponse(job.model_dump(mode="json"), status_code=200)
+
+
+@router.get("/jobs", response_model=JobList, summary="List jobs, newest first")
+async def list_jobs(
+    org: Organization,
+    store: JobStoreDep,
+    status: JobStatus | None = Query(None, description="Only jobs with this status."),
+    limit: int = Query(listing.DEFAULT_LIMIT, ge=1, le=listing.MAX_LIMIT, description="Jobs per page."),
+    cursor: str | None = Query(None, max_length=1024, description="`next_cursor` of the previous page."),
+) -> JobList:
+    """The caller's organization's jobs, newest first. Listing is eventually consistent: a job shows
+    up, and its status changes show, a moment after they happen (`GET /v1/jobs/{id}` is current)."""
+    return await listing.list_jobs(store, org, status, limit, cursor)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, summary="Get a job")
+async def get_job(job: JobDep) -> Job:
+    return job
+
+
+@router.get(
+    "/jobs/{job_id}/outputs/{output_id}/download",
+    response_model=DownloadLink,
+    summary="Get a signed download URL for a finished output",
+)
+async def download_output(
+    job: JobDep, output_id: str, org: Organization, downloads: DownloadsDep
+) -> DownloadLink:
+    return await downloads.link(org, job.id, completed_output(job, output_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=Job,
+    summary="Cancel a job",
+    description="Stops a pending, probing, awaiting-confirmation or processing job: running encodes stop, "
+    "outputs already completed stay downloadable, the rest become `canceled`. A finished job → 409 "
+    "`not-cancelable`.",
+)
+async def cancel_job(job: JobDep, store: JobStoreDep) -> Job:
+    return await store.control(job, UPDATE_CANCEL)
+
+
+@router.post(
+    "/jobs/{job_id}/confirm",
+    response_model=Job,
+    summary="Confirm a delayed-start job",
+    description="Lets a job submitted with `delayed_start: true` go on from `awaiting_confirmation` "
+    "(after reviewing `total_estimated_cost`). Any other state → 409 `not-awaiting-confirmation`.",
+)
+async def confirm_job(job: JobDep, store: JobStoreDep) -> Job:
+    return await store.control(job, UPDATE_CONFIRM)

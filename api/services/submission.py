@@ -1,0 +1,138 @@
+"""Submitting a job (`POST /v1/jobs`, `POST /v1/optimize`): read the body — JSON, or a multipart form
+whose media part streams into storage — check it, plan the job and start its workflow, once per
+idempotency key."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from api.errors import ApiError
+from api.job_store import JobStore
+from api.limits import Slot
+from api.multipart_stream import StoredUpload, parse_form
+from api.services import planning
+from api.services.inputs import resolve_input, resolve_numbered
+from recast.core import ids
+from recast.core.job import Job
+from recast.core.payloads import InputSource
+from recast.core.requests import JobCreate
+from recast.infra.config import Settings
+from recast.infra.storage import Storage, input_key
+
+MAX_JSON_BYTES = 1024 * 1024
+# Form fields that hold JSON (the rest are plain strings), in the order they are parsed, each with what
+# makes its value when the form has no such field (None: then the submission has none either).
+_FORM_JSON: dict[str, Callable[[], object] | None] = {
+    "outputs": None,
+    "metadata": dict,
+    "inputs": None,
+    "clip": None,
+    "thumbnails": list,
+}
+
+
+@dataclass(frozen=True)
+class Submissions:
+    settings: Settings
+    storage: Storage
+    jobs: JobStore
+    base_url: str
+
+    async def start(self, request: Request, org: str, slot: Slot, model: type[JobCreate]) -> tuple[Job, bool]:
+        """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
+        job an idempotency key already made, False). `slot` is the admission the limits granted."""
+        header_key = request.headers.get("idempotency-key")
+        job_id = ids.job_id()
+        raw, upload = await self._read(request, org, job_id)
+        try:
+            req = planning.validate(raw, model, upload is not None, header_key)
+            await planning.check_targets(req, self.settings)
+            source, sources = await self._sources(req, org, upload)
+            if req.idempotency_key is not None:
+                job_id = ids.idempotent_job_id(org, req.idempotency_key)
+            local = self.storage.local_root is not None
+            params = planning.job_params(
+                req,
+                job_id,
+                org,
+                source,
+                sources,
+                datetime.now(UTC),
+                planning.job_settings(self.settings, self.base_url, local),
+            )
+            job, created = await self.jobs.start(params)
+            slot.started(job.id, created)  # counted as running until visibility shows it
+        except BaseException:
+            if upload:
+                await self.storage.delete(upload.key)  # a refused job keeps no orphaned upload
+            raise
+        if upload and not created:
+            await self.storage.delete(upload.key)  # the existing job has its own input
+        return job, created
+
+    async def _read(
+        self, request: Request, org: str, job_id: str
+    ) -> tuple[dict[str, object], StoredUpload | None]:
+        """The submission's fields, and its media file part stored (a form) or None (JSON)."""
+        limit = self.settings.max_upload_bytes
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > limit + MAX_JSON_BYTES:
+            raise ApiError(413, "too-large", f"the upload is larger than the limit of {limit} bytes")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "multipart/form-data":
+            # A fresh folder per upload: a repeated idempotent request must not overwrite the first
+            # one's input.
+            folder = secrets.token_hex(6)
+            form = await parse_form(
+                request, self.storage, "media", lambda name: input_key(org, job_id, name, folder), limit
+            )
+            raw: dict[str, object] = dict(form.fields)
+            for name, default in _FORM_JSON.items():
+                if name in form.fields:
+                    raw[name] = _form_json(form.fields, name)
+                elif default is not None:
+                    raw[name] = default()
+            return raw, form.upload
+        if content_type in ("application/json", ""):
+            return await _read_json(request), None
+        raise ApiError(415, "unsupported-media-type", "send application/json or multipart/form-data")
+
+    async def _sources(
+        self, req: JobCreate, org: str, upload: StoredUpload | None
+    ) -> tuple[InputSource, list[InputSource]]:
+        """The job's input, and with `inputs` every one of them (the first is the input)."""
+        if upload:
+            return InputSource(storage_key=upload.key, filename=upload.filename, size=upload.size), []
+        if req.inputs is not None:
+            sources = [await resolve_numbered(self.storage, org, i, url) for i, url in enumerate(req.inputs)]
+            return sources[0], sources
+        assert req.input_url
+        return await resolve_input(self.storage, org, req.input_url), []  # upload://, s3://, gs:// checks
+
+
+async def _read_json(request: Request) -> dict[str, object]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_JSON_BYTES:
+            raise ApiError(413, "too-large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ApiError(400, "invalid-input", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid-input", "the body must be a JSON object")
+    return data
+
+
+def _form_json(fields: dict[str, str], name: str) -> object:
+    try:
+        return json.loads(fields[name])
+    except ValueError as exc:
+        raise ApiError(400, "invalid-input", f"{name}: the form field is not valid JSON") from exc
