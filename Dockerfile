@@ -1,7 +1,7 @@
 # One image for both Recast processes (see docker-compose.yml):
 #   API (default CMD):  uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8000
 #   worker:             python worker.py
-# Both are configured by the RECAST_* environment variables (README, "Configuration").
+# Both are configured by the RECAST_* environment variables (docs/configuration.md).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,5 +1,5 @@
 """The OpenAPI schema FastAPI generates, finished so that it says exactly what the API does
-(tests/test_fuzz.py fuzzes the live API against it and fails on any difference)."""
+(tests/e2e/test_fuzz.py fuzzes the live API against it and fails on any difference)."""
 
 from __future__ import annotations
 

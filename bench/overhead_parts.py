@@ -1,4 +1,4 @@
-"""Where Recast's time over bare ffmpeg goes: the figures behind README's "Encode overhead" breakdown.
+"""Where Recast's time over bare ffmpeg goes: the figures behind docs/benchmarks.md's "Encode overhead" breakdown.
 
     .venv/bin/python bench/overhead_parts.py [--jobs 3]
 

@@ -16,9 +16,8 @@ from recast.core.formats import OutputType
 from recast.core.output_activities import timeline_unsupported
 from recast.core.payloads import InputSource, JobParams, JobSettings, PlannedOutput, Webhook
 from recast.core.requests import JobCreate, OptimizeCreate
-from recast.infra import net
+from recast.infra import ffmpeg_features, net
 from recast.infra.config import Settings
-from recast.media import images
 
 
 def validate(
@@ -54,8 +53,8 @@ def validate(
 def _check_image_formats(req: JobCreate) -> None:
     """400 for an avif output when this installation's ffmpeg cannot write AVIF (the API and the workers
     run the same image; a worker without it would fail the output with encode-failed)."""
-    if any(o.type is OutputType.avif for o in req.outputs) and not images.avif_available():
-        names = ", ".join(images.image_formats(avif=False))
+    if any(o.type is OutputType.avif for o in req.outputs) and not ffmpeg_features.avif_available():
+        names = ", ".join(ffmpeg_features.image_formats(avif=False))
         raise ApiError(
             400,
             "invalid-input",

@@ -16,7 +16,7 @@ Both sides must use the pydantic data converter
     from temporalio import workflow
 
     with workflow.unsafe.imports_passed_through():
-        from recast import child
+        from recast.client import child
 
 
     @workflow.defn

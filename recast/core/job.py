@@ -204,7 +204,7 @@ class Job(BaseModel):
     idempotency_key: str | None = None
     webhook_url: str | None = None
     total_estimated_cost: float | None = Field(
-        default=None, description="Set after probing (price table in README)."
+        default=None, description="Set after probing (price table in docs/outputs.md, Cost)."
     )
     total_actual_cost: float | None = Field(
         default=None, description="Set when the job ends, from what was encoded."

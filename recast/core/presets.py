@@ -4,7 +4,7 @@ A preset is one output spec in JSON, exactly what a client could have written in
 request's `{"preset": "web"}` is replaced by that JSON before the output is validated
 (`OutputSpec`, in recast.core.specs), so a preset is never anything but an ordinary output. Top-level
 fields given next to `preset` replace the preset's own (e.g. `{"preset": "web", "audio":
-{"enabled": false}}`). Adding a preset is adding an entry to CATALOG; tests/test_presets.py checks
+{"enabled": false}}`). Adding a preset is adding an entry to CATALOG; tests/e2e/test_presets.py checks
 that every entry validates and runs.
 """
 

@@ -158,7 +158,7 @@ class ImageSpec(Strict):
         default=None,
         ge=1,
         le=100,
-        description="1 (smallest) to 100 (best); default and per-format mapping in README (Images). "
+        description="1 (smallest) to 100 (best); default and per-format mapping in docs/outputs.md (Images). "
         "Not for png, which is lossless.",
     )
     time: float | None = Field(

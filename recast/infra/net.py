@@ -339,7 +339,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     ) -> None:
         super().__init__(trust_env=False)
         # httpx has no parameter for httpcore's network backend, so the pool it built is replaced by
-        # an identical one that connects through the guard (httpx is pinned; tests/test_ssrf.py
+        # an identical one that connects through the guard (httpx is pinned; tests/e2e/test_ssrf.py
         # fails if this stops taking effect). No proxy: a proxy would be the only address checked.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),

@@ -1,7 +1,7 @@
 """Object storage through OpenDAL, and the layout of every object Recast writes.
 
 Backends (`RECAST_STORAGE_URL`): `fs://path` (default), `memory://` (tests), `s3://bucket/prefix`,
-`gs://bucket/prefix`; credentials and endpoints come from Settings (README: Configuration).
+`gs://bucket/prefix`; credentials and endpoints come from Settings (docs/configuration.md).
 
 Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`
 and `{organization}/uploads/{upload_id}/…`, so each organization's files live under its own prefix.

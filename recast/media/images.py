@@ -7,8 +7,6 @@ Every format's `quality` (1–100) maps onto its encoder's own scale in FORMATS,
 
 from __future__ import annotations
 
-import functools
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,30 +68,6 @@ FORMATS: dict[str, ImageFormat] = {
     ),
     "avif": ImageFormat("libaom-av1", "avif", "av1", frozenset({"mov", "mp4"}), 60, _avif_crf, "yuv420p"),
 }
-
-
-@functools.cache
-def avif_available() -> bool:
-    """Whether this machine's ffmpeg can write AVIF (an `avif` muxer and the libaom-av1 encoder)."""
-    try:
-        muxers = subprocess.run([FFMPEG, "-hide_banner", "-muxers"], capture_output=True, timeout=10).stdout
-        encoders = subprocess.run(
-            [FFMPEG, "-hide_banner", "-encoders"], capture_output=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return can_write_avif(muxers.decode(errors="replace"), encoders.decode(errors="replace"))
-
-
-def can_write_avif(muxers: str, encoders: str) -> bool:
-    """From `ffmpeg -muxers` and `ffmpeg -encoders` listings."""
-    has_muxer = any(line.split()[1:2] == ["avif"] for line in muxers.splitlines() if line.strip())
-    has_encoder = any(line.split()[1:2] == ["libaom-av1"] for line in encoders.splitlines() if line.strip())
-    return has_muxer and has_encoder
-
-
-def image_formats(avif: bool) -> list[str]:
-    return [f for f in FORMATS if avif or f != "avif"]
 
 
 # ---------------------------------------------------------------- sizes and times --------------------------

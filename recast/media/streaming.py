@@ -3,7 +3,7 @@ package it wrote (manifest parsed, one segment per rung probed) before it may be
 
 Decode once: the input is decoded by one ffmpeg process and a `split` filter feeds every rung's
 scaler and encoder. `bench/ladder.py` measured it against one process per rung on the 2-core
-development machine (README, Benchmarks, "Streaming ladder"): 0.63–0.78× the time of one process
+development machine (docs/benchmarks.md, "Streaming ladder"): 0.63–0.78× the time of one process
 per rung, run one after another or in parallel, because the input is demuxed, decoded and converted
 once instead of once per rung. It costs memory (~1.5× one rung's process for a 1080/720/480 ladder).
 It also lets ffmpeg's own muxer write the master playlist / MPD with every rung in it.

@@ -21,6 +21,7 @@ from recast.core.formats import InputKind
 from recast.core.job import InputMetadata
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
+from recast.infra import ffmpeg_features
 from recast.media import images, thumbnails, tools
 from recast.media import probe as probing
 from tests.helpers import colour_of, difference, make_with_ffmpeg, probe, stream, tagged
@@ -173,11 +174,11 @@ def test_invalid_image_specs(spec: dict[str, Any], message: str) -> None:
 def test_avif_detection() -> None:
     muxers = " E avi             AVI (Audio Video Interleaved)\n E avif            AVIF\n"
     encoders = " V....D libaom-av1           libaom AV1 (codec av1)\n"
-    assert images.can_write_avif(muxers, encoders)
-    assert not images.can_write_avif(muxers, " V..... libsvtav1  SVT-AV1\n")
-    assert not images.can_write_avif(" E avi  AVI\n", encoders)
-    assert images.avif_available()  # this machine's ffmpeg 5.1 has both (the tests above use them)
-    assert images.image_formats(avif=False) == ["jpg", "png", "webp"]
+    assert ffmpeg_features.can_write_avif(muxers, encoders)
+    assert not ffmpeg_features.can_write_avif(muxers, " V..... libsvtav1  SVT-AV1\n")
+    assert not ffmpeg_features.can_write_avif(" E avi  AVI\n", encoders)
+    assert ffmpeg_features.avif_available()  # this machine's ffmpeg 5.1 has both (the tests above use them)
+    assert ffmpeg_features.image_formats(avif=False) == ["jpg", "png", "webp"]
 
 
 def test_image_prices() -> None:
