@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
-from temporalio.exceptions import TimeoutError as StepTimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -32,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         PRIORITY_KEY,
         STATUS_KEY,
     )
-    from recast.core.formats import InputKind
     from recast.core.job import (
         STAGE_PROGRESS,
         InputMetadata,
@@ -45,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         output_filename,
         savings,
     )
-    from recast.core.output_activities import OUTPUT_ACTIVITY, timeline_unsupported
+    from recast.core.output_activities import OUTPUT_ACTIVITY
     from recast.core.payloads import (
         EncodeRequest,
         EncodeResult,
@@ -58,14 +55,14 @@ with workflow.unsafe.imports_passed_through():
         SignRequest,
         initial_job,
     )
-    from recast.core.requests import Clip
-    from recast.core.specs import OutputSpec
     from recast.core.webhooks import (
         EVENT_OUTPUT_COMPLETED,
         EVENT_STATUS_CHANGED,
         WEBHOOK_RETRY,
         WebhookDelivery,
     )
+
+from workflows.rules import Source, failure, unusable
 
 _T = TypeVar("_T")
 
@@ -75,50 +72,6 @@ QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_
 
 def _ms(start: datetime | None, end: datetime | None) -> int | None:
     return round((end - start).total_seconds() * 1000) if start and end else None
-
-
-def failure(err: BaseException) -> tuple[str, str]:
-    """(error_code, error_message) from an activity failure, for the job or one of its outputs."""
-    cause = err.__cause__ if isinstance(err, ActivityError) else err
-    if isinstance(cause, ApplicationError):
-        return cause.type or "internal", cause.message
-    if isinstance(cause, StepTimeoutError):
-        return "timeout", "the step timed out on every attempt"
-    return "internal", str(cause or err)
-
-
-def _unusable(spec: OutputSpec, source: _Source) -> tuple[str, str] | None:
-    """Why an output cannot be made from this input at all (a video output of an audio-only input;
-    of a join with an input that has no video; a kind of output that does no trim or join)."""
-    meta, parts = source.meta, source.parts
-    if why := timeline_unsupported(spec, clipped=source.clip is not None, joined=bool(parts)):
-        return "unsupported-input", why
-    if meta.kind is InputKind.image and not spec.type.is_image:
-        return (
-            "image-input",
-            f"the input is a still image; a {spec.type.value} output needs a video or audio input "
-            "(from an image: jpg, png, webp, avif)",
-        )
-    if spec.type.is_visual and not (meta.width and meta.height):
-        return "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
-    if spec.video and not (meta.width and meta.height):
-        lacking = next((i for i, p in enumerate(parts) if not (p.metadata.width and p.metadata.height)), None)
-        which = "the input has" if lacking is None else f"inputs[{lacking}] has"
-        return "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
-    if spec.type.is_audio and not meta.audio_codec:
-        return "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
-    return None
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What every output of the job is made from: the (first) input, the (joined) metadata, a join's
-    inputs, the resolved clip."""
-
-    key: str
-    meta: InputMetadata
-    parts: list[InputPart]
-    clip: Clip | None
 
 
 class _Stop(Exception):
@@ -259,10 +212,10 @@ class TranscodeJob:
         parts = [InputPart(key=f.storage_key, metadata=m) for f, m in zip(fetched, metas, strict=True)]
         if len(parts) < 2:
             parts = []  # one input: input_key and input_metadata say it all
-        source = _Source(fetched[0].storage_key, meta, parts, clip)
-        unusable = {o.id: why for o in params.outputs if (why := _unusable(o.spec, source))}
-        if len(unusable) == len(params.outputs):
-            raise _Stop(JobStatus.failed, *next(iter(unusable.values())))
+        source = Source(fetched[0].storage_key, meta, parts, clip)
+        refused = {o.id: why for o in params.outputs if (why := unusable(o.spec, source))}
+        if len(refused) == len(params.outputs):
+            raise _Stop(JobStatus.failed, *next(iter(refused.values())))
 
         if params.delayed_start:
             self._set_status(JobStatus.awaiting_confirmation)
@@ -343,13 +296,13 @@ class TranscodeJob:
                 raise _Stop(JobStatus.failed, code, f"inputs[{i}]: {message}" if numbered else message)
         return [r for r in results if not isinstance(r, BaseException)]
 
-    async def _encode(self, params: JobParams, source: _Source, out: Output) -> None:
+    async def _encode(self, params: JobParams, source: Source, out: Output) -> None:
         settings = params.settings
         meta = source.meta
         planned = next(p for p in params.outputs if p.id == out.id)
-        if unusable := _unusable(planned.spec, source):
+        if why_not := unusable(planned.spec, source):
             out.status, out.progress = OutputStatus.failed, 100
-            out.error_code, out.error_message = unusable
+            out.error_code, out.error_message = why_not
             self._update_progress()
             return
         try:
