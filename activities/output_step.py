@@ -81,7 +81,10 @@ async def run_encode(
         on_progress(UNMEASURED_PERCENT)
     watch = asyncio.create_task(_measure_loop(measure, on_progress)) if measure else None
     try:
-        await run_ffmpeg(args, duration_s, req.stall_timeout_s, on_progress)
+        # Without output time to report (one picture) or with a sprite that ffmpeg writes only at the end,
+        # ffmpeg prints nothing until it is done: its CPU time is what tells working from stalled.
+        silent = duration_s <= 0 or measure is not None
+        await run_ffmpeg(args, duration_s, req.stall_timeout_s, on_progress, silent_while_working=silent)
     finally:
         if watch is not None:
             watch.cancel()
