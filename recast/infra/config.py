@@ -240,7 +240,10 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         validation_alias="RECAST_STALL_TIMEOUT",
-        description="Seconds without ffmpeg progress before an encode is killed and retried.",
+        description=(
+            "Seconds without ffmpeg progress before an encode is killed and retried (for one picture or a "
+            "sprite sheet, where ffmpeg reports nothing until done: without progress and without CPU use)."
+        ),
     )
     encode_attempts: int = Field(default=3, ge=1, description="Attempts per rendition before it fails.")
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
