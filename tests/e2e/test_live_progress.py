@@ -19,20 +19,18 @@ from typing import Any
 import pytest
 
 from recast.core.job import STAGE_PROGRESS, Stage
-from recast.devstack.stack import Stack, free_port
-from tests.helpers import TERMINAL, Api, make_with_ffmpeg, new_stack
+from recast.devstack.stack import Stack
+from tests.helpers import TERMINAL, Api, make_with_ffmpeg, own_api
 
 ENCODING_FLOOR = STAGE_PROGRESS[Stage.encoding][0]
 
 
 @pytest.fixture(scope="module")
 def slow_api(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    s = new_stack(temporal, tmp_path_factory.mktemp("progress"), "recast-progress", RECAST_STALL_TIMEOUT="60")
-    s.start_worker()
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield Api(f"http://127.0.0.1:{port}")
-    s.stop()
+    with own_api(
+        temporal, tmp_path_factory.mktemp("progress"), "recast-progress", RECAST_STALL_TIMEOUT="60"
+    ) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from recast.devstack.stack import Stack, free_port
-from tests.helpers import Api, make_with_ffmpeg, new_stack, stream
+from recast.devstack.stack import Stack
+from tests.helpers import Api, make_with_ffmpeg, own_api, stream
 
 
 @pytest.fixture(scope="module")
 def impatient_api(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """A stack that calls 0.3 s without an ffmpeg progress line a stall."""
-    s = new_stack(
+    with own_api(
         temporal, tmp_path_factory.mktemp("impatient"), "recast-impatient", RECAST_STALL_TIMEOUT="0.3"
-    )
-    s.start_worker()
-    port = free_port()
-    s.start_api("127.0.0.1", port)
-    yield Api(f"http://127.0.0.1:{port}")
-    s.stop()
+    ) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")

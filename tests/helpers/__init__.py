@@ -5,7 +5,7 @@ running API (api), test media and probing (media), coloured pictures (pictures),
 (tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
-from tests.helpers.api import TERMINAL, Api, request_models, upload_form
+from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
 from tests.helpers.media import (
     ffprobe,
     long_clip,
@@ -66,6 +66,7 @@ __all__ = [
     "make_with_ffmpeg",
     "meta",
     "new_stack",
+    "own_api",
     "picture_box",
     "place_input",
     "probe",

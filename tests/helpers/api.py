@@ -3,8 +3,10 @@ untrusted-input tests)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,9 @@ import httpx
 from pydantic import BaseModel
 
 from recast.core.requests import JobCreate
+from recast.devstack.stack import Stack, free_port
 from tests.helpers.media import ffprobe
-from tests.helpers.stacks import API_KEY
+from tests.helpers.stacks import API_KEY, new_stack
 
 TERMINAL = {"completed", "failed", "partial", "canceled"}
 
@@ -90,3 +93,17 @@ def request_models() -> list[type[BaseModel]]:
     else:
         models.append(UploadCreate)
     return models
+
+
+@contextlib.contextmanager
+def own_api(temporal: Stack, data_dir: Path, task_queue: str, **env: str) -> Iterator[Api]:
+    """A worker and an API of their own, on their own task queue, with settings the shared stack does
+    not have (e.g. another stall timeout); yields a client of the API."""
+    s = new_stack(temporal, data_dir, task_queue, **env)
+    try:
+        s.start_worker()
+        port = free_port()
+        s.start_api("127.0.0.1", port)
+        yield Api(f"http://127.0.0.1:{port}")
+    finally:
+        s.stop()
