@@ -16,19 +16,12 @@ import httpx
 import pytest
 
 from recast.core import pricing
-from tests.helpers import Api, ffprobe, make_clip, make_with_ffmpeg, stream
+from tests.helpers import Api, ffprobe, stream, thumbnail_inputs
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("thumbs")
-    still = d / "still.png"
-    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(still))
-    return {
-        "video": make_clip(d / "four.mp4", seconds=4, size="320x180", rate=10),
-        "long": make_clip(d / "eleven.mp4", seconds=11, size="160x90", audio=False, rate=10),
-        "still": still,
-    }
+    return thumbnail_inputs(tmp_path_factory.mktemp("thumbs"))
 
 
 def _files(api: Api, job_id: str, out: dict[str, Any], dest: Path) -> tuple[str, dict[str, Path]]:

@@ -16,6 +16,7 @@ from tests.helpers.media import (
     picture_box,
     probe,
     stream,
+    thumbnail_inputs,
 )
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
@@ -76,5 +77,6 @@ __all__ = [
     "serving",
     "stream",
     "tagged",
+    "thumbnail_inputs",
     "upload_form",
 ]

@@ -67,6 +67,17 @@ def long_clip(path: Path, seconds: int = 20) -> Path:
     return path
 
 
+def thumbnail_inputs(d: Path) -> dict[str, Path]:
+    """Inputs for thumbnail sets: a 4 s video, an 11 s silent one, and a still picture."""
+    still = d / "still.png"
+    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(still))
+    return {
+        "video": make_clip(d / "four.mp4", seconds=4, size="320x180", rate=10),
+        "long": make_clip(d / "eleven.mp4", seconds=11, size="160x90", audio=False, rate=10),
+        "still": still,
+    }
+
+
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],

@@ -23,19 +23,12 @@ from recast.core.requests import JobCreate, Priority
 from recast.core.specs import OutputSpec, ThumbnailsSpec
 from recast.infra import config
 from recast.media import thumbnails, tools
-from tests.helpers import make_clip, make_with_ffmpeg, place_input, request
+from tests.helpers import place_input, request, thumbnail_inputs
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("thumbs")
-    still = d / "still.png"
-    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(still))
-    return {
-        "video": make_clip(d / "four.mp4", seconds=4, size="320x180", rate=10),
-        "long": make_clip(d / "eleven.mp4", seconds=11, size="160x90", audio=False, rate=10),
-        "still": still,
-    }
+    return thumbnail_inputs(tmp_path_factory.mktemp("thumbs"))
 
 
 def _meta(seconds: float, fps: float = 10) -> InputMetadata:
