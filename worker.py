@@ -26,7 +26,7 @@ from activities.probe import ProbeActivities
 from activities.sign import SignActivities
 from activities.stream import StreamActivities
 from recast.infra import config
-from recast.infra.temporal import connect, ensure_search_attributes
+from recast.infra.temporal import TemporalConnectionError, connect, ensure_search_attributes, target
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -65,17 +65,18 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
-    client = await connect(settings)
-    await ensure_search_attributes(client, settings.temporal_namespace)
+    try:
+        client = await connect(settings)
+        await ensure_search_attributes(client, client.namespace)
+    except TemporalConnectionError as exc:
+        raise SystemExit(f"worker: {exc}") from None
     deps = Deps.from_settings(settings)
     worker = build_worker(client, settings, deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "default"
-    )
+    log.info("worker polling task queue %r on %s", settings.task_queue, target(settings).describe())
     async with worker:
         await stop.wait()
         log.info("shutting down")

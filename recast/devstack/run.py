@@ -1,22 +1,110 @@
-"""`make run`: Recast on its embedded default — Temporal dev server (SQLite under the data dir, Web UI),
-one worker and the API — in the foreground until Ctrl-C."""
+"""`make run`: Recast in the foreground until it is stopped — a Temporal dev server (SQLite under the
+data dir, Web UI), one worker and the API; or, when a Temporal is configured (`TEMPORAL_ADDRESS`, a
+`TEMPORAL_PROFILE`, or the deprecated `RECAST_TEMPORAL_ADDRESS`), the worker and API on that Temporal and
+no dev server.
+
+Nothing outlives it: Ctrl-C, SIGTERM and SIGHUP (the terminal closed) stop the children in order, and
+if the launcher itself is killed the kernel stops them (their parent-death signal, see stack.py). Every
+port it needs is checked before anything starts, so a port still held by something else is named, and
+"Recast is running" is printed only once the API answers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import signal
 import sys
 import time
+from types import FrameType
 
-from recast.devstack.stack import Stack, wait_for_port
-from recast.infra.config import load_or_exit, read_or_create_secret
+from recast.devstack.stack import Stack, port_taken, wait_for_port
+from recast.infra.config import Settings, load_or_exit, read_or_create_secret
+from recast.infra.temporal import Target, TemporalConnectionError, connect, target
 
-TEMPORAL_PORT = 7233
-UI_PORT = 8233
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopping(Exception):
+    """A stop signal arrived (raised from the handler, so a start-up in progress ends too)."""
+
+
+def say(text: str, err: bool = False) -> None:
+    # After SIGHUP the terminal may be gone: stopping cleanly matters more than saying so.
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def taken_ports(settings: Settings, dev_server: bool) -> list[str]:
+    """Each port this run needs that something else holds, named with its setting."""
+    wanted = [(settings.host, settings.port, "API", "RECAST_PORT")]
+    if dev_server:
+        wanted += [
+            ("127.0.0.1", settings.dev_temporal_port, "Temporal dev server", "RECAST_DEV_TEMPORAL_PORT"),
+            ("127.0.0.1", settings.dev_ui_port, "Temporal Web UI", "RECAST_DEV_UI_PORT"),
+        ]
+    return [
+        f"port {port} on {host} ({what}) is already in use; stop what holds it (an earlier `make run`? "
+        f"`ss -ltnp 'sport = :{port}'` shows it) or set {var}"
+        for host, port, what, var in wanted
+        if port_taken(host, port)
+    ]
+
+
+def check_temporal(settings: Settings) -> str | None:
+    """None when the configured Temporal answers; else the reason, naming address and TLS settings."""
+
+    async def attempt() -> None:
+        await connect(settings)
+
+    try:
+        asyncio.run(attempt())
+    except TemporalConnectionError as exc:
+        return str(exc)
+    return None
+
+
+def banner(base: str, temporal_line: str, data_dir: str, api_key: str) -> str:
+    return "\n".join(
+        [
+            "",
+            "Recast is running.",
+            f"  API          {base}   (OpenAPI docs: {base}/docs)",
+            f"  Temporal     {temporal_line}",
+            f"  data dir     {data_dir}",
+            f"  API key      {api_key}   (org: default)"
+            if api_key
+            else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
+            "",
+            "Try:",
+            f'  curl -H "Authorization: Bearer {api_key or "<key>"}" '
+            f'-F media=@clip.mp4 -F \'outputs=[{{"type":"mp4","video":{{"codec":"h264","resolution":"720p"}}}}]\' '
+            f"{base}/v1/jobs",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+    )
 
 
 def main() -> int:
     # Every variable is checked here, before anything starts: a bad one is named, not found in a child's log.
     settings = load_or_exit()
+    try:
+        where: Target = target(settings)
+    except TemporalConnectionError as exc:
+        say(f"recast: {exc}", err=True)
+        return 2
+    problems = taken_ports(settings, dev_server=not where.configured)
+    if problems:
+        say("recast: cannot start:\n  " + "\n  ".join(problems), err=True)
+        return 2
+    if where.configured:
+        say(f"recast: using the Temporal at {where.describe()}: no dev server started")
+        reason = check_temporal(settings)
+        if reason:
+            say(f"recast: {reason}", err=True)
+            return 2
     data_dir = settings.data_dir.resolve()
     host, port = settings.host, settings.port
     env: dict[str, str] = {"RECAST_DATA_DIR": str(data_dir)}
@@ -26,57 +114,47 @@ def main() -> int:
         api_key = read_or_create_secret(data_dir / "api_key", prefix="rk_")
         env["RECAST_API_KEYS"] = f"{api_key}=default"
     stack = Stack(data_dir=data_dir, env=env, quiet=False)
-    stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise Stopping(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
-        address = settings.temporal_address
-        ui = ""
-        if not address:
-            address = stack.start_temporal(TEMPORAL_PORT, UI_PORT, data_dir / "temporal.db")
-            ui = f"http://127.0.0.1:{UI_PORT}"
+        if where.configured:
+            temporal_line = f"{where.address}   (namespace {where.namespace}; from {where.source})"
+        else:
+            address = stack.start_temporal(
+                settings.dev_temporal_port, settings.dev_ui_port, data_dir / "temporal.db"
+            )
+            temporal_line = f"{address}   (dev server; Web UI: http://127.0.0.1:{settings.dev_ui_port})"
         stack.start_worker()
         stack.start_api(host, port)
         wait_for_port(host, port)
-        base = f"http://{host}:{port}"
-        print(
-            "\n".join(
-                [
-                    "",
-                    "Recast is running.",
-                    f"  API          {base}   (OpenAPI docs: {base}/docs)",
-                    f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
-                    f"  data dir     {data_dir}",
-                    f"  API key      {api_key}   (org: default)"
-                    if api_key
-                    else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
-                    "",
-                    "Try:",
-                    f'  curl -H "Authorization: Bearer {api_key or "<key>"}" '
-                    f'-F media=@clip.mp4 -F \'outputs=[{{"type":"mp4","video":{{"codec":"h264","resolution":"720p"}}}}]\' '
-                    f"{base}/v1/jobs",
-                    "",
-                    "Ctrl-C stops everything.",
-                ]
-            ),
-            flush=True,
-        )
-        while not stopping:
+        say(banner(f"http://{host}:{port}", temporal_line, str(data_dir), api_key))
+        while True:
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
-                    print(f"recast: {name} exited with {proc.returncode}; stopping", file=sys.stderr)
+                    say(f"recast: {name} exited with {proc.returncode}; stopping", err=True)
                     return 1
             time.sleep(0.5)
-        print("\nrecast: stopping…", flush=True)
+    except Stopping as stop:
+        say(f"\nrecast: {stop}: stopping…")
         return 0
+    except (RuntimeError, TimeoutError) as exc:  # a child that died or never listened while starting
+        say(f"recast: {exc}; stopping", err=True)
+        return 1
     finally:
+        # The orderly stop (API, worker, server) is not interrupted by a second signal.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Skip interpreter finalization: with a Temporal client made (the connection check) the SDK's core
+    # threads can crash it at exit (sdk-python #300), turning a clean stop into exit code 134.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

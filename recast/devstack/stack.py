@@ -2,10 +2,16 @@
 
 Used by `make run` (recast.devstack.run), by the test fixtures and by the benchmarks, so all three run
 the real thing the same way.
+
+Each child gets a session of its own (so Ctrl-C reaches only the launcher, which stops them in order,
+and a SIGKILL of one child's process group takes its ffmpeg runs with it) and a Linux parent-death
+signal: when the launcher dies, even by SIGKILL, the kernel sends every child SIGTERM. A child in a
+new session alone would outlive it (it gets no SIGHUP from the terminal either).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -19,6 +25,42 @@ from pathlib import Path
 from recast.core.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Resolved before any fork: the function run in the child between fork and exec must not load libraries.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+# The TEMPORAL_* variables that would point a child at another Temporal than the dev server started here.
+TEMPORAL_CONNECTION_VARS = (
+    "TEMPORAL_PROFILE",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "TEMPORAL_GRPC_META",
+)
+
+
+def _die_with_launcher(launcher: int) -> None:
+    """In the child, before exec: SIGTERM when the launcher dies (kept across exec). If it died already,
+    between the fork and here, nobody would ever send that signal: end now."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != launcher:
+        os._exit(1)
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on (or holds) host:port: binding it is refused."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def free_port() -> int:
@@ -74,6 +116,7 @@ class Stack:
             stderr=subprocess.STDOUT if log else None,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=lambda launcher=os.getpid(): _die_with_launcher(launcher),  # type: ignore[misc]
         )
         self.procs[name] = proc
         return proc
@@ -107,7 +150,16 @@ class Stack:
         proc = self._spawn("temporal", args)
         wait_for_port("127.0.0.1", port, 60, proc)
         address = f"127.0.0.1:{port}"
-        self.env["RECAST_TEMPORAL_ADDRESS"] = address
+        # Temporal's own variables (what every process connects by) and the deprecated RECAST_ one
+        # (tests read it); TLS, API key and profile settings from outside would not fit this server.
+        for name in TEMPORAL_CONNECTION_VARS:
+            self.env.pop(name, None)
+        self.env.update(
+            TEMPORAL_ADDRESS=address,
+            TEMPORAL_NAMESPACE="default",
+            TEMPORAL_TLS="false",  # even if a profile file on this machine turns TLS on
+            RECAST_TEMPORAL_ADDRESS=address,
+        )
         return address
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:  # type: ignore[type-arg]

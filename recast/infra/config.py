@@ -124,10 +124,26 @@ class Settings(BaseSettings):
     )
     temporal_address: str = Field(
         default="",
-        description="`host:port` of an existing Temporal; then `make run` starts no dev server.",
+        description="Deprecated: set Temporal's own `TEMPORAL_ADDRESS` (or a profile; see "
+        "[temporal.md](temporal.md)). Used only when neither gives an address; then `make run` starts no "
+        "dev server.",
         json_schema_extra=_extra(default="empty: `make run` starts a dev server"),
     )
-    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    temporal_namespace: str = Field(
+        default="default",
+        description="Deprecated: set Temporal's own `TEMPORAL_NAMESPACE` (or a profile). Used only when "
+        "neither gives a namespace.",
+    )
+    dev_temporal_port: int = Field(
+        default=7233,
+        ge=1,
+        le=65535,
+        description="`make run` only: the port of the Temporal dev server it starts (when no Temporal "
+        "address is configured).",
+    )
+    dev_ui_port: int = Field(
+        default=8233, ge=1, le=65535, description="`make run` only: the port of the dev server's Web UI."
+    )
     task_queue: str = Field(
         default=TASK_QUEUE_DEFAULT, description="Task queue of the workflow and its activities."
     )

@@ -51,7 +51,8 @@ def new_stack(temporal: Stack, data_dir: Path, task_queue: str, **env: str) -> S
         data_dir=data_dir,
         env={
             **STACK_ENV,
-            "RECAST_TEMPORAL_ADDRESS": temporal.env["RECAST_TEMPORAL_ADDRESS"],
+            "TEMPORAL_ADDRESS": temporal.env["TEMPORAL_ADDRESS"],
+            "TEMPORAL_TLS": "false",
             "RECAST_TASK_QUEUE": task_queue,
             **env,
         },
