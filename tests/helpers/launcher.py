@@ -4,7 +4,9 @@ started found in /proc."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +33,7 @@ class Launcher:
     temporal_port: int
     ui_port: int
     lines: list[str] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)  # every descendant found, killed by `stop` if left over
 
     @classmethod
     def start(cls, data_dir: Path, **env: str) -> Launcher:
@@ -77,14 +80,25 @@ class Launcher:
             time.sleep(0.05)
         raise AssertionError(f"no {marker!r} from the launcher (exit {self.proc.poll()}):\n{self.output}")
 
-    def children(self) -> list[int]:
-        """PIDs of the processes the launcher started (its direct children)."""
-        return children_of(self.proc.pid)
+    def descendants(self) -> list[int]:
+        """PIDs of every process the launcher started, and theirs (ffprobe of the worker, …)."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            kids = children_of(todo.pop())
+            found += kids
+            todo += kids
+        self.seen.update(found)
+        return found
 
     def stop(self) -> None:
+        """Stops the launcher, then kills whatever it left (only when a test has already failed)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(60)
+        for pid in self.seen:
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def children_of(pid: int) -> list[int]:
