@@ -9,7 +9,12 @@ running encodes are stopped, finished outputs are kept, the others become `cance
 `execute_child_workflow` returns that canceled Job (the parent decides whether to end cancelled).
 
 Both sides must use the pydantic data converter
-(`temporalio.contrib.pydantic.pydantic_data_converter`) on their clients.
+(`temporalio.contrib.pydantic.pydantic_data_converter`) on their clients: `child.connect()` makes such a
+client from Temporal's own environment configuration (the `TEMPORAL_*` variables and TOML profiles the
+`temporal` CLI reads), the same the Recast workers connect by:
+
+    client = await child.connect()  # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, …
+    async with Worker(client, task_queue="publishing", workflows=[PublishVideo]): ...
 
     from datetime import timedelta
 
@@ -47,11 +52,15 @@ safe inside a workflow. This module imports only pydantic models, so it passes t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from temporalio.client import Client
 from temporalio.common import Priority as TemporalPriority
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
 
 from recast.core.contract import TASK_QUEUE_DEFAULT, WORKFLOW_TYPE
 from recast.core.job import Job, JobStatus, OutputStatus
@@ -69,6 +78,7 @@ __all__ = [
     "OutputSpec",
     "OutputStatus",
     "Priority",
+    "connect",
     "job_params",
     "output_id",
     "temporal_priority",
@@ -149,3 +159,36 @@ def temporal_priority(params: JobParams) -> TemporalPriority:
     """The Temporal priority the API starts a job with (premium 1, standard 3, economy 5); pass it as
     `priority=` to `execute_child_workflow` so the child's workflow tasks are ordered like its encodes."""
     return TemporalPriority(priority_key=params.priority.temporal_key)
+
+
+async def connect(
+    profile: str | None = None, *, env: Mapping[str, str] | None = None, **options: Any
+) -> Client:
+    """A Temporal client for your side of the child workflow: configured by Temporal's environment
+    configuration (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS*`, or
+    `profile` / `TEMPORAL_PROFILE` of the TOML config file; `env` instead of this process's environment;
+    blank variables count as unset), with the pydantic data converter Recast's payloads need. `options` go
+    to `Client.connect` as they are. Not for use inside a workflow.
+
+    Raises `ConnectionError` naming the address, namespace and TLS settings when Temporal cannot be reached.
+    """
+    source = os.environ if env is None else env
+    env_vars = {k: v for k, v in source.items() if v.strip() or not k.startswith("TEMPORAL_")}
+    config: dict[str, Any] = dict(
+        ClientConfig.load_client_connect_config(profile, override_env_vars=env_vars)
+    )
+    config.setdefault("target_host", "localhost:7233")
+    config.update(options)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter)
+    except RuntimeError as exc:
+        tls = config.get("tls")
+        described = (
+            f"namespace {config.get('namespace', 'default')}; "
+            + ("TLS" if tls else "plaintext (no TLS)")
+            + ("; client certificate set" if getattr(tls, "client_cert", None) else "; no client certificate")
+            + ("; API key set" if config.get("api_key") else "; no API key")
+        )
+        raise ConnectionError(
+            f"cannot connect to Temporal at {config['target_host']} ({described}): {exc}"
+        ) from exc

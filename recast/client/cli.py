@@ -5,14 +5,18 @@
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed
+    recast check-temporal        (is Temporal reachable as configured, and are workers polling?)
 
 API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and RECAST_API_KEY
-(default: the key `make run` generated in $RECAST_DATA_DIR/api_key).
+(default: the key `make run` generated in $RECAST_DATA_DIR/api_key). `check-temporal` talks to Temporal
+directly, configured as the workers are: Temporal's own TEMPORAL_* variables or TOML profile, and the
+task queue of RECAST_TASK_QUEUE.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -22,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from recast.client import child
 from recast.core.requests import INPUT_SCHEMES
 
 TERMINAL = {"completed", "failed", "partial", "canceled"}
@@ -175,6 +180,37 @@ def _fetch(url: str, target: Path, output_id: str) -> None:
             fh.write(chunk)
 
 
+def check_temporal(task_queue: str) -> str:
+    """Connect as the workers do and say what is there: the server, and the pollers of `task_queue`."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+
+    async def ask() -> str:
+        try:
+            client = await child.connect()
+        except ConnectionError as exc:
+            raise CliError(str(exc)) from None
+        info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        pollers = {}
+        for kind, name in ((TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "workflow"),
+                           (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, "activity")):  # fmt: skip
+            desc = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
+                )
+            )
+            pollers[name] = len(desc.pollers)
+        target = client.service_client.config.target_host
+        return (
+            f"Temporal at {target}, namespace {client.namespace}: reachable (server {info.server_version or '?'})\n"
+            f"task queue {task_queue!r}: {pollers['workflow']} workflow pollers, {pollers['activity']} activity pollers"
+            + ("" if pollers["workflow"] else " (no worker is polling it)")
+        )
+
+    return asyncio.run(ask())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recast", description="Submit and follow Recast transcoding jobs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,7 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     p_list = sub.add_parser("list", help="list your jobs, newest first")
     p_list.add_argument("--status")
     p_list.add_argument("--limit", type=int, default=20)
+    p_check = sub.add_parser(
+        "check-temporal", help="connect to Temporal as the workers do; list the task queue's pollers"
+    )
+    p_check.add_argument("--task-queue", default=os.environ.get("RECAST_TASK_QUEUE") or child.TASK_QUEUE)
     args = parser.parse_args(argv)
+    if args.command == "check-temporal":
+        try:
+            print(check_temporal(args.task_queue))
+        except CliError as exc:
+            print(f"recast: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         with _client() as http:
             if args.command == "status":

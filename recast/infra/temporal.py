@@ -99,7 +99,13 @@ def target(settings: Settings, env: Mapping[str, str] | None = None) -> Target:
     RECAST_TEMPORAL_ADDRESS / _NAMESPACE filling only what it leaves unset. Raises
     TemporalConnectionError for an unreadable configuration (e.g. a `TEMPORAL_PROFILE` that is not in the
     file)."""
-    env = dict(os.environ if env is None else env)
+    # A blank TEMPORAL_* variable is unset, as a blank RECAST_* one is (compose files pass `${VAR:-}`);
+    # Temporal's loader would take a blank API key as a key, and turn TLS on.
+    env = {
+        k: v
+        for k, v in (os.environ if env is None else env).items()
+        if v.strip() or not k.startswith("TEMPORAL_")
+    }
     try:
         profile = ClientConfigProfile.load(override_env_vars=env)
     except Exception as exc:  # the SDK's bridge raises its own ConfigError type

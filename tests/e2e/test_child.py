@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     import pytest
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
     from recast.client import child
@@ -93,9 +92,8 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def _with_parent_worker(
     temporal: Stack, scenario: Any
 ) -> Any:  # scenario: async (client, parent task queue) -> result
-    client = await Client.connect(
-        temporal.env["RECAST_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
-    )
+    # As another project would: Temporal's environment configuration, the pydantic converter built in.
+    client = await child.connect(env={"TEMPORAL_ADDRESS": temporal.env["TEMPORAL_ADDRESS"]})
     queue = f"parent-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[PublishVideo]):
         return await scenario(client, queue)

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from recast.devstack.stack import Stack
+from recast.devstack.stack import ROOT, Stack
 from recast.infra.config import Settings
 from recast.infra.temporal import TemporalConnectionError, connect, target
 from tests.helpers import Api
 from tests.helpers.launcher import Launcher, clean_env, listening
-from tests.helpers.stacks import API_KEY, STACK_ENV
+from tests.helpers.stacks import API_KEY, SHARED_QUEUE, STACK_ENV
 from tests.helpers.tls import Certs, make_certs, tls_proxy
 
 H264 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
@@ -41,8 +43,7 @@ def mtls_address(temporal: Stack, certs: Certs) -> Iterator[str]:
         yield address
 
 
-def base_env(**extra: str) -> dict[str, str]:
-    return clean_env(**extra)
+base_env = clean_env
 
 
 def server_name(env: dict[str, str]) -> str:
@@ -107,13 +108,27 @@ def test_mtls_accepts_the_client_certificate(mtls_address: str, certs: Certs) ->
     assert server_name(env)
 
 
-def test_temporal_variables_win_over_the_deprecated_recast_ones(tls_address: str) -> None:
-    settings = Settings(temporal_address="10.0.0.1:7233", temporal_namespace="old")
-    assert target(settings, base_env()).address == "10.0.0.1:7233"
-    assert target(settings, base_env()).source == "RECAST_TEMPORAL_ADDRESS (deprecated)"
-    both = target(settings, base_env(TEMPORAL_ADDRESS=tls_address, TEMPORAL_NAMESPACE="jobs"))
-    assert (both.address, both.namespace) == (tls_address, "jobs")
-    assert not target(Settings(), base_env()).configured
+def test_the_cli_checks_the_connection_and_the_workers(
+    tls_address: str, mtls_address: str, certs: Certs, stack: Stack
+) -> None:
+    ca = {"TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(certs.ca), "RECAST_TASK_QUEUE": SHARED_QUEUE}
+    done = cli(base_env(TEMPORAL_ADDRESS=tls_address, **ca))
+    assert done.returncode == 0, done.stderr
+    assert f"Temporal at {tls_address}, namespace default: reachable" in done.stdout
+    workflow_pollers = int(done.stdout.split(f"task queue {SHARED_QUEUE!r}: ")[1].split()[0])
+    assert workflow_pollers >= 1, done.stdout  # the shared stack's worker
+    refused = cli(base_env(TEMPORAL_ADDRESS=mtls_address, **ca))
+    assert refused.returncode == 2
+    assert f"cannot connect to Temporal at {mtls_address}" in refused.stderr
+    assert "no client certificate" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "recast.client.cli", "check-temporal"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
 
 
 def test_make_run_uses_a_configured_temporal_over_mtls_and_a_job_completes(

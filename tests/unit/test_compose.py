@@ -140,12 +140,17 @@ def test_worker_runs_worker_py(services: dict[str, dict[str, Any]]) -> None:
 
 def test_recast_variables_are_ones_the_config_reads(services: dict[str, dict[str, Any]]) -> None:
     known = config_variables()
-    assert {"RECAST_TEMPORAL_ADDRESS", "RECAST_API_KEYS", "RECAST_SIGNING_SECRET"} <= known
+    assert {"RECAST_API_KEYS", "RECAST_SIGNING_SECRET"} <= known
     for name in RECAST_SERVICES:
         env = environment(services[name])
         unknown = {var for var in env if var.startswith("RECAST_")} - known
         assert not unknown, f"{name} sets variables recast/infra/config.py never reads: {sorted(unknown)}"
-        assert env["RECAST_TEMPORAL_ADDRESS"] == "temporal:7233"
+        # Temporal's own variables, the bundled server by default, any of them replaceable from outside.
+        assert env["TEMPORAL_ADDRESS"] == "${TEMPORAL_ADDRESS:-temporal:7233}"
+        assert env["TEMPORAL_NAMESPACE"] == "${TEMPORAL_NAMESPACE:-default}"
+        for var in ("TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH"):
+            assert env[var] == "${" + var + ":-}", f"{name}: {var}"
+        assert "RECAST_TEMPORAL_ADDRESS" not in env, "deprecated: Temporal's TEMPORAL_ADDRESS is read"
     assert environment(services["api"])["RECAST_HOST"] == "0.0.0.0"
 
 
