@@ -1,7 +1,19 @@
-"""Poll latency under load: 32 concurrent pollers over 200 running jobs, with reads shared and not.
+"""Poll latency under load: 32 concurrent pollers over 200 running jobs, with reads shared and not; and
+while a burst of 200 jobs is submitted and starts, against bare Temporal describes in the same run.
 
-    .venv/bin/python bench/poll_load.py [--jobs 200] [--pollers 32] [--seconds 20] [--rounds 1]
-                                        [--client raw|httpx] [--interval 0]
+    .venv/bin/python bench/poll_load.py [--case parked|burst|both] [--jobs 200] [--pollers 32]
+                                        [--seconds 20] [--rounds 1] [--client raw|httpx] [--interval 0]
+                                        [--burst-interval 0.25] [--describers 8]
+
+`burst` (bench/poll_burst.py): a fresh stack; `--jobs` jobs (one small H.264 encode each) are submitted
+8 at a time from a separate process, and run, while `--pollers` httpx pollers (one connection each, so
+none waits for a connection; each request timed from when its headers are sent) poll random jobs of
+those submitted so far every `--burst-interval` s, and `--describers` tasks in the same process
+`describe` random ones straight from Temporal at the same pace: poll p99 against describe p99, under
+the same load, for the whole burst until every job is finished. Targets: poll p99 < 100 ms and within
+1.5x of describe p99.
+
+`parked`:
 
 Starts a Temporal dev server (on a SQLite file, as `make run` does), a worker and two APIs on the same
 jobs: one as configured by default (a running job's read is shared by concurrent callers and reused
@@ -42,6 +54,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import poll_burst  # noqa: E402
 from recast.devstack.stack import Stack, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -243,8 +256,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--interval", type=float, default=0.0, help="pause between one poller's requests")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument("--case", choices=("parked", "burst", "both"), default="both")
+    parser.add_argument("--burst-interval", type=float, default=0.25, help="burst: pause between polls")
+    parser.add_argument("--describers", type=int, default=8, help="burst: tasks describing from Temporal")
     args = parser.parse_args()
     clip = make_clip(RESULTS / "clip-1s-320x240.mp4")
+    if args.case in ("burst", "both"):
+        poll_burst.main(args, clip, KEY, OUTPUT)
+    if args.case == "burst":
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {
