@@ -42,8 +42,9 @@ TERMINAL = {"completed", "failed", "partial", "canceled"}
 def submitter(base_url: str, key: str, clip: str, outputs: list[dict[str, Any]], n: int, ids: Any) -> None:
     """In its own process: submit `n` jobs, 8 at a time; put each job ID on `ids`, then None."""
 
+    data = Path(clip).read_bytes()
+
     async def run() -> None:
-        data = Path(clip).read_bytes()
         sem = asyncio.Semaphore(8)
         async with httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120
