@@ -15,6 +15,7 @@ workflow's payloads.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from temporalio.service import PayloadLimitsConfig, RPCError
 from recast.core.contract import SEARCH_ATTRIBUTES
 from recast.infra.config import Settings
 
+log = logging.getLogger("recast.temporal")
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 MEMO_WARN_BYTES = 256 * 1024
@@ -143,6 +145,8 @@ async def connect(settings: Settings, env: Mapping[str, str] | None = None) -> C
     """A client on the configured Temporal, with the pydantic data converter. A failure is raised as
     TemporalConnectionError naming the address, namespace and TLS settings it tried, and why."""
     where = target(settings, env)
+    if where.source.startswith("RECAST_"):
+        log.warning("RECAST_TEMPORAL_ADDRESS is deprecated: set TEMPORAL_ADDRESS (see docs/temporal.md)")
     try:
         kwargs = where.connect_kwargs()
     except OSError as exc:  # a certificate or key file that cannot be read
