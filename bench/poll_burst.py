@@ -10,7 +10,8 @@ and reports each job ID as it gets it. Meanwhile, in this process:
   its body;
 - `--describers` tasks `describe` a random submitted job straight from Temporal at the same pace, on a
   client with the pydantic converter (as the API's): what a read costs without Recast in between.
-Both run from the first submit until every job has finished, and their p99s are compared.
+Both run from the first submit until `--settle` s after the last one (the jobs still encoding), and their
+p99s are compared.
 """
 
 from __future__ import annotations
@@ -145,26 +146,21 @@ async def measure(
             describes.append(time.perf_counter() - start)
             await asyncio.sleep(args.burst_interval)
 
-    async def until_all_finished() -> None:
-        # Every job must be seen finished; the pollers see most, the rest are looked up here.
-        while len(finished) < jobs:
-            await asyncio.sleep(0.5)
-            if len(submitted) == jobs and submit_s:
-                for job_id in set(submitted) - finished:
-                    desc = await client.get_workflow_handle(job_id).describe()
-                    if desc.close_time is not None:
-                        finished.add(job_id)
+    async def settle() -> None:
+        # The jobs go on encoding after the last submit: keep reading through `--settle` s of that.
+        await asyncio.sleep(args.settle)
         done.set()
 
     tasks = [asyncio.create_task(poller(i)) for i in range(args.pollers)]
     tasks += [asyncio.create_task(describer(i)) for i in range(args.describers)]
     await collect()
-    await until_all_finished()
+    await settle()
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - started
     return {
         "submit_s": submit_s,
-        "all_finished_s": elapsed,
+        "measured_s": elapsed,
+        "seen_finished": len(finished),
         "poll": percentiles(polls) | {"errors": errors["poll"], "rps": len(polls) / elapsed},
         "describe": percentiles(describes) | {"errors": errors["describe"], "rps": len(describes) / elapsed},
     }
@@ -182,6 +178,7 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 
 def main(args: argparse.Namespace, clip: Path, key: str, output: dict[str, Any]) -> dict[str, Any]:
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             "RECAST_API_KEYS": f"{key}=bench",
@@ -205,14 +202,16 @@ def main(args: argparse.Namespace, clip: Path, key: str, output: dict[str, Any])
             proc.start()
             result = asyncio.run(measure(base_url, temporal, key, args, ids, args.jobs))
             proc.join(60)
+            ids.close()
             after = cpu_seconds(pids)
-    result["cpu"] = {n: (after[n] - before[n]) / result["all_finished_s"] for n in after if n in before}
+    result["cpu"] = {n: (after[n] - before[n]) / result["measured_s"] for n in after if n in before}
     poll, describe = result["poll"], result["describe"]
     ratio = poll["p99_ms"] / describe["p99_ms"]
     busy = ", ".join(f"{name} {share:.0%}" for name, share in result["cpu"].items())
     print(
-        f"burst: {args.jobs} jobs submitted in {result['submit_s']:.1f} s, all finished after "
-        f"{result['all_finished_s']:.1f} s; {args.pollers} pollers and {args.describers} describers every "
+        f"burst: {args.jobs} jobs submitted in {result['submit_s']:.1f} s, measured for "
+        f"{result['measured_s']:.1f} s ({result['seen_finished']} seen finished); load average before "
+        f"{load_before[0]:.1f}; {args.pollers} pollers and {args.describers} describers every "
         f"{args.burst_interval:g} s; CPU: {busy}"
     )
     for name, r in (("poll (API)", poll), ("describe", describe)):
@@ -231,7 +230,7 @@ def main(args: argparse.Namespace, clip: Path, key: str, output: dict[str, Any])
         "describers": args.describers,
         "interval_s": args.burst_interval,
         "poll_p99_over_describe_p99": ratio,
-        "loadavg_at_end": os.getloadavg(),
+        "loadavg_before": load_before,
         **result,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

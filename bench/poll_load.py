@@ -3,14 +3,14 @@ while a burst of 200 jobs is submitted and starts, against bare Temporal describ
 
     .venv/bin/python bench/poll_load.py [--case parked|burst|both] [--jobs 200] [--pollers 32]
                                         [--seconds 20] [--rounds 1] [--client raw|httpx] [--interval 0]
-                                        [--burst-interval 0.25] [--describers 8]
+                                        [--burst-interval 0.25] [--describers 8] [--settle 10]
 
 `burst` (bench/poll_burst.py): a fresh stack; `--jobs` jobs (one small H.264 encode each) are submitted
 8 at a time from a separate process, and run, while `--pollers` httpx pollers (one connection each, so
 none waits for a connection; each request timed from when its headers are sent) poll random jobs of
 those submitted so far every `--burst-interval` s, and `--describers` tasks in the same process
 `describe` random ones straight from Temporal at the same pace: poll p99 against describe p99, under
-the same load, for the whole burst until every job is finished. Targets: poll p99 < 100 ms and within
+the same load, from the first submit until `--settle` s after the last (the jobs still encoding). Targets: poll p99 < 100 ms and within
 1.5x of describe p99.
 
 `parked`:
@@ -259,6 +259,9 @@ def main() -> int:
     parser.add_argument("--case", choices=("parked", "burst", "both"), default="both")
     parser.add_argument("--burst-interval", type=float, default=0.25, help="burst: pause between polls")
     parser.add_argument("--describers", type=int, default=8, help="burst: tasks describing from Temporal")
+    parser.add_argument(
+        "--settle", type=float, default=10, help="burst: reading goes on after the last submit"
+    )
     args = parser.parse_args()
     clip = make_clip(RESULTS / "clip-1s-320x240.mp4")
     if args.case in ("burst", "both"):
