@@ -64,11 +64,14 @@ async def get_job(job: JobDep) -> Job:
     "/jobs/{job_id}/outputs/{output_id}/download",
     response_model=DownloadLink,
     summary="Get a signed download URL for a finished output",
+    description="Valid for RECAST_URL_TTL, or until the job's files expire (`outputs_expire_at`) if "
+    "sooner; after that 410 `expired`.",
+    responses=error_responses(410),  # type: ignore[arg-type]
 )
 async def download_output(
     job: JobDep, output_id: str, org: Organization, downloads: DownloadsDep
 ) -> DownloadLink:
-    return await downloads.link(org, job.id, completed_output(job, output_id))
+    return await downloads.link(org, job.id, completed_output(job, output_id), job.outputs_expire_at)
 
 
 @router.post(
