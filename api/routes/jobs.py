@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)  # ty
     responses={
         200: {"model": Job, "description": "The job this idempotency key already created"},
         429: RATE_LIMITED,
-        **error_responses(415),  # neither JSON nor multipart
+        **error_responses(415, 410),  # neither JSON nor multipart; an expired upload
     },
 )
 async def submit_job(
