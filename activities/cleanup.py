@@ -162,13 +162,16 @@ class Sweep:
         return units
 
     async def old_enough(self, unit: Unit) -> bool:
-        """Whether a unit may have expired by storage alone (no Temporal call)."""
+        """Whether a unit may have expired by storage alone (no Temporal call): nothing in it written
+        within the TTL, and an upload past its own expiry too."""
+        if unit.newest > self.cutoff:
+            return False
         if unit.kind == "upload":
             manifest = await uploads.load_manifest(self.storage, unit.org, unit.ident)
             if manifest is not None:
                 expires = uploads.upload_expires_at(manifest, self.ttl_s)
-                return expires is not None and expires <= self.now and unit.newest <= self.cutoff
-        return unit.newest <= self.cutoff
+                return expires is not None and expires <= self.now
+        return True
 
     async def needed(self, unit: Unit, in_use: InUse) -> bool:
         if unit.kind == "upload":
