@@ -256,3 +256,29 @@ def test_a_refused_set_up_warns_and_does_not_stop(temporal: Stack, caplog: pytes
     messages = [r.getMessage() for r in caplog.records]
     assert any("RECAST_JOB_RETENTION" in m for m in messages), messages
     assert any("cleanup schedule" in m for m in messages), messages
+
+
+def test_the_schedule_is_made_once_and_follows_the_settings(temporal: Stack) -> None:
+    """Every worker start calls the set-up: the schedule is created once, left alone while the settings
+    match, updated when they change — keeping an operator's pause."""
+    queue = "recast-retention-schedule"
+    settings = Settings(task_queue=queue, output_ttl_s=60, cleanup_interval_s=600)
+
+    async def steps() -> tuple[list[str], Any]:
+        client = await Client.connect(
+            temporal.env["RECAST_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+        )
+        done = [await lifecycle.ensure_cleanup_schedule(client, settings) for _ in range(2)]
+        handle = client.get_schedule_handle(cleanup_schedule_id(queue))
+        await handle.pause(note="investigating")
+        changed = settings.model_copy(update={"output_ttl_s": 120, "cleanup_interval_s": 300})
+        done += [await lifecycle.ensure_cleanup_schedule(client, changed) for _ in range(2)]
+        desc = await handle.describe()
+        await handle.delete()
+        return done, desc
+
+    done, desc = asyncio.run(steps())
+    assert done == ["created", "unchanged", "updated", "unchanged"]
+    assert [i.every for i in desc.schedule.spec.intervals] == [timedelta(seconds=300)]
+    assert b'"output_ttl_s":120' in desc.schedule.action.args[0].data
+    assert desc.schedule.state.paused and desc.schedule.state.note == "investigating"
