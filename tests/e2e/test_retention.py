@@ -163,10 +163,14 @@ def test_expired_files_are_deleted_and_nothing_else(
         idle_upload = put_upload(api, clips["small"])
         # Running throughout: a job awaiting confirmation (its input in its job folder), and one that
         # reads an upload.
-        running = api.wait(
-            api.upload(clips["small"], [H264], delayed_start="true").json()["id"],
-            until={"awaiting_confirmation"},
+        running_resp = api.upload(
+            clips["small"], [H264], delayed_start="true", output_path_template="running/{job_id}.{format}"
         )
+        running = api.wait(running_resp.json()["id"], until={"awaiting_confirmation"})
+        # A running job's finished output at its templated path (as the first of several outputs would
+        # be): old by the time the cleanup runs, and kept.
+        running_output = f"{ORG}/outputs/{running['outputs'][0]['path']}"
+        asyncio.run(write(storage, running_output))
         used_upload = put_upload(api, clips["small"])
         reading = api.http.post(
             "/v1/jobs",
@@ -203,7 +207,8 @@ def test_expired_files_are_deleted_and_nothing_else(
         after = asyncio.run(keys(storage))
 
         assert (report.jobs_deleted, report.uploads_deleted, report.outputs_deleted) == (2, 1, 1), report
-        assert report.kept_in_use == 2, report  # the running job's folder, the upload a running job reads
+        # The running job's folder and output, the upload a running job reads.
+        assert report.kept_in_use == 3, report
         gone = before - after
         assert gone and all(
             k.startswith(
@@ -219,6 +224,7 @@ def test_expired_files_are_deleted_and_nothing_else(
         assert f"{ORG}/outputs/kept/{templated['id']}.mp4" in gone
         assert any(k.startswith(f"{ORG}/jobs/{old['id']}/outputs/") for k in gone)
         assert any(k.startswith(f"{ORG}/uploads/{idle_upload}/data/") for k in gone)
+        assert running_output in after
         for kept in (
             f"{ORG}/jobs/{running['id']}/",
             f"{ORG}/uploads/{used_upload}/",
