@@ -33,9 +33,13 @@ def outputs_expire_at(job: Job, ttl_s: int) -> datetime | None:
 
 
 def with_expiry(job: Job, ttl_s: int, now: datetime) -> Job:
-    """The job with `outputs_expire_at` and `outputs_expired` as of `now` (set in place, returned)."""
+    """The job with `outputs_expire_at` and `outputs_expired` as of `now` (set in place, returned); an
+    expired job's outputs lose the download URLs signed when it finished, which lead nowhere now."""
     job.outputs_expire_at = outputs_expire_at(job, ttl_s)
     job.outputs_expired = job.outputs_expire_at is not None and job.outputs_expire_at <= now
+    if job.outputs_expired:
+        for out in job.outputs:
+            out.download_url = out.download_expires_at = None
     return job
 
 

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from activities.cleanup import classify
-from recast.core.job import Job, JobStatus
+from recast.core.formats import OutputType
+from recast.core.job import Job, JobStatus, Output
 from recast.core.lifecycle import cleanup_schedule_id, outputs_expire_at, with_expiry
 from recast.infra.config import Settings
 from recast.infra.config_text import explain
@@ -64,6 +65,13 @@ def test_a_finished_jobs_files_expire_ttl_after_it_ended() -> None:
     assert outputs_expire_at(done, 60) == T0 + timedelta(seconds=60)
     assert with_expiry(done, 60, T0 + timedelta(seconds=59)).outputs_expired is False
     assert with_expiry(done, 60, T0 + timedelta(seconds=60)).outputs_expired is True
+    signed = job(JobStatus.completed, T0)
+    signed.outputs = [
+        Output(id="out_x", type=OutputType.mp4, download_url="https://x", download_expires_at=T0)
+    ]
+    assert with_expiry(signed, 60, T0).outputs[0].download_url == "https://x"
+    expired = with_expiry(signed, 60, T0 + timedelta(seconds=61)).outputs[0]
+    assert (expired.download_url, expired.download_expires_at) == (None, None)  # they lead nowhere now
     for status in (JobStatus.failed, JobStatus.partial, JobStatus.canceled):
         assert with_expiry(job(status, T0), 60, T0 + timedelta(days=1)).outputs_expired is True
 
