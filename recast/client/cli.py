@@ -248,12 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("--task-queue", default=os.environ.get("RECAST_TASK_QUEUE") or child.TASK_QUEUE)
     args = parser.parse_args(argv)
     if args.command == "check-temporal":
+        code = 0
         try:
             print(check_temporal(args.task_queue))
         except CliError as exc:
             print(f"recast: {exc}", file=sys.stderr)
-            return 2
-        return 0
+            code = 2
+        # With a Temporal client made, the interpreter's finalization can abort in the SDK's threads
+        # (sdk-python #300, exit 134): end here, with this command's own exit code.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     try:
         with _client() as http:
             if args.command == "status":
