@@ -1,4 +1,4 @@
-"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue.
+"""The Recast worker: runs TranscodeJob and BatchJob workflows and their activities on one task queue.
 
 `python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
 down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.worker import Worker
 
+from activities.batch import BatchActivities
 from activities.callback import CallbackActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
@@ -27,6 +28,7 @@ from activities.sign import SignActivities
 from activities.stream import StreamActivities
 from recast.infra import config
 from recast.infra.temporal import connect, ensure_search_attributes
+from workflows.batch import BatchJob
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -45,6 +47,7 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         images.make_thumbnails,
         SignActivities(deps).sign_downloads,
         CallbackActivities(deps).deliver_webhook,
+        BatchActivities(deps).load_batch_page,
     ]
 
 
@@ -52,7 +55,7 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob],
+        workflows=[TranscodeJob, BatchJob],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.

@@ -11,9 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from recast.core.batches import Batch
 from recast.core.job import InputMetadata, Job, Output
 from recast.core.payloads import DownloadFile
 from recast.core.specs import OutputSpec, Strict
+from recast.core.templates import Template
 
 
 class DownloadLink(BaseModel):
@@ -96,3 +98,14 @@ class UploadProgress(BaseModel):
     size: int
     complete: bool
     input_url: str
+
+
+class TemplateList(BaseModel):
+    data: list[Template] = Field(description="The organization's templates, each at its latest version.")
+
+
+class BatchWithJobs(Batch):
+    """A batch with one page of its jobs, newest first (`next_cursor` reads the next page)."""
+
+    jobs: list[Job]
+    next_cursor: str | None = None

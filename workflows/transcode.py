@@ -3,6 +3,8 @@
 Fetch → probe → (with `delayed_start`: wait for confirmation) → one encode activity per rendition,
 concurrently, each retried on its own → sign. Cancel (the `cancel` update, or a Temporal cancellation
 from a parent workflow or the Web UI) stops the running encodes and keeps the finished outputs.
+A retry (`JobParams.retry_of`) is a run of its own over a job's failed outputs, writing at that job's
+storage keys (`api/services/retries.py`).
 The workflow always *completes* with the final Job (status completed, partial, failed or canceled),
 so the result can be read without a worker and a parent workflow gets the Job back as a plain value.
 """
@@ -309,7 +311,7 @@ class TranscodeJob:
             result: EncodeResult = await workflow.execute_activity(
                 OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)],
                 EncodeRequest(
-                    job_id=params.job_id,
+                    job_id=self._storage_job_id(),
                     organization=params.organization,
                     output_id=out.id,
                     spec=planned.spec,
@@ -368,7 +370,7 @@ class TranscodeJob:
             contract.sign_downloads,
             SignRequest(
                 organization=self.job.organization,
-                job_id=self.job.id,
+                job_id=self._storage_job_id(),
                 outputs=done,
                 ttl_s=params.settings.url_ttl_s,
                 public_url=params.settings.public_url,
@@ -380,6 +382,14 @@ class TranscodeJob:
             out = next(o for o in self.job.outputs if o.id == s.output_id)
             out.download_url, out.download_expires_at = s.url, s.expires_at
         return done
+
+    def _storage_job_id(self) -> str:
+        """Whose keys the outputs are written (and signed) under: a retry run (`retry_of`) writes its
+        outputs where the first run's would have been, so a retried output keeps its key and a finished
+        one is never touched. Gated: only runs started with `retry_of` ever take this branch."""
+        if self.params.retry_of and workflow.patched("retry-writes-original-keys"):
+            return self.params.retry_of
+        return self.params.job_id
 
     # ---------------------------------------------------------------- webhooks -----------------------------
 

@@ -29,6 +29,7 @@ from recast.core.payloads import (
     EncodeResult,
     FetchRequest,
     FetchResult,
+    JobParams,
     SignedUrl,
     SignRequest,
 )
@@ -57,6 +58,15 @@ UPDATE_CONFIRM = "confirm"
 
 # The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
 
+BATCH_WORKFLOW_TYPE = "BatchJob"
+"""The workflow type of a batch: one per batch, its ID the batch ID, its jobs its child workflows."""
+
+BATCH_MEMO = "batch"
+"""The memo key under which a BatchJob publishes its Batch."""
+
+QUERY_BATCH = "batch"
+"""Query: the Batch as its workflow holds it. Its cancel is the `cancel` update (UPDATE_CANCEL)."""
+
 # ---------------------------------------------------------------- activities --------------------------------
 
 FETCH_INPUT = "fetch_input"
@@ -67,6 +77,7 @@ ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
+LOAD_BATCH_PAGE = "load_batch_page"
 
 
 def _declared_only() -> NoReturn:
@@ -121,6 +132,12 @@ async def deliver_webhook(delivery: WebhookDelivery) -> int:
     _declared_only()
 
 
+@activity.defn(name=LOAD_BATCH_PAGE)
+async def load_batch_page(key: str) -> list[JobParams]:
+    """One stored page of a batch's jobs (what each child workflow starts with)."""
+    _declared_only()
+
+
 OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
 """An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
 heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
@@ -139,6 +156,7 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     **OUTPUT_ACTIVITIES,
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
+    LOAD_BATCH_PAGE: load_batch_page,
 }
 """Every activity the workflow calls, by name: what a worker must register."""
 
@@ -151,6 +169,10 @@ STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
 PRIORITY_KEY = SearchAttributeKey.for_keyword("RecastPriority")
 CREATED_AT_KEY = SearchAttributeKey.for_datetime("RecastCreatedAt")
+# A batch's jobs carry its ID (GET /v1/batches/{id} lists them); a retry run carries the job it retries
+# (job listings leave retry runs out: the job itself shows them in `attempts`).
+BATCH_KEY = SearchAttributeKey.for_keyword("RecastBatch")
+RETRY_OF_KEY = SearchAttributeKey.for_keyword("RecastRetryOf")
 
 # name → the type the dev server's `--search-attribute` flag and the operator API call it
 SEARCH_ATTRIBUTES = {
@@ -158,4 +180,6 @@ SEARCH_ATTRIBUTES = {
     ORGANIZATION_KEY.name: "Keyword",
     PRIORITY_KEY.name: "Keyword",
     CREATED_AT_KEY.name: "Datetime",
+    BATCH_KEY.name: "Keyword",
+    RETRY_OF_KEY.name: "Keyword",
 }

@@ -9,7 +9,16 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from recast.core.formats import CONTENT_TYPES
-from recast.core.job import AudioInfo, InputInfo, InputMetadata, Job, JobInput, Output, OutputFile
+from recast.core.job import (
+    AudioInfo,
+    InputInfo,
+    InputMetadata,
+    Job,
+    JobInput,
+    Output,
+    OutputFile,
+    TemplateRef,
+)
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 
@@ -71,6 +80,12 @@ class JobParams(BaseModel):
     idempotency_key: str | None = None
     webhook: Webhook | None = None
     settings: JobSettings = Field(default_factory=JobSettings)
+    template: TemplateRef | None = None
+    batch_id: str | None = None
+    retry_of: str | None = Field(
+        default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
+    )
+    attempt: int = 0
 
 
 def initial_job(params: JobParams) -> Job:
@@ -100,6 +115,10 @@ def initial_job(params: JobParams) -> Job:
         webhook_url=params.webhook.url if params.webhook else None,
         created_at=params.created_at,
         updated_at=params.created_at,
+        template=params.template,
+        batch_id=params.batch_id,
+        retry_of=params.retry_of,
+        attempt=params.attempt,
     )
 
 

@@ -162,6 +162,16 @@ class JobCreate(Strict):
         + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
     )
 
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A template's name (`/v1/templates`): the job takes every field it does not give from "
+        "the template's latest version; giving a field the template locks is a 400.",
+    )
+    template_version: int | None = Field(
+        default=None, ge=1, description="With `template`: use this version instead of the latest."
+    )
+
     @model_validator(mode="after")
     def _thumbnails_are_outputs(self) -> JobCreate:
         # One definition: a top-level thumbnails spec is exactly a `thumbnails` output.

@@ -17,11 +17,13 @@ from datetime import timedelta
 from pydantic import BaseModel, field_validator
 from temporalio.common import RetryPolicy
 
+from recast.core.batches import Batch
 from recast.core.job import Job
 
 EVENT_STATUS_CHANGED = "job.status_changed"
 EVENT_OUTPUT_COMPLETED = "output.completed"
-EVENTS = (EVENT_STATUS_CHANGED, EVENT_OUTPUT_COMPLETED)
+EVENT_BATCH_COMPLETED = "batch.completed"
+EVENTS = (EVENT_STATUS_CHANGED, EVENT_OUTPUT_COMPLETED, EVENT_BATCH_COMPLETED)
 
 USER_AGENT = "Recast-Webhooks/1"
 
@@ -40,8 +42,9 @@ class WebhookDelivery(BaseModel):
     secret: str | None = None
     event: str  # one of EVENTS
     delivery_id: str  # the same on every attempt, so the receiver can deduplicate
-    job: Job
+    job: Job | None = None  # every job event
     output_id: str | None = None  # set for output.completed
+    batch: Batch | None = None  # batch.completed (its body has `batch` instead of `job`)
 
     @field_validator("event")
     @classmethod
@@ -80,8 +83,13 @@ _signature = signature  # `verify` shadows the name with its argument
 
 
 def body(delivery: WebhookDelivery) -> bytes:
-    """The JSON body: `{"event", "job"}` (+ `"output_id"`), the job exactly as the API returns it."""
-    payload: dict[str, object] = {"event": delivery.event, "job": delivery.job.model_dump(mode="json")}
+    """The JSON body: `{"event", "job"}` (+ `"output_id"`), the job exactly as the API returns it; for
+    `batch.completed`, `{"event", "batch"}`."""
+    payload: dict[str, object] = {"event": delivery.event}
+    if delivery.job is not None:
+        payload["job"] = delivery.job.model_dump(mode="json")
+    if delivery.batch is not None:
+        payload["batch"] = delivery.batch.model_dump(mode="json")
     if delivery.output_id is not None:
         payload["output_id"] = delivery.output_id
     return json.dumps(payload, separators=(",", ":")).encode()

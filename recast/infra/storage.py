@@ -4,7 +4,9 @@ Backends (`RECAST_STORAGE_URL`): `fs://path` (default), `memory://` (tests), `s3
 `gs://bucket/prefix`; credentials and endpoints come from Settings (docs/configuration.md).
 
 Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`
-and `{organization}/uploads/{upload_id}/…`, so each organization's files live under its own prefix.
+`{organization}/uploads/{upload_id}/…`, `{organization}/templates/{name}/v{version}.json` (saved job
+templates) and `{organization}/batches/{batch_id}/page-{n}.json` (a batch's job requests), so each
+organization's files live under its own prefix.
 """
 
 from __future__ import annotations
@@ -88,6 +90,20 @@ def output_prefix(organization: str, job_id: str, output_id: str, path: str | No
     if path:
         return f"{organization}/outputs/{path.rstrip('/')}/"
     return f"{organization}/jobs/{job_id}/outputs/{output_id}/"
+
+
+def template_prefix(organization: str, name: str | None = None) -> str:
+    """Where an organization's templates (or one template's versions) are kept."""
+    return f"{organization}/templates/" + (f"{name}/" if name is not None else "")
+
+
+def template_key(organization: str, name: str, version: int) -> str:
+    # Zero-padded: a listing sorted by name is sorted by version.
+    return f"{template_prefix(organization, name)}v{version:06d}.json"
+
+
+def batch_page_key(organization: str, batch_id: str, page: int) -> str:
+    return f"{organization}/batches/{batch_id}/page-{page:04d}.json"
 
 
 def upload_prefix(organization: str, upload_id: str) -> str:
@@ -318,6 +334,41 @@ class Storage:
 
     async def delete(self, key: str) -> None:
         await self.op.delete(key)
+
+    async def write_bytes(self, key: str, data: bytes) -> None:
+        """Write a small object (a JSON record) whole."""
+        await self.op.write(key, data)
+
+    async def create_bytes(self, key: str, data: bytes) -> bool:
+        """Write a small object only if there is none at `key` yet: False when there is. On a backend
+        without conditional writes, a plain write (the last of two racing writers wins)."""
+        try:
+            await self.op.write(key, data, if_not_exists=True)
+        except opendal.exceptions.ConditionNotMatch:
+            return False
+        except opendal.exceptions.Unsupported:
+            if await self.size(key) is not None:
+                return False
+            await self.op.write(key, data)
+        return True
+
+    async def read_bytes(self, key: str) -> bytes | None:
+        """A small object whole, or None when there is none."""
+        try:
+            return bytes(await self.op.read(key))
+        except opendal.exceptions.NotFound:
+            return None
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under `prefix` (a folder, ending in `/`), at any depth, sorted."""
+        keys = []
+        try:
+            async for entry in await self.op.scan(prefix):
+                if not entry.path.endswith("/"):
+                    keys.append(entry.path)
+        except opendal.exceptions.NotFound:
+            return []
+        return sorted(keys)
 
 
 def _files_under(directory: Path) -> list[Path]:

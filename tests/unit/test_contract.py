@@ -16,7 +16,7 @@ from activities.deps import Deps
 from recast.core import contract, output_activities
 from recast.core.formats import OutputType
 from recast.infra import config
-from workflows import transcode
+from workflows import batch, transcode
 
 
 @pytest.fixture
@@ -63,6 +63,14 @@ def test_workflow_names_match_the_contract() -> None:
     assert transcode.JOB_MEMO == contract.JOB_MEMO
 
 
+def test_batch_workflow_names_match_the_contract() -> None:
+    defn = workflow._Definition.must_from_class(batch.BatchJob)
+    assert defn.name == contract.BATCH_WORKFLOW_TYPE == "BatchJob"
+    assert set(defn.queries) == {contract.QUERY_BATCH}
+    assert set(defn.updates) == {contract.UPDATE_CANCEL}
+    assert (contract.BATCH_MEMO, contract.QUERY_BATCH) == ("batch", "batch")
+
+
 def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
     """A rename breaks replay of running jobs and the listing of old ones: these values never change."""
     assert set(contract.ACTIVITIES) == {
@@ -74,12 +82,15 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "make_thumbnails",
         "sign_downloads",
         "deliver_webhook",
+        "load_batch_page",
     }
     assert contract.SEARCH_ATTRIBUTES == {
         "RecastStatus": "Keyword",
         "RecastOrganization": "Keyword",
         "RecastPriority": "Keyword",
         "RecastCreatedAt": "Datetime",
+        "RecastBatch": "Keyword",
+        "RecastRetryOf": "Keyword",
     }
     assert (contract.JOB_MEMO, contract.QUERY_JOB) == ("job", "job")
     assert (contract.UPDATE_CANCEL, contract.UPDATE_CONFIRM) == ("cancel", "confirm")
