@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.errors import ApiError, describe_validation
-from recast.core.requests import JobCreate
+from recast.core.requests import TEMPLATE_NAME_PATTERN, JobCreate
 from recast.core.templates import Template, TemplateBody, TemplateCreate, TemplateError, apply
 from recast.infra.storage import Storage, template_key, template_prefix
 
@@ -34,7 +34,7 @@ WRITE_TRIES = 5
 class TemplateUse(BaseModel):
     """A job's `template` and `template_version` fields."""
 
-    template: str
+    template: str = Field(pattern=TEMPLATE_NAME_PATTERN)
     template_version: int | None = None
 
 

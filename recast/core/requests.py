@@ -65,6 +65,7 @@ def _input_url(value: str | None, field: str = "input_url") -> str | None:
     return value
 
 
+TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_INPUTS = 10
 # The shortest clip (and the shortest piece of an input a join keeps): below this an encoder may get
 # no frame at all.
@@ -164,7 +165,7 @@ class JobCreate(Strict):
 
     template: str | None = Field(
         default=None,
-        max_length=64,
+        pattern=TEMPLATE_NAME_PATTERN,
         description="A template's name (`/v1/templates`): the job takes every field it does not give from "
         "the template's latest version; giving a field the template locks is a 400.",
     )

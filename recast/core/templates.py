@@ -13,10 +13,9 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from recast.core.requests import Clip, Priority
+from recast.core.requests import TEMPLATE_NAME_PATTERN, Clip, Priority
 from recast.core.specs import OutputSpec, Strict, ThumbnailsSpec
 
-TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 TemplateField = Literal[
     "outputs",
     "thumbnails",
