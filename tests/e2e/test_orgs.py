@@ -152,7 +152,11 @@ def test_every_job_route_is_404_for_another_organization(
         owner,
         intruder,
         done_job,
-        {"POST /v1/jobs/{job_id}/cancel": 409, "POST /v1/jobs/{job_id}/confirm": 409},
+        {
+            "POST /v1/jobs/{job_id}/cancel": 409,
+            "POST /v1/jobs/{job_id}/confirm": 409,
+            "POST /v1/jobs/{job_id}/retry": 409,  # completed: nothing to retry
+        },
     )
     assert {
         "GET /v1/jobs/{job_id}",
@@ -160,6 +164,7 @@ def test_every_job_route_is_404_for_another_organization(
         "GET /v1/jobs/{job_id}/events",
         "POST /v1/jobs/{job_id}/cancel",
         "POST /v1/jobs/{job_id}/confirm",
+        "POST /v1/jobs/{job_id}/retry",
     } <= done_routes, done_routes
     # On a running job too; and the intruder's cancel and confirm must not have touched it.
     schema = httpx.get(f"{orgs_url}/openapi.json").json()
