@@ -34,6 +34,7 @@ from recast.core.contract import (
 )
 from recast.core.payloads import JobParams, Webhook
 from recast.core.requests import JobCreate
+from recast.infra import net
 from recast.infra.storage import batch_page_key
 
 PAGE = TypeAdapter(list[JobParams])
@@ -42,8 +43,13 @@ CANCEL_TIMEOUT_S = 60
 
 async def submit(subs: Submissions, client: Client, org: str, body: BatchCreate) -> Batch:
     """Check every job, store them, start the batch's workflow; the Batch as it starts."""
-    if body.webhook_url is not None and not body.webhook_url.lower().startswith(("http://", "https://")):
-        raise ApiError(400, "invalid-input", "webhook_url must be an http:// or https:// URL")
+    if body.webhook_url is not None:
+        if not body.webhook_url.lower().startswith(("http://", "https://")):
+            raise ApiError(400, "invalid-input", "webhook_url must be an http:// or https:// URL")
+        try:  # early feedback, as for a job's: the worker checks again on every connection
+            await net.check_url(body.webhook_url, net.policy_for(subs.settings.url_allowlist))
+        except net.ForbiddenUrl as exc:
+            raise ApiError(400, "forbidden-url", f"webhook_url: {exc}") from exc
     batch_id, now = ids.batch_id(), datetime.now(UTC)
     jobs: list[JobParams] = []
     for i, raw in enumerate(body.jobs):
