@@ -165,6 +165,7 @@ class JobCreate(Strict):
 
     template: str | None = Field(
         default=None,
+        max_length=64,
         pattern=TEMPLATE_NAME_PATTERN,
         description="A template's name (`/v1/templates`): the job takes every field it does not give from "
         "the template's latest version; giving a field the template locks is a 400.",
