@@ -1,4 +1,5 @@
-"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue.
+"""The Recast worker: runs TranscodeJob (and WebhookRedelivery) workflows and their activities on one
+task queue.
 
 `python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
 down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
@@ -27,6 +28,7 @@ from activities.sign import SignActivities
 from activities.stream import StreamActivities
 from recast.infra import config
 from recast.infra.temporal import connect, ensure_search_attributes
+from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -52,7 +54,7 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob],
+        workflows=[TranscodeJob, WebhookRedelivery],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.

@@ -257,11 +257,24 @@ class JobStore:
         return job
 
     async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
+        params = await self._start_params(handle)
+        return initial_job(params) if params else None
+
+    async def start_params(self, job_id: str) -> JobParams | None:
+        """What the job was started with (its webhook secret, say, which the Job never shows)."""
+        try:
+            return await self._start_params(self.client.get_workflow_handle(job_id))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
+
+    async def _start_params(self, handle: WorkflowHandle) -> JobParams | None:
         async for event in handle.fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [params] = await self.client.data_converter.decode(payloads, [JobParams])
-                return initial_job(params)
+                return params  # type: ignore[no-any-return]
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:
