@@ -3,6 +3,7 @@ one worker and the API — in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -52,6 +53,9 @@ def main() -> int:
                     f"  API          {base}   (OpenAPI docs: {base}/docs)",
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
                     f"  data dir     {data_dir}",
+                    "  webhooks     signed with RECAST_WEBHOOK_SECRET"
+                    if os.environ.get("RECAST_WEBHOOK_SECRET")
+                    else f"  webhooks     signed with the secret in {data_dir / 'webhook.key'}",
                     f"  API key      {api_key}   (org: default)"
                     if api_key
                     else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
