@@ -7,6 +7,8 @@ import argparse
 import pytest
 
 from recast.client.cli import parse_clip, parse_output, render_bar
+from recast.core.job import Stage
+from tests.helpers import make_job
 
 
 def test_parse_output() -> None:
@@ -36,4 +38,5 @@ def test_parse_clip() -> None:
 
 
 def test_render_bar() -> None:
-    assert render_bar({"progress": 50, "stage": "encoding"}, width=10) == "[#####.....]  50% encoding"
+    job = make_job().model_copy(update={"progress": 50, "stage": Stage.encoding})
+    assert render_bar(job, width=10) == "[#####.....]  50% encoding"
