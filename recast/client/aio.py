@@ -144,7 +144,7 @@ class AsyncRecast:
                     failures = 0
                     if on_event:
                         on_event(event)
-                    if event.event == "completed" or base.wait_over(event.job, stop_at_confirmation):
+                    if base.wait_over(event, stop_at_confirmation):
                         return event.job
             except RecastError as err:
                 if err.status != 0:

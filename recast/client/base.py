@@ -117,8 +117,10 @@ def job_body(
     return {"input_url": input_url, "outputs": specs, **extra}
 
 
-def wait_over(job: Job, stop_at_confirmation: bool) -> bool:
-    return job.status.terminal or (stop_at_confirmation and job.status is JobStatus.awaiting_confirmation)
+def wait_over(event: JobEvent, stop_at_confirmation: bool) -> bool:
+    """The last event `wait` needs: `completed` (the stream's last), or the job waiting for confirmation."""
+    waiting = stop_at_confirmation and event.job.status is JobStatus.awaiting_confirmation
+    return event.event == "completed" or waiting
 
 
 @dataclass
