@@ -6,6 +6,9 @@ of a rotation, and the Recast-Signature with the job's own secret still does."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import standardwebhooks
 
 from recast.core.webhooks import verify
 from recast.devstack.stack import Stack
-from tests.helpers import Api, own_api, receiving
+from tests.helpers import API_KEY, Api, own_api, receiving
 
 NEW = "whsec_" + base64.b64encode(b"new-secret-" * 3).decode()
 OLD = "whsec_" + base64.b64encode(b"old-secret-" * 3).decode()
@@ -110,3 +113,40 @@ def test_unknown_jobs_and_deliveries_are_404(rotating: Api, clips: dict[str, Pat
     for delivery_id in ("dlv_unknown", "..%2F..%2Fupload.json"):
         resp = rotating.http.post(f"/v1/jobs/{job['id']}/webhooks/{delivery_id}/redeliver")
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "not-found"
+
+
+def test_redelivery_while_the_job_runs(rotating: Api, clips: dict[str, Path]) -> None:
+    """A job waiting for confirmation (its workflow running) redelivers too; the CLI lists the log."""
+    with receiving() as receiver:
+        resp = rotating.upload(clips["small"], MP4, webhook_url=receiver.url, delayed_start="true")
+        job = rotating.wait(resp.json()["id"], until={"awaiting_confirmation"})
+
+        def waiting_delivered() -> dict[str, Any] | None:
+            data = rotating.http.get(f"/v1/jobs/{job['id']}/webhooks").json()["data"]
+            return next(
+                (
+                    d
+                    for d in data
+                    if d["state"] == "delivered" and "awaiting_confirmation" in receiver_bodies(d)
+                ),
+                None,
+            )
+
+        def receiver_bodies(d: dict[str, Any]) -> str:
+            return " ".join(body.decode() for _, body in receiver.of(d["id"]))
+
+        delivery = poll(waiting_delivered, 30, "the awaiting_confirmation delivery")
+        again = rotating.http.post(f"/v1/jobs/{job['id']}/webhooks/{delivery['id']}/redeliver")
+        assert again.status_code == 202, again.text
+        poll(lambda: len(receiver.of(delivery["id"])) == 2, 30, "the redelivery of a running job's delivery")
+        assert rotating.job(job["id"])["status"] == "awaiting_confirmation"  # the job itself untouched
+        cli = subprocess.run(
+            [sys.executable, "-m", "recast.client.cli", "webhooks", job["id"]],
+            env={**os.environ, "RECAST_API_URL": rotating.base_url, "RECAST_API_KEY": API_KEY},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert delivery["id"] in cli.stdout and "delivered" in cli.stdout
+        assert rotating.http.post(f"/v1/jobs/{job['id']}/cancel").status_code == 200
