@@ -137,25 +137,19 @@ class AsyncRecast:
         self, job_id: str, on_event: EventCallback | None = None, *, stop_at_confirmation: bool = True
     ) -> Job:
         """See `Recast.wait`."""
-        failures = 0
+        reconnects = base.Reconnects(job_id)
         while True:
+            err = None
             try:
                 async for event in self.events(job_id):
-                    failures = 0
+                    reconnects.failures = 0
                     if on_event:
                         on_event(event)
                     if base.wait_over(event, stop_at_confirmation):
                         return event.job
-            except RecastError as err:
-                if err.status != 0:
-                    raise
-                last: RecastError = err
-            else:
-                last = RecastError(0, "unreachable", f"the events stream of {job_id} ended early")
-            failures += 1
-            if failures > base.RECONNECTS:
-                raise last
-            await asyncio.sleep(min(0.2 * 2**failures, 5))
+            except RecastError as exc:
+                err = exc
+            await asyncio.sleep(reconnects.pause(err))
 
     # ---------------------------------------------------------------- downloads ----------------------------
 

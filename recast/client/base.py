@@ -124,6 +124,26 @@ def wait_over(event: JobEvent, stop_at_confirmation: bool) -> bool:
 
 
 @dataclass
+class Reconnects:
+    """When `wait` reopens a dropped events stream, and when it gives up."""
+
+    job_id: str
+    failures: int = 0
+
+    def pause(self, err: RecastError | None) -> float:
+        """Seconds to wait before reopening after the stream ended (`err`: how); raises when an error
+        answer (a 404, say) or too many drops in a row make reopening pointless."""
+        if err is not None and err.status != 0:
+            raise err
+        self.failures += 1
+        if self.failures > RECONNECTS:
+            raise err or RecastError(
+                0, "unreachable", f"the events stream of {self.job_id} keeps ending early"
+            )
+        return float(min(0.2 * 2**self.failures, 5))
+
+
+@dataclass
 class SseDecoder:
     """Server-sent events (`event:` / `data:` lines, a blank line ends one) → JobEvents."""
 

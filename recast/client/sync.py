@@ -149,25 +149,19 @@ class Recast:
         """Follow the job's events stream until it ends (or waits for confirmation), calling `on_event`
         with each event; returns the final Job. A dropped stream is reopened (it starts again with a
         snapshot, so nothing is missed)."""
-        failures = 0
+        reconnects = base.Reconnects(job_id)
         while True:
+            err = None
             try:
                 for event in self.events(job_id):
-                    failures = 0
+                    reconnects.failures = 0
                     if on_event:
                         on_event(event)
                     if base.wait_over(event, stop_at_confirmation):
                         return event.job
-            except RecastError as err:
-                if err.status != 0:
-                    raise
-                last: RecastError = err
-            else:
-                last = RecastError(0, "unreachable", f"the events stream of {job_id} ended early")
-            failures += 1
-            if failures > base.RECONNECTS:
-                raise last
-            time.sleep(min(0.2 * 2**failures, 5))
+            except RecastError as exc:
+                err = exc
+            time.sleep(reconnects.pause(err))
 
     # ---------------------------------------------------------------- downloads ----------------------------
 

@@ -1,5 +1,5 @@
 """The `recast` CLI's pieces that need no stack: parsing `--output` and `--clip`, the progress bars (rich on
-a terminal, plain lines otherwise) and the SDK's server-sent events parser."""
+a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import io
 import pytest
 from rich.console import Console
 
-from recast.client.base import SseDecoder
 from recast.client.cli import parse_clip, parse_output, render_bar
 from recast.client.progress import Display
 from recast.core.job import Job, JobStatus, OutputStatus, Stage
@@ -91,11 +90,3 @@ def test_plain_lines_without_a_terminal_or_on_ci(monkeypatch: pytest.MonkeyPatch
         "[..............................]   0% queued",
         "[##############################] 100% queued",
     ]
-
-
-def test_sse_decoder() -> None:
-    decoder = SseDecoder()
-    job = make_job()
-    lines = ["event: snapshot", "data: " + event("snapshot", job).model_dump_json(), "", ": comment", ""]
-    got = [e for line in lines if (e := decoder.feed(line)) is not None]
-    assert [e.event for e in got] == ["snapshot"] and got[0].job == job
