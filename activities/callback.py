@@ -111,7 +111,8 @@ class CallbackActivities:
                 self.deps.storage,
                 StoredDelivery(
                     delivery=delivery.model_copy(update={"secret": None, "redelivery": None}),
-                    created_at=job.updated_at,
+                    # When the workflow scheduled it (a retry's own schedule time is later).
+                    created_at=info.current_attempt_scheduled_time if info.attempt == 1 else job.updated_at,
                 ),
             )
             await webhook_log.save_attempt(
