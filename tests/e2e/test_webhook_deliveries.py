@@ -43,6 +43,7 @@ def rotating(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Any:
         "recast-webhook-log",
         RECAST_WEBHOOK_SECRET=NEW,
         RECAST_WEBHOOK_SECRET_PREVIOUS=OLD,
+        RECAST_CONFIRMATION_TIMEOUT="600",  # a job left waiting must not time out under a loaded machine
     ) as api:
         yield api
 
