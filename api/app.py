@@ -29,7 +29,12 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.jobs = JobStore(
+            client,
+            settings.task_queue,
+            read_cache_s=settings.read_cache_ms / 1000,
+            output_ttl_s=settings.output_ttl_s,
+        )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
 

@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
 from recast.core.job import InputMetadata
+from recast.core.lifecycle import CleanupParams, CleanupReport
 from recast.core.payloads import (
     EncodeRequest,
     EncodeResult,
@@ -59,6 +60,10 @@ UPDATE_CANCEL = "cancel"
 UPDATE_CONFIRM = "confirm"
 """Update: let a `delayed_start` job go on from `awaiting_confirmation`. Returns the Job."""
 
+CLEANUP_WORKFLOW_TYPE = "RecastCleanup"
+"""The workflow type of a cleanup run: started by the `<task queue>-cleanup` Schedule
+(`recast.core.lifecycle.cleanup_schedule_id`), it deletes expired files on the same task queue."""
+
 # The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
 
 # ---------------------------------------------------------------- activities --------------------------------
@@ -71,6 +76,7 @@ ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
+CLEANUP_STORAGE = "cleanup_storage"
 
 
 def _declared_only() -> NoReturn:
@@ -125,6 +131,12 @@ async def deliver_webhook(delivery: WebhookDelivery) -> int:
     _declared_only()
 
 
+@activity.defn(name=CLEANUP_STORAGE)
+async def cleanup_storage(params: CleanupParams) -> CleanupReport:
+    """Delete expired job folders, uploads and templated outputs, skipping what running jobs use."""
+    _declared_only()
+
+
 OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
 """An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
 heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
@@ -143,8 +155,9 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     **OUTPUT_ACTIVITIES,
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
+    CLEANUP_STORAGE: cleanup_storage,
 }
-"""Every activity the workflow calls, by name: what a worker must register."""
+"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has

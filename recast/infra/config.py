@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,20 @@ class _Environment(EnvSettingsSource):
         if isinstance(value, str):
             value = value.strip() or None
         return value, key, is_complex
+
+
+DAY = 86400
+DURATION_FORMAT = "seconds, or a number with a unit: `30d`, `12h`, `90m`, `45s`"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+
+
+def duration_seconds(value: Any) -> Any:
+    """`30d`, `12h`, `90m`, `45s` → whole seconds; anything else is returned for the field to judge (a bare
+    number is seconds, as every other duration setting reads it)."""
+    if isinstance(value, str) and (m := _DURATION.match(value.strip().lower())):
+        return round(float(m.group(1)) * _UNITS[m.group(2)])
+    return value
 
 
 def _extra(*, default: str | None = None, allowed: str | None = None) -> dict[str, Any]:
@@ -185,7 +200,33 @@ class Settings(BaseSettings):
         default=86400,
         ge=1,
         validation_alias="RECAST_UPLOAD_TTL",
-        description="Lifetime of an upload URL from `POST /v1/uploads`, seconds.",
+        description="Lifetime of an upload URL from `POST /v1/uploads`, seconds (how long the bytes may be "
+        "sent; the uploaded file itself is kept for `RECAST_OUTPUT_TTL`).",
+    )
+    job_retention_s: int = Field(
+        default=30 * DAY,
+        ge=DAY,
+        validation_alias="RECAST_JOB_RETENTION",
+        description="How long a finished job stays readable (`GET /v1/jobs/{id}`, the list): the Temporal "
+        "namespace's retention of closed workflows, which the worker sets at start (a warning if it may not).",
+        json_schema_extra=_extra(default="`2592000` (30 days)", allowed=DURATION_FORMAT + ", at least 1 day"),
+    )
+    output_ttl_s: int = Field(
+        default=30 * DAY,
+        ge=0,
+        validation_alias="RECAST_OUTPUT_TTL",
+        description="How long a finished job's files (input copy, outputs) are kept after it ends, and an "
+        "upload after it was created; then the cleanup schedule deletes them and downloads answer 410 "
+        "`expired`. `0` keeps them. API and workers must agree.",
+        json_schema_extra=_extra(default="`2592000` (30 days)", allowed=DURATION_FORMAT + "; `0`: keep"),
+    )
+    cleanup_interval_s: int = Field(
+        default=3600,
+        ge=1,
+        validation_alias="RECAST_CLEANUP_INTERVAL",
+        description="How often the cleanup schedule (`<task queue>-cleanup` in Temporal) deletes expired "
+        "files.",
+        json_schema_extra=_extra(allowed=DURATION_FORMAT),
     )
     signing_secret: str = Field(
         default="",
@@ -345,6 +386,11 @@ class Settings(BaseSettings):
     def webhook_secrets(self) -> tuple[str, ...]:
         """The secrets deliveries are signed with: the current one first, then the previous ones."""
         return tuple(s for s in (self.webhook_secret, *self.webhook_secrets_previous) if s)
+
+    @field_validator("job_retention_s", "output_ttl_s", "cleanup_interval_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return duration_seconds(value)
 
     @field_validator("url_allowlist")
     @classmethod

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,10 +26,10 @@ import httpx
 import pytest
 
 from recast.client import Recast
-from recast.devstack.stack import Stack, free_port, wait_for_port
+from recast.devstack.stack import Stack, free_port
 from recast.infra.config import Settings
 from recast.infra.storage import Storage
-from tests.helpers import API_KEY, OTHER_ORG, Api, ffprobe, new_stack, receiving, stream
+from tests.helpers import API_KEY, OTHER_ORG, Api, ffprobe, moto_s3, new_stack, receiving, stream
 
 BUCKET, PREFIX, INPUTS = "recast-media", "tenants", "customer-inputs"
 ACCESS_KEY, SECRET_KEY, REGION = "recast-test-access", "recast-test-secret", "us-east-1"
@@ -42,24 +40,8 @@ H264_480 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "qua
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free loopback port, with the storage bucket and a customer's input bucket."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, proc)
-        endpoint = f"http://127.0.0.1:{port}"
-        for bucket in (BUCKET, INPUTS):
-            httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+    with moto_s3(tmp_path_factory.mktemp("moto"), (BUCKET, INPUTS)) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def s3_env(endpoint: str) -> dict[str, str]:

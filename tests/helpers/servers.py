@@ -1,10 +1,13 @@
 """A loopback HTTP server that serves files and answers `/redirect?to=URL` with a 302, recording every
-request's path and Host: the SSRF tests follow redirects with it, in and out of a stack; and a loopback
-webhook receiver that fails each delivery's first attempts."""
+request's path and Host: the SSRF tests follow redirects with it, in and out of a stack; a loopback
+webhook receiver that fails each delivery's first attempts; and moto's S3 server on loopback, for the
+tests of S3 storage."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from recast.devstack.stack import free_port, wait_for_port
 
 
 @dataclass
@@ -115,3 +122,27 @@ def receiving(fail_first: int = 0) -> Iterator[Receiver]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def moto_s3(log_dir: Path, buckets: tuple[str, ...]) -> Iterator[str]:
+    """moto's S3 server (an S3-compatible server in server mode) on a free loopback port, with `buckets`
+    created; yields its endpoint URL."""
+    port = free_port()
+    log = (log_dir / "moto.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 30, proc)
+        endpoint = f"http://127.0.0.1:{port}"
+        for bucket in buckets:
+            httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()

@@ -122,6 +122,16 @@ def test_worker_registers_the_search_attributes() -> None:
     assert "ensure_search_attributes(" in inspect.getsource(worker.main)
 
 
+def test_worker_sets_retention_and_the_cleanup_schedule(services: dict[str, dict[str, Any]]) -> None:
+    # auto-setup creates the namespace with its own retention; the worker brings it to RECAST_JOB_RETENTION
+    # and creates the cleanup schedule, from the same variables the API reads the TTL from.
+    worker = importlib.import_module("worker")
+    assert "ensure_lifecycle(" in inspect.getsource(worker.main)
+    for name in RECAST_SERVICES:
+        env = environment(services[name])
+        assert {"RECAST_JOB_RETENTION", "RECAST_OUTPUT_TTL"} <= set(env), name
+
+
 def test_api_and_worker_build_the_same_image(services: dict[str, dict[str, Any]]) -> None:
     api, worker = (build_of(services[name]) for name in RECAST_SERVICES)
     assert api == worker
