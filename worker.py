@@ -1,5 +1,5 @@
 """The Recast worker: runs TranscodeJob and BatchJob workflows and their activities on one task queue,
-and the RecastCleanup runs of the cleanup schedule it sets up at start.
+the RecastCleanup runs of the cleanup schedule it sets up at start, and WebhookRedelivery workflows.
 
 `python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
 down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
@@ -33,6 +33,7 @@ from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import connect, ensure_search_attributes
 from workflows.batch import BatchJob
 from workflows.cleanup import RecastCleanup
+from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -60,7 +61,7 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob, BatchJob, RecastCleanup],
+        workflows=[TranscodeJob, BatchJob, RecastCleanup, WebhookRedelivery],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.

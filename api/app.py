@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import batches, events, files, jobs, optimize, presets, templates, uploads
+from api.routes import batches, events, files, jobs, optimize, presets, templates, uploads, webhooks
 from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
@@ -46,7 +46,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     )
     app.state.recast = state  # read only through api/deps.py
     errors.install(app)
-    for module in (jobs, optimize, presets, events, files, uploads, templates, batches):
+    for module in (jobs, optimize, presets, events, files, uploads, webhooks, templates, batches):
         app.include_router(module.router)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)

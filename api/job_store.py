@@ -168,16 +168,6 @@ class JobStore:
             runs.append(run)
         return retries.merged(job, runs)
 
-    async def params(self, job_id: str) -> JobParams | None:
-        """What the job's workflow was started with (from its first history event)."""
-        handle = self.client.get_workflow_handle(job_id)
-        try:
-            return await self._start_params(handle)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
-
     async def wait(self, job_id: str, organization: str, timeout_s: float) -> Job | None:
         """The finished Job, once the workflow has returned it, or None if that takes over `timeout_s`.
 
@@ -300,7 +290,16 @@ class JobStore:
 
     async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
         params = await self._start_params(handle)
-        return initial_job(params) if params is not None else None
+        return initial_job(params) if params else None
+
+    async def start_params(self, job_id: str) -> JobParams | None:
+        """What the job was started with (its webhook secret, say, which the Job never shows)."""
+        try:
+            return await self._start_params(self.client.get_workflow_handle(job_id))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
 
     async def _start_params(self, handle: WorkflowHandle) -> JobParams | None:
         async for event in handle.fetch_history_events():

@@ -73,7 +73,7 @@ async def retry(store: JobStore, job: Job, body: RetryCreate, slot: Slot, job_se
             "invalid-input",
             f"outputs.{unknown[0]}: not a failed output of this job ({', '.join(failed)})",
         )
-    params = await store.params(job.id)
+    params = await store.start_params(job.id)
     if params is None:
         raise ApiError(409, "not-retryable", "the job's request is no longer kept (past retention)")
     clipped, joined = params.clip is not None, len(params.inputs) > 1

@@ -45,6 +45,10 @@ TASK_QUEUE_DEFAULT = "recast"
 """The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
 parent workflow in another project names it too: `recast.client.child`)."""
 
+REDELIVERY_WORKFLOW_TYPE = "WebhookRedelivery"
+"""A short workflow that sends one webhook delivery again (`POST …/webhooks/{id}/redeliver`), for a
+running or a finished job alike: it runs `deliver_webhook`, retried like the first delivery."""
+
 JOB_MEMO = "job"
 """The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""
 

@@ -20,7 +20,7 @@ from tests.helpers.media import (
 )
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
-from tests.helpers.servers import Server, moto_s3, serving
+from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
 from tests.helpers.stacks import (
     API_KEY,
     MAX_UPLOAD,
@@ -50,6 +50,7 @@ __all__ = [
     "TERMINAL",
     "WEBHOOK_SECRET",
     "Api",
+    "Receiver",
     "Server",
     "activity_attempts",
     "add_key",
@@ -72,6 +73,7 @@ __all__ = [
     "picture_box",
     "place_input",
     "probe",
+    "receiving",
     "request",
     "request_models",
     "second_api",
