@@ -320,6 +320,15 @@ class Storage:
         await self.op.delete(key)
 
 
+def describe_dir(directory: Path) -> list[OutputFile]:
+    """Every file under `directory` as adopt_dir would store it (name, size, content type), sorted by name."""
+    return [
+        OutputFile(name=(name := p.relative_to(directory).as_posix()), size=p.stat().st_size,
+                   content_type=content_type_for(name))
+        for p in _files_under(directory)
+    ]  # fmt: skip
+
+
 def _files_under(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file())
 
