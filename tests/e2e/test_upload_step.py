@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from recast.devstack.stack import Stack, free_port
-from tests.helpers import Api, ffprobe, new_stack, stream
+from tests.helpers import Api, new_stack, stream
 from tests.helpers.flaky_store import FlakyStore, flaky_store
 from tests.helpers.history import activity_runs
 
