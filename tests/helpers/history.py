@@ -42,9 +42,9 @@ def activity_runs(address: str, job_id: str) -> list[ActivityRun]:
             elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
                 runs[event.activity_task_failed_event_attributes.scheduled_event_id].outcome = "failed"
             elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-                a = event.activity_task_timed_out_event_attributes
-                kind = TimeoutType.Name(a.failure.timeout_failure_info.timeout_type)
-                runs[a.scheduled_event_id].outcome = f"timed-out:{kind.removeprefix('TIMEOUT_TYPE_')}"
+                timed_out = event.activity_task_timed_out_event_attributes
+                kind = TimeoutType.Name(timed_out.failure.timeout_failure_info.timeout_type)
+                runs[timed_out.scheduled_event_id].outcome = f"timed-out:{kind.removeprefix('TIMEOUT_TYPE_')}"
             elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
                 runs[event.activity_task_canceled_event_attributes.scheduled_event_id].outcome = "canceled"
         return list(runs.values())
