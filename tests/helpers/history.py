@@ -5,6 +5,7 @@ and the patch markers the workflow recorded."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType, TimeoutType
@@ -61,8 +62,8 @@ def patch_markers(address: str, job_id: str) -> list[str]:
         async for event in client.get_workflow_handle(job_id).fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
                 marker = event.marker_recorded_event_attributes
-                if marker.marker_name == "core_patch":
-                    found.append(marker.details["patch_data"].payloads[0].data.decode())
+                if marker.marker_name == "core_patch":  # the SDK's marker: {"id": …, "deprecated": …}
+                    found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
         return found
 
     return asyncio.run(read())
