@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,6 +39,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker  # noqa: E402
 
 from recast.client import child  # noqa: E402
+from recast.core.job import Job  # noqa: E402
 from recast.devstack.stack import Stack, free_port  # noqa: E402
 from tests.helpers.media import make_clip  # noqa: E402
 
@@ -55,7 +56,6 @@ class Ctx:
     client: Client
     files: str  # base URL of the loopback file server
     clips: dict[str, Path]
-    hook_calls: list[int] = field(default_factory=list)
 
     async def upload(self, clip: str, outputs: list[dict[str, Any]], **fields: str) -> str:
         path = self.clips[clip]
@@ -216,49 +216,35 @@ def serve(files: Path, hook_calls: list[int]) -> ThreadingHTTPServer:
     return httpd
 
 
-async def record(out: Path, only: list[str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="recast-record-") as tmp:
-        d = Path(tmp)
-        clips = {
-            "small": make_clip(d / "small.mp4"),
-            "silent": make_clip(d / "silent.mp4", audio=False),
-            "long": make_clip(d / "long.mp4", seconds=6, size="1280x720"),
-        }
-        clips["notmedia"] = d / "notes.mp4"
-        clips["notmedia"].write_bytes(b"this is a text file pretending to be a video\n" * 20)
-        hook_calls: list[int] = []
-        httpd = serve(d, hook_calls)
-        files = f"http://127.0.0.1:{httpd.server_address[1]}"
-        env = {
-            "RECAST_API_KEYS": f"{KEY}={ORG}",
-            "RECAST_SIGNING_SECRET": "record-secret",
-            "RECAST_TASK_QUEUE": QUEUE,
-            "RECAST_CONFIRMATION_TIMEOUT": "3",
-            "RECAST_WEBHOOK_RETRY": "60",
-            "RECAST_URL_ALLOWLIST": "127.0.0.1/32",
-        }
-        with Stack(data_dir=d / "stack", env=env, quiet=True) as stack:
-            address = stack.start_temporal(free_port(), None)
-            stack.start_worker()
-            port = free_port()
-            stack.start_api("127.0.0.1", port)
-            client = await Client.connect(address, data_converter=pydantic_data_converter)
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
-            ) as api:
-                ctx = Ctx(api=api, client=client, files=files, clips=clips, hook_calls=hook_calls)
-                for name, run in SCENARIOS.items():
-                    if only and name not in only:
-                        continue
-                    job_id = await run(ctx)
-                    handle = client.get_workflow_handle(job_id)
-                    job = await asyncio.wait_for(handle.result(), WAIT_S)
-                    history = await handle.fetch_history()
-                    (out / f"{name}.json").write_text(history.to_json())
-                    print(f"{name}: {job['status'] if isinstance(job, dict) else job.status}, "
-                          f"{len(history.events)} events → {out / (name + '.json')}")  # fmt: skip
-        httpd.shutdown()
+def make_clips(d: Path) -> dict[str, Path]:
+    notmedia = d / "notes.mp4"
+    notmedia.write_bytes(b"this is a text file pretending to be a video\n" * 20)
+    return {
+        "small": make_clip(d / "small.mp4"),
+        "silent": make_clip(d / "silent.mp4", audio=False),
+        "long": make_clip(d / "long.mp4", seconds=6, size="1280x720"),
+        "notmedia": notmedia,
+    }
+
+
+async def record(out: Path, only: list[str], stack: Stack, clips: dict[str, Path], files: str) -> None:
+    """Run each kind of job on the stack and write its history into `out`."""
+    client = await Client.connect(
+        stack.env["RECAST_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+    )
+    async with httpx.AsyncClient(
+        base_url=stack.env["API_URL"], headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+    ) as api:
+        ctx = Ctx(api=api, client=client, files=files, clips=clips)
+        for name, run in SCENARIOS.items():
+            if only and name not in only:
+                continue
+            job_id = await run(ctx)
+            handle = client.get_workflow_handle(job_id, result_type=Job)
+            job = await asyncio.wait_for(handle.result(), WAIT_S)
+            history = await handle.fetch_history()
+            await asyncio.to_thread((out / f"{name}.json").write_text, history.to_json())
+            print(f"{name}: {job.status.value}, {len(history.events)} events → {out / name}.json")
 
 
 def main() -> None:
@@ -268,7 +254,28 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder to write NAME.json into")
     parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS), help="record only these")
     args = parser.parse_args()
-    asyncio.run(record(args.out, args.only))
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="recast-record-") as tmp:
+        d = Path(tmp)
+        clips = make_clips(d)
+        httpd = serve(d, [])
+        env = {
+            "RECAST_API_KEYS": f"{KEY}={ORG}",
+            "RECAST_SIGNING_SECRET": "record-secret",
+            "RECAST_TASK_QUEUE": QUEUE,
+            "RECAST_CONFIRMATION_TIMEOUT": "3",
+            "RECAST_WEBHOOK_RETRY": "60",
+            "RECAST_URL_ALLOWLIST": "127.0.0.1/32",
+        }
+        with Stack(data_dir=d / "stack", env=env, quiet=True) as stack:
+            stack.start_temporal(free_port(), None)
+            stack.start_worker()
+            port = free_port()
+            stack.start_api("127.0.0.1", port)
+            stack.env["API_URL"] = f"http://127.0.0.1:{port}"
+            files = f"http://127.0.0.1:{httpd.server_address[1]}"
+            asyncio.run(record(args.out, args.only, stack, clips, files))
+        httpd.shutdown()
     # Skip interpreter finalization: the SDK's core threads can crash it (sdk-python #300, exit 134).
     sys.stdout.flush()
     os._exit(0)
