@@ -8,12 +8,16 @@ import fcntl
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 from recast.infra.storage import Storage
 
 _locks: dict[str, asyncio.Lock] = {}
+# A staged output is stored within minutes (RECAST_UPLOAD_ATTEMPTS with backoff), or its job moved on
+# (canceled, the upload given up, encoded again elsewhere): older ones are orphans.
+STAGED_MAX_AGE_S = 24 * 3600
 
 
 async def local_input(storage: Storage, scratch: Path, key: str) -> Path:
@@ -66,14 +70,30 @@ class StagingArea:
         self.task_queue = name
         self.root = base / name
         self.root.mkdir()
-        self._owner = (self.root / ".owner").open("w")
+        # Locked before it is put in place: a worker starting at the same moment never sees it unlocked.
+        lock = base / f".{name}.owner"
+        self._owner = lock.open("w")
         fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(lock, self.root / ".owner")
 
     def keep(self, path: Path, job_id: str, output_id: str) -> Path:
-        """Move a finished file or folder here (a rename: same scratch filesystem); returns its new path."""
+        """Move a finished file or folder here (a rename: same scratch filesystem); returns its new path.
+        Outputs staged more than STAGED_MAX_AGE_S ago go on the way."""
+        self.prune(time.time() - STAGED_MAX_AGE_S)
         folder = self.root / job_id / f"{output_id}-{uuid.uuid4().hex[:8]}"
         folder.mkdir(parents=True)
         return Path(shutil.move(path, folder / path.name))
+
+    def prune(self, before: float) -> None:
+        """Remove the staged outputs (and job folders) last changed before `before` (a Unix time)."""
+        for job in self.root.iterdir():
+            if not job.is_dir():
+                continue
+            for staged in job.iterdir():
+                if staged.stat().st_mtime < before:
+                    remove(staged)
+            if not any(job.iterdir()):
+                job.rmdir()
 
     def holds(self, path: Path) -> bool:
         """Whether `path` is in this area and still there (a path from elsewhere never is)."""
@@ -87,10 +107,10 @@ class StagingArea:
 def _locked(owner: Path) -> bool:
     """Whether a live process holds the lock on `owner` (a staging folder's `.owner`)."""
     try:
-        with owner.open("a") as fh:
+        with owner.open("r") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
-    except OSError:
-        return False  # no lock file: a half-made folder
+    except FileNotFoundError:
+        return True  # a folder still being made (its lock comes in place already held)
     return False

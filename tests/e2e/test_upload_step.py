@@ -68,6 +68,8 @@ def test_failed_uploads_are_retried_without_encoding_again(
         assert "uploading" in stages, stages  # the job said what it was doing while the store refused
     finally:
         stack.stop()
+    # The worker stopped cleanly (SIGTERM): nothing it staged is left in its scratch.
+    assert list((tmp_path / "stack" / "scratch" / "staged").iterdir()) == []
     runs = activity_runs(temporal.env["RECAST_TEMPORAL_ADDRESS"], job["id"])
     encodes = [r for r in runs if r.activity_type == "encode_output"]
     uploads = [r for r in runs if r.activity_type == "store_output"]

@@ -74,7 +74,9 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "make_thumbnails",
         "sign_downloads",
         "deliver_webhook",
+        "store_output",
     }
+    assert contract.UPLOAD_STEP_PATCH == "upload-as-own-step"
     assert contract.SEARCH_ATTRIBUTES == {
         "RecastStatus": "Keyword",
         "RecastOrganization": "Keyword",
