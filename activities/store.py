@@ -80,9 +80,10 @@ class StoreActivities:
         if staging is None or not staging.holds(path):
             # Not this worker's (a path from elsewhere), or already gone: only a new encode can help.
             raise ApplicationError(
-                f"the output {staged.output_id} is not in this worker's scratch", type="staged-missing",
+                f"the output {staged.output_id} is not in this worker's scratch",
+                type="staged-missing",
                 non_retryable=True,
-            )  # fmt: skip
+            )
         beat = asyncio.create_task(_heartbeat_loop(staged.output_id))
         try:
             if staged.folder:

@@ -322,11 +322,11 @@ class Storage:
 
 def describe_dir(directory: Path) -> list[OutputFile]:
     """Every file under `directory` as adopt_dir would store it (name, size, content type), sorted by name."""
-    return [
-        OutputFile(name=(name := p.relative_to(directory).as_posix()), size=p.stat().st_size,
-                   content_type=content_type_for(name))
-        for p in _files_under(directory)
-    ]  # fmt: skip
+    files = []
+    for path in _files_under(directory):
+        name = path.relative_to(directory).as_posix()
+        files.append(OutputFile(name=name, size=path.stat().st_size, content_type=content_type_for(name)))
+    return files
 
 
 def _files_under(directory: Path) -> list[Path]:

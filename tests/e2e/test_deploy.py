@@ -81,8 +81,8 @@ def workflow_task_identities(address: str, job_id: str) -> list[str]:
     async def read() -> list[str]:
         client = await Client.connect(address)
         history = await client.get_workflow_handle(job_id).fetch_history()
-        return [e.workflow_task_completed_event_attributes.identity for e in history.events if e.HasField(
-            "workflow_task_completed_event_attributes")]  # fmt: skip
+        completed = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
+        return [e.workflow_task_completed_event_attributes.identity for e in completed]
 
     return asyncio.run(read())
 

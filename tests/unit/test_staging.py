@@ -36,10 +36,14 @@ def test_a_new_worker_removes_dead_workers_staging_and_keeps_live_ones(tmp_path:
     )
     try:
         assert live.stdout is not None and live.stdout.readline().strip() == "ready"
+        dies = HOLD.replace("time.sleep(60)", "os._exit(0)")  # its lock goes with it
         dead = subprocess.run(
-            [sys.executable, "-c", HOLD.replace("time.sleep(60)", "os._exit(0)"), str(tmp_path), "dead"],
-            cwd=root, capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            [sys.executable, "-c", dies, str(tmp_path), "dead"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert dead.stdout.strip() == "ready"
         assert (tmp_path / "staged" / "dead").is_dir()
         mine = StagingArea(tmp_path, "mine")
