@@ -1,5 +1,6 @@
-"""The Recast worker: runs TranscodeJob workflows and their activities on the shared task queue, and the
-upload step (store_output) on a task queue of its own.
+"""The Recast worker: runs TranscodeJob workflows and their activities on the shared task queue, the
+RecastCleanup runs of the cleanup schedule it sets up at start, and WebhookRedelivery workflows; and
+the upload step (store_output) on a task queue of its own.
 
 The upload step stores the outputs this process made, which only its scratch holds: its queue name is
 unique to the process (`{task queue}-upload-{host}-{pid}-{random}`), the output activities return it
@@ -28,6 +29,7 @@ from typing import Any
 from temporalio.worker import Worker
 
 from activities.callback import CallbackActivities
+from activities.cleanup import CleanupActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
@@ -38,7 +40,10 @@ from activities.sign import SignActivities
 from activities.store import StoreActivities
 from activities.stream import StreamActivities
 from recast.infra import config
+from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import connect, ensure_search_attributes
+from workflows.cleanup import RecastCleanup
+from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -57,6 +62,7 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         images.make_thumbnails,
         SignActivities(deps).sign_downloads,
         CallbackActivities(deps).deliver_webhook,
+        CleanupActivities(deps).cleanup_storage,
     ]
 
 
@@ -88,7 +94,7 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob],
+        workflows=[TranscodeJob, RecastCleanup, WebhookRedelivery],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.
@@ -103,6 +109,8 @@ async def main() -> None:
     settings = config.load_or_exit()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    # Namespace retention and the cleanup schedule: warnings, not a stop, where Temporal refuses.
+    await ensure_lifecycle(client, settings)
     deps = Deps.from_settings(settings)
     deps.staging = StagingArea(settings.scratch_dir, upload_queue_name(settings.task_queue))
     worker = build_worker(client, settings, deps)

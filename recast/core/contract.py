@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
 from recast.core.job import InputMetadata
+from recast.core.lifecycle import CleanupParams, CleanupReport
 from recast.core.payloads import (
     EncodeRequest,
     EncodeResult,
@@ -44,6 +45,10 @@ TASK_QUEUE_DEFAULT = "recast"
 """The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
 parent workflow in another project names it too: `recast.client.child`)."""
 
+REDELIVERY_WORKFLOW_TYPE = "WebhookRedelivery"
+"""A short workflow that sends one webhook delivery again (`POST …/webhooks/{id}/redeliver`), for a
+running or a finished job alike: it runs `deliver_webhook`, retried like the first delivery."""
+
 JOB_MEMO = "job"
 """The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""
 
@@ -55,6 +60,10 @@ UPDATE_CANCEL = "cancel"
 
 UPDATE_CONFIRM = "confirm"
 """Update: let a `delayed_start` job go on from `awaiting_confirmation`. Returns the Job."""
+
+CLEANUP_WORKFLOW_TYPE = "RecastCleanup"
+"""The workflow type of a cleanup run: started by the `<task queue>-cleanup` Schedule
+(`recast.core.lifecycle.cleanup_schedule_id`), it deletes expired files on the same task queue."""
 
 # The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
 
@@ -69,6 +78,7 @@ MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
 STORE_OUTPUT = "store_output"
+CLEANUP_STORAGE = "cleanup_storage"
 
 
 def _declared_only() -> NoReturn:
@@ -130,6 +140,12 @@ async def store_output(staged: StagedOutput) -> int:
     _declared_only()
 
 
+@activity.defn(name=CLEANUP_STORAGE)
+async def cleanup_storage(params: CleanupParams) -> CleanupReport:
+    """Delete expired job folders, uploads and templated outputs, skipping what running jobs use."""
+    _declared_only()
+
+
 OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
 """An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
 heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
@@ -149,9 +165,10 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
     STORE_OUTPUT: store_output,
+    CLEANUP_STORAGE: cleanup_storage,
 }
-"""Every activity the workflow calls, by name: what a worker must register (store_output on its own
-worker-specific task queue, the others on the shared one)."""
+"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register
+(store_output on its own worker-specific task queue, the others on the shared one)."""
 
 UPLOAD_STEP_PATCH = "upload-as-own-step"
 """`workflow.patched` ID of the upload step: jobs that reached their encodes before it was deployed
