@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import cors, errors, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import events, files, jobs, optimize, presets, uploads
+from api.routes import events, files, jobs, optimize, presets, tus, uploads
 from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
@@ -41,7 +41,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     )
     app.state.recast = state  # read only through api/deps.py
     errors.install(app)
-    for module in (jobs, optimize, presets, events, files, uploads):
+    cors.install(app, settings.cors_origins)
+    for module in (jobs, optimize, presets, events, files, uploads, tus):
         app.include_router(module.router)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)

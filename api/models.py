@@ -90,6 +90,16 @@ class UploadTicket(BaseModel):
     )
 
 
+class TusUpload(BaseModel):
+    """The body of `POST /v1/tus/` (tus clients read only its headers: `Location`)."""
+
+    upload_id: str
+    location: str = Field(description="The upload's URL: `HEAD` it, `PATCH` bytes to it, `DELETE` it.")
+    input_url: str = Field(description="`upload://{upload_id}`: the job's input_url once the upload is done.")
+    size: int
+    expires_at: datetime = Field(description="Until when the upload can be continued.")
+
+
 class UploadProgress(BaseModel):
     upload_id: str
     received: int

@@ -31,6 +31,7 @@ class UploadManifest(BaseModel):
     key: str  # where the bytes go
     created_at: datetime
     expires_at: datetime  # of the upload URL; the uploaded object itself stays usable
+    tus: bool = False  # created through `/v1/tus/` (its bytes arrive as tus PATCHes: recast/infra/tus.py)
 
 
 class UploadError(Exception):

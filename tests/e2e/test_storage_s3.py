@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,13 +24,12 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 import httpx
 import pytest
 
-from recast.devstack.stack import Stack, free_port, wait_for_port
-from recast.infra.config import Settings
+from recast.devstack.stack import Stack, free_port
 from recast.infra.storage import Storage
 from tests.helpers import OTHER_ORG, Api, ffprobe, new_stack, stream
+from tests.helpers.s3 import ACCESS_KEY, BUCKET, INPUTS, PREFIX, REGION, SECRET_KEY, s3_server, s3_storage
+from tests.helpers.s3 import s3_env as helper_s3_env
 
-BUCKET, PREFIX, INPUTS = "recast-media", "tenants", "customer-inputs"
-ACCESS_KEY, SECRET_KEY, REGION = "recast-test-access", "recast-test-secret", "us-east-1"
 URL_TTL = 600
 H264_480 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 
@@ -40,35 +37,12 @@ H264_480 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "qua
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free loopback port, with the storage bucket and a customer's input bucket."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, proc)
-        endpoint = f"http://127.0.0.1:{port}"
-        for bucket in (BUCKET, INPUTS):
-            httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+    with s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def s3_env(endpoint: str) -> dict[str, str]:
-    return {
-        "RECAST_STORAGE_URL": f"s3://{BUCKET}/{PREFIX}",
-        "RECAST_S3_ENDPOINT": endpoint,
-        "RECAST_S3_REGION": REGION,
-        "RECAST_S3_ACCESS_KEY_ID": ACCESS_KEY,
-        "RECAST_S3_SECRET_ACCESS_KEY": SECRET_KEY,
-        "RECAST_URL_TTL": str(URL_TTL),
-    }
+    return helper_s3_env(endpoint, RECAST_URL_TTL=str(URL_TTL))
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +62,7 @@ def s3_api(s3_stack: Stack) -> Api:
 
 
 def storage_for(endpoint: str) -> Storage:
-    settings = Settings(
-        s3_endpoint=endpoint, s3_region=REGION, s3_access_key_id=ACCESS_KEY, s3_secret_access_key=SECRET_KEY
-    )
-    return Storage(f"s3://{BUCKET}/{PREFIX}", settings)
+    return s3_storage(endpoint)
 
 
 def check_presigned_file(url: str, dest: Path, endpoint: str) -> httpx.Response:
