@@ -30,8 +30,9 @@ import secrets
 import time
 import weakref
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Request
 
 from api.errors import ApiError
 from api.models import TusUpload
@@ -64,11 +65,16 @@ def fail(status: int, code: str, message: str, **headers: str) -> ApiError:
     return ApiError(status, code, message, {"Tus-Resumable": VERSION, **extra})
 
 
-def check_version(request: Request) -> None:
+def check_version(
+    request: Request,
+    asked: Annotated[
+        str | None,
+        Header(alias="Tus-Resumable", description="The tus version the client speaks: `1.0.0`."),
+    ] = None,
+) -> None:
     """Every request but OPTIONS must say it speaks tus 1.0.0; 412 with the versions we speak."""
     if request.method == "OPTIONS":
         return
-    asked = request.headers.get("tus-resumable")
     if asked != VERSION:
         raise fail(
             412,
@@ -169,12 +175,14 @@ def _lock(upload_id: str) -> asyncio.Lock:
 
 async def status(storage: Storage, manifest: UploadManifest) -> dict[str, str]:
     """`HEAD`: where the upload stands (and a join of its parts left unfinished is done now)."""
-    async with _lock(manifest.upload_id):
-        received = await tus.offset(storage, manifest)
-        if received == manifest.size:
+    # No lock to read: a HEAD must not wait behind a PATCH whose connection is dead but not yet noticed;
+    # what is stored so far is the answer.
+    received = await tus.offset(storage, manifest)
+    if received == manifest.size:
+        async with _lock(manifest.upload_id):
             await tus.finish(storage, manifest)
-        elif _expired(manifest):
-            raise fail(410, "upload-expired", "the upload expired before it was finished; start a new one")
+    elif _expired(manifest):
+        raise fail(410, "upload-expired", "the upload expired before it was finished; start a new one")
     headers = {
         "Tus-Resumable": VERSION,
         "Upload-Offset": str(received),
