@@ -11,6 +11,7 @@ from api import cors, errors, openapi
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import events, files, jobs, optimize, presets, tus, uploads
+from api.services.tus import TusResumableHeader
 from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
@@ -41,6 +42,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     )
     app.state.recast = state  # read only through api/deps.py
     errors.install(app)
+    # Added before CORS, so it runs inside it: preflights answered by CORS need no tus header.
+    app.add_middleware(TusResumableHeader)
     cors.install(app, settings.cors_origins)
     for module in (jobs, optimize, presets, events, files, uploads, tus):
         app.include_router(module.router)

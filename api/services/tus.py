@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Header, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError
 from api.models import TusUpload
@@ -45,6 +47,7 @@ from recast.infra.uploads import UPLOAD_SCHEME, UploadManifest, data_key, load_m
 VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
 PATCH_TYPE = "application/offset+octet-stream"
+MAX_METADATA = 4096  # characters of Upload-Metadata kept (a file name and type need far fewer)
 _CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -122,7 +125,10 @@ async def create(
         raise fail(
             413, "too-large", f"Upload-Length: larger than the limit of {settings.max_upload_bytes} bytes"
         )
-    meta = parse_metadata(request.headers.get("upload-metadata"))
+    raw_metadata = request.headers.get("upload-metadata")
+    if raw_metadata is not None and len(raw_metadata) > MAX_METADATA:
+        raise fail(400, "invalid-input", f"Upload-Metadata: longer than {MAX_METADATA} characters")
+    meta = parse_metadata(raw_metadata)
     filename = clean_filename(meta.get("filename") or meta.get("name"))
     content_type = meta.get("filetype") or meta.get("type") or ""
     upload_id = "up_" + secrets.token_urlsafe(24)  # 192 random bits: unguessable
@@ -137,6 +143,7 @@ async def create(
         created_at=datetime.fromtimestamp(now, UTC),
         expires_at=datetime.fromtimestamp(now + settings.upload_ttl_s, UTC),
         tus=True,
+        tus_metadata=raw_metadata,
     )
     await save_manifest(storage, manifest)
     return TusUpload(
@@ -191,6 +198,8 @@ async def status(storage: Storage, manifest: UploadManifest) -> dict[str, str]:
     }
     if received < manifest.size:
         headers.update(_expires(manifest))
+    if manifest.tus_metadata:
+        headers["Upload-Metadata"] = manifest.tus_metadata
     return headers
 
 
@@ -256,3 +265,26 @@ async def terminate(storage: Storage, manifest: UploadManifest) -> None:
     """`DELETE`: the upload and its bytes are gone (a job already reading it fails)."""
     async with _lock(manifest.upload_id):
         await tus.terminate(storage, manifest)
+
+
+class TusResumableHeader:
+    """Adds `Tus-Resumable: 1.0.0` to every answer under `/v1/tus` that lacks it (the protocol wants it on
+    every response; errors raised before a tus route runs, such as a missing API key, come from
+    elsewhere). Pure ASGI, so streaming bodies pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/tus"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "tus-resumable" not in headers:
+                    headers["Tus-Resumable"] = VERSION
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

@@ -90,6 +90,8 @@ def test_discovery_and_creation(api: Api) -> None:
     assert made.headers["location"] == made.json()["location"]
     assert made.headers["tus-resumable"] == "1.0.0" and made.headers["upload-offset"] == "0"
     assert made.json()["input_url"] == f"upload://{made.json()['upload_id']}"
+    head = api.http.head(made.headers["location"], headers=TUS)  # the metadata comes back as it was sent
+    assert head.headers["upload-metadata"] == "filename dmlkw6lvLm1wNA==,filetype dmlkZW8vbXA0,empty"
 
     assert create(api, MAX_UPLOAD + 1).status_code == 413
     for bad in ({"Upload-Length": "-1"}, {"Upload-Length": "ten"}, {}, {"Upload-Defer-Length": "1"}):
@@ -101,7 +103,8 @@ def test_discovery_and_creation(api: Api) -> None:
     assert wrong.status_code == 412 and wrong.headers["tus-version"] == "1.0.0"
     assert api.http.post("/v1/tus/", headers={"Upload-Length": "10"}).status_code == 412
     anonymous = httpx.post(f"{api.base_url}/v1/tus/", headers={**TUS, "Upload-Length": "10"})
-    assert anonymous.status_code == 401
+    assert anonymous.status_code == 401 and anonymous.headers["tus-resumable"] == "1.0.0"
+    assert create(api, 10, "filename " + "QUFB" * 1100).status_code == 400  # metadata over 4 KiB
 
 
 def test_offsets_limits_and_organizations(api: Api, other_api: Api) -> None:
