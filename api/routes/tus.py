@@ -111,3 +111,17 @@ async def tus_delete(upload_id: str, org: Organization, storage: StorageDep) -> 
     manifest = await tus.manifest_of(storage, org, upload_id)
     await tus.terminate(storage, manifest)
     return Response(status_code=204, headers={"Tus-Resumable": tus.VERSION})
+
+
+@router.post("/{upload_id}", include_in_schema=False)
+async def tus_override(upload_id: str, request: Request, org: Organization, storage: StorageDep) -> Response:
+    """tus-js-client's `overridePatchMethod` (for networks that drop PATCH): a POST saying
+    `X-HTTP-Method-Override: PATCH` (or `DELETE`) is that request."""
+    override = request.headers.get("x-http-method-override", "").upper()
+    if override == "PATCH":
+        return await tus_patch(upload_id, request, org, storage)
+    if override == "DELETE":
+        return await tus_delete(upload_id, org, storage)
+    raise tus.fail(
+        405, "method-not-allowed", "POST an upload only with X-HTTP-Method-Override: PATCH or DELETE"
+    )

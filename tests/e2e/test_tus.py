@@ -131,7 +131,14 @@ def test_offsets_limits_and_organizations(api: Api, other_api: Api) -> None:
     )
     assert foreign.status_code == 404
 
-    done = patch(api, url, 4000, body[4000:])
+    # tus-js-client's overridePatchMethod: a POST that says it is a PATCH.
+    override = {**TUS, "Upload-Offset": "4000", "Content-Type": "application/offset+octet-stream"}
+    moved = api.http.post(
+        url, content=body[4000:5000], headers={**override, "X-HTTP-Method-Override": "PATCH"}
+    )
+    assert moved.status_code == 204 and moved.headers["upload-offset"] == "5000"
+    assert api.http.post(url, content=b"", headers=TUS).status_code == 405
+    done = patch(api, url, 5000, body[5000:])
     assert done.status_code == 204 and done.headers["upload-offset"] == str(len(body))
     assert patch(api, url, len(body), b"").status_code == 204  # an empty PATCH at the end is harmless
     # An upload made with POST /v1/uploads is not a tus upload.
