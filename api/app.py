@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import cors, errors, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import events, files, jobs, optimize, presets, tus, uploads
+from api.routes import events, files, jobs, optimize, presets, tus, uploads, webhooks
 from api.services.tus import TusResumableHeader
 from api.state import AppState
 from recast.infra import config
@@ -30,7 +30,12 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.jobs = JobStore(
+            client,
+            settings.task_queue,
+            read_cache_s=settings.read_cache_ms / 1000,
+            output_ttl_s=settings.output_ttl_s,
+        )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
 
@@ -45,7 +50,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     # Added before CORS, so it runs inside it: preflights answered by CORS need no tus header.
     app.add_middleware(TusResumableHeader)
     cors.install(app, settings.cors_origins)
-    for module in (jobs, optimize, presets, events, files, uploads, tus):
+    for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus):
         app.include_router(module.router)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)

@@ -54,7 +54,7 @@ STATUS_CODES = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
-    410: "gone",
+    410: "expired",
     412: "precondition-failed",
     413: "too-large",
     415: "unsupported-media-type",

@@ -24,7 +24,7 @@ RANGES = (
 SERVED = {
     206: {"description": "one range of the file (`Content-Range`)"},
     304: {"description": "not modified: the client's copy is current"},
-    **error_responses(403, 404, 416),
+    **error_responses(403, 404, 410, 416),
 }
 
 
@@ -59,9 +59,11 @@ router.head("/files/{token}", include_in_schema=False)(download_file)
 async def download_folder_file(
     token: str, name: str, request: Request, settings: SettingsDep, storage: StorageDep
 ) -> Response:
-    key = files.member(files.grant(settings, token), name)
+    grant = files.grant(settings, token)
+    key = files.member(grant, name)
+    disposition = files.content_disposition(name, "inline")
     return await files.stream(
-        request, storage, key, content_type_for(name), files.content_disposition(name, "inline")
+        request, storage, key, content_type_for(name), disposition, grant.key + grant.filename
     )
 
 

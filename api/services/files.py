@@ -52,13 +52,28 @@ CACHE_CONTROL = "private, no-cache"
 
 
 async def stream(
-    request: Request, storage: Storage, key: str, content_type: str, disposition: str
+    request: Request,
+    storage: Storage,
+    key: str,
+    content_type: str,
+    disposition: str,
+    entry: str | None = None,
 ) -> Response:
     """The stored file as the response: whole (200), one range of it (206) or nothing when the client's
-    copy is current (304), as api/services/ranges.py decides; 404 when it has expired from storage
-    meanwhile. On S3/GCS a range is read as a range from the store."""
+    copy is current (304), as api/services/ranges.py decides; on S3/GCS a range is read as a range from
+    the store. A file a valid token names that is gone was deleted by the cleanup (RECAST_OUTPUT_TTL):
+    410 `expired` — for a folder's file only when the folder's `entry` file is gone too (else the name
+    is simply not in it: 404)."""
     info = await storage.stat(key)
     if info is None:
+        ttl_s = storage.settings.output_ttl_s if storage.settings else 0
+        if ttl_s > 0 and (entry is None or await storage.size(entry) is None):
+            raise ApiError(
+                410,
+                "expired",
+                "the file has expired: a job's files are kept for a set time after it ends "
+                "(RECAST_OUTPUT_TTL), then deleted",
+            )
         raise ApiError(404, "not-found", "the file no longer exists")
     headers = {"Accept-Ranges": "bytes", "Cache-Control": CACHE_CONTROL, "Content-Disposition": disposition}
     if info.etag:

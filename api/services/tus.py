@@ -189,7 +189,7 @@ async def status(storage: Storage, manifest: UploadManifest) -> dict[str, str]:
         async with _lock(manifest.upload_id):
             await tus.finish(storage, manifest)
     elif _expired(manifest):
-        raise fail(410, "upload-expired", "the upload expired before it was finished; start a new one")
+        raise fail(410, "expired", "the upload expired before it was finished; start a new one")
     headers = {
         "Tus-Resumable": VERSION,
         "Upload-Offset": str(received),
@@ -222,7 +222,7 @@ async def receive(request: Request, storage: Storage, manifest: UploadManifest) 
                 Upload_Offset=str(current),
             )
         if current < manifest.size and _expired(manifest):
-            raise fail(410, "upload-expired", "the upload expired before it was finished; start a new one")
+            raise fail(410, "expired", "the upload expired before it was finished; start a new one")
         room = manifest.size - current
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > room:

@@ -1,20 +1,16 @@
-"""An S3-compatible server on loopback (moto in server mode) with Recast's storage bucket, and the
-settings of a stack that keeps its files there: shared by the S3 storage tests and the tus and range
-tests on S3."""
+"""Recast's storage on moto's S3 server (tests/helpers/servers.py `moto_s3`): its buckets, the settings of
+a stack that keeps its files there, and the storage as that stack sees it (for the tus and range tests
+on S3)."""
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from recast.devstack.stack import free_port, wait_for_port
 from recast.infra.config import Settings
 from recast.infra.storage import Storage
+from tests.helpers.servers import moto_s3
 
 BUCKET, PREFIX, INPUTS = "recast-media", "tenants", "customer-inputs"
 ACCESS_KEY, SECRET_KEY, REGION = "recast-test-access", "recast-test-secret", "us-east-1"
@@ -22,25 +18,9 @@ ACCESS_KEY, SECRET_KEY, REGION = "recast-test-access", "recast-test-secret", "us
 
 @contextlib.contextmanager
 def s3_server(log_dir: Path, buckets: tuple[str, ...] = (BUCKET, INPUTS)) -> Iterator[str]:
-    """moto's S3 server on a free loopback port with `buckets` made; yields its endpoint URL."""
-    port = free_port()
-    log = (log_dir / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, proc)
-        endpoint = f"http://127.0.0.1:{port}"
-        for bucket in buckets:
-            httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+    """moto's S3 server (tests/helpers/servers.py) with Recast's storage bucket and an input bucket."""
+    with moto_s3(log_dir, buckets) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def s3_env(endpoint: str, **extra: str) -> dict[str, str]:
