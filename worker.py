@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
 from activities.callback import CallbackActivities
@@ -22,11 +23,13 @@ from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
 from activities.images import ImageActivities
+from activities.metrics import ActivityMetrics
 from activities.probe import ProbeActivities
 from activities.sign import SignActivities
 from activities.stream import StreamActivities
-from recast.infra import config
+from recast.infra import config, metrics
 from recast.infra.temporal import connect, ensure_search_attributes
+from workflows.metrics import JobMetrics
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -48,7 +51,9 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
     ]
 
 
-def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
+def build_worker(
+    client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:  # type: ignore[no-untyped-def]
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -59,16 +64,18 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityMetrics(meter), JobMetrics()],
     )
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
-    client = await connect(settings)
+    runtime = metrics.worker_runtime(settings)  # serves /metrics from here on, unless the port is 0
+    client = await connect(settings, runtime)
     await ensure_search_attributes(client, settings.temporal_namespace)
     deps = Deps.from_settings(settings)
-    worker = build_worker(client, settings, deps)
+    worker = build_worker(client, settings, deps, metrics.meter(runtime))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -76,6 +83,10 @@ async def main() -> None:
     log.info(
         "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "default"
     )
+    if runtime is not None:
+        log.info(
+            "metrics at http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
+        )
     async with worker:
         await stop.wait()
         log.info("shutting down")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import errors, metrics, openapi
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import events, files, jobs, optimize, presets, uploads
@@ -43,6 +43,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (jobs, optimize, presets, events, files, uploads):
         app.include_router(module.router)
+    if settings.api_metrics:
+        metrics.install(app)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)
 

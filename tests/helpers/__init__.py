@@ -18,6 +18,7 @@ from tests.helpers.media import (
     stream,
     thumbnail_inputs,
 )
+from tests.helpers.metrics import Scrape, delta
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
 from tests.helpers.servers import Server, serving
@@ -50,6 +51,7 @@ __all__ = [
     "TERMINAL",
     "WEBHOOK_SECRET",
     "Api",
+    "Scrape",
     "Server",
     "activity_attempts",
     "add_key",
@@ -57,6 +59,7 @@ __all__ = [
     "colour_of",
     "colour_strip",
     "delivery",
+    "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
