@@ -27,44 +27,58 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recast.core.metrics import code_label
+from recast.core.metrics import Metric, code_label
 
 # Where a job is submitted; a 2xx there (or a 422 from optimize: the job ran and failed) is a submission.
 SUBMISSION_ROUTES = {("POST", "/v1/jobs"), ("POST", "/v1/optimize")}
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _ERROR_BODY_LIMIT = 8192  # error bodies are small JSON; a larger 4xx body is not read for its code
+
+
+REQUESTS = Metric(
+    "recast_api_requests",
+    "counter",
+    "HTTP requests answered, by method, route template and status.",
+    ("method", "route", "status"),
+)
+REQUEST_SECONDS = Metric(
+    "recast_api_request_duration_seconds",
+    "histogram",
+    "Seconds from a request's arrival to the end of its response (a streamed response: the whole "
+    "stream), by method and route template.",
+    ("method", "route"),
+    (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SUBMISSIONS = Metric(
+    "recast_api_submissions",
+    "counter",
+    "Jobs submitted and started, by route (`/v1/jobs`, `/v1/optimize`).",
+    ("route",),
+)
+REJECTIONS = Metric(
+    "recast_api_rejections",
+    "counter",
+    "Submissions refused before a job started, by route and reason: the error code answered "
+    "(`rate-limited`, `invalid-input`, `unauthorized`, `too-large`, …).",
+    ("route", "reason"),
+)
+API_METRICS = (REQUESTS, REQUEST_SECONDS, SUBMISSIONS, REJECTIONS)
 
 
 class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "recast_api_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ("method", "route", "status"),
-            registry=self.registry,
-        )
+        self.requests = Counter(REQUESTS.name, REQUESTS.help, REQUESTS.labels, registry=self.registry)
         self.latency = Histogram(
-            "recast_api_request_duration_seconds",
-            "Seconds from a request's arrival to the end of its response (a streamed response: the "
-            "whole stream), by method and route template.",
-            ("method", "route"),
-            buckets=_LATENCY_BUCKETS,
+            REQUEST_SECONDS.name,
+            REQUEST_SECONDS.help,
+            REQUEST_SECONDS.labels,
+            buckets=REQUEST_SECONDS.buckets,
             registry=self.registry,
         )
         self.submissions = Counter(
-            "recast_api_submissions",
-            "Jobs submitted and started, by route (POST /v1/jobs, POST /v1/optimize).",
-            ("route",),
-            registry=self.registry,
+            SUBMISSIONS.name, SUBMISSIONS.help, SUBMISSIONS.labels, registry=self.registry
         )
-        self.rejections = Counter(
-            "recast_api_rejections",
-            "Submissions refused before a job started, by route and reason (the error code answered: "
-            "rate-limited, invalid-input, unauthorized, too-large, …).",
-            ("route", "reason"),
-            registry=self.registry,
-        )
+        self.rejections = Counter(REJECTIONS.name, REJECTIONS.help, REJECTIONS.labels, registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float, code: str | None) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -80,7 +80,7 @@ REALTIME_FACTOR = Metric(
     "recast_output_realtime_factor",
     "histogram",
     "Media seconds made per wall second by a successful output activity attempt (above 1: faster than "
-    "real time), by output type and codec; not recorded for still images.",
+    "real time), by output type and codec; not recorded for images and thumbnails.",
     ("type", "codec"),
     (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128),
 )
