@@ -19,7 +19,8 @@ from recast.infra.config import Settings
 
 def worker_runtime(settings: Settings) -> Runtime | None:
     """A runtime serving `/metrics` on RECAST_WORKER_METRICS_HOST:PORT, or None when the port is 0 (the
-    SDK's default runtime then records nothing)."""
+    SDK's default runtime then records nothing). A port already taken ends the process with a message
+    naming the variable."""
     if not settings.worker_metrics_port:
         return None
     prometheus = PrometheusConfig(
@@ -29,7 +30,13 @@ def worker_runtime(settings: Settings) -> Runtime | None:
         durations_as_seconds=True,
         histogram_bucket_overrides={m.name: list(m.buckets) for m in WORKER_METRICS if m.buckets},
     )
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as exc:  # the SDK's "Failed starting Prometheus exporter: Address already in use"
+        raise SystemExit(
+            f"recast: cannot serve worker metrics on {prometheus.bind_address}: {exc}. Set "
+            "RECAST_WORKER_METRICS_PORT to a free port (each worker on a host needs its own), or 0 for none."
+        ) from None
 
 
 def meter(runtime: Runtime | None) -> MetricMeter:
