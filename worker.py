@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
@@ -52,8 +53,8 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
 
 
 def build_worker(
-    client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
-) -> Worker:  # type: ignore[no-untyped-def]
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -307,6 +307,7 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the API's Prometheus metrics at `/metrics` (requests, submissions, rejections); "
         "`false`: no route, nothing recorded.",
+        json_schema_extra=_extra(default="`true`", allowed="`true` or `false` (also `1`/`0`, `yes`/`no`)"),
     )
 
     @classmethod
