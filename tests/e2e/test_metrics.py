@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 JPG = {"type": "jpg", "image": {"width": 64}}
 SUBMISSIONS_PER_MINUTE = 3
+# The counts asserted here need every encode to succeed: not the shared stacks' 3 s stall timeout, which
+# a busy machine can exceed.
+LOADED_MACHINE_STALL = "30"
 
 
 @dataclass
@@ -49,8 +52,9 @@ def metered(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         queue,
         RECAST_WORKER_METRICS_PORT=str(metrics_port),
         RECAST_MAX_SUBMISSIONS_PER_MINUTE=str(SUBMISSIONS_PER_MINUTE),
+        RECAST_STALL_TIMEOUT=LOADED_MACHINE_STALL,
     )
-    unlimited = new_stack(temporal, data, queue)
+    unlimited = new_stack(temporal, data, queue, RECAST_STALL_TIMEOUT=LOADED_MACHINE_STALL)
     try:
         limited.start_worker()
         wait_for_port("127.0.0.1", metrics_port)
@@ -112,7 +116,7 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"still not: {what}"
@@ -139,7 +143,7 @@ def test_counters_move_by_exactly_the_jobs_done(
     assert good.status_code == bad.status_code == 202, (good.text, bad.text)
     limited = api.upload(clips["small"], [MP4])
     assert limited.status_code == 429 and error_code(limited) == "rate-limited", limited.text
-    done, failed = api.wait(good.json()["id"]), api.wait(bad.json()["id"])
+    done, failed = api.wait(good.json()["id"], timeout=240), api.wait(bad.json()["id"], timeout=240)
     assert done["status"] == "completed", done
     assert (failed["status"], failed["error_code"]) == ("failed", "invalid-media"), failed
 
@@ -224,11 +228,13 @@ def test_fifty_jobs_add_no_series(metered: Metered, clips: dict[str, Path]) -> N
     ids: list[str] = []  # every job's and output's ID
 
     def run_jobs(count: int) -> None:
-        jobs = [api.submit(clips["small"], [JPG])["id"] for _ in range(count)]
-        for job_id in jobs:
-            job = api.wait(job_id)
-            assert job["status"] == "completed"
-            ids.extend([job_id, job["outputs"][0]["id"]])
+        # In batches of five: on a loaded machine, 45 jobs queued at once can keep the last waiting long.
+        for start in range(0, count, 5):
+            batch = [api.submit(clips["small"], [JPG])["id"] for _ in range(min(5, count - start))]
+            for job_id in batch:
+                job = api.wait(job_id, timeout=240)
+                assert job["status"] == "completed", job
+                ids.extend([job_id, job["outputs"][0]["id"]])
 
     def scrape() -> tuple[Scrape, Scrape]:
         return Scrape.of(metered.worker_metrics), Scrape.of(f"{api.base_url}/metrics")
@@ -292,14 +298,15 @@ def test_every_dashboard_metric_is_exposed(
     before = Scrape.of(metered.worker_metrics)
     good = api.upload(clips["small"], [MP4], webhook_url=receiver.url)
     assert good.status_code == 202, good.text
-    api.wait(good.json()["id"])
-    api.wait(api.submit(clips["notmedia"], [MP4])["id"])
+    api.wait(good.json()["id"], timeout=240)
+    api.wait(api.submit(clips["notmedia"], [MP4])["id"], timeout=240)
     # A silent clip: the mp4 is made, the mp3 fails on its own (`no-audio-stream`).
-    partial = api.wait(api.submit(clips["silent"], [MP4, {"type": "mp3"}])["id"])
+    partial = api.wait(api.submit(clips["silent"], [MP4, {"type": "mp3"}])["id"], timeout=240)
     assert partial["status"] == "partial", partial
     wait_until(
         lambda: (
-            delta(before, Scrape.of(metered.worker_metrics), "recast_jobs_finished_total") == 3
+            # At least: jobs an earlier test left behind (had it failed) may end meanwhile.
+            delta(before, Scrape.of(metered.worker_metrics), "recast_jobs_finished_total") >= 3
             and Scrape.of(metered.worker_metrics).value(
                 "recast_webhook_deliveries_total", outcome="delivered"
             )
