@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors, metrics, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import events, files, jobs, optimize, presets, uploads
+from api.routes import events, files, jobs, optimize, presets, uploads, webhooks
 from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
@@ -29,7 +29,12 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.jobs = JobStore(
+            client,
+            settings.task_queue,
+            read_cache_s=settings.read_cache_ms / 1000,
+            output_ttl_s=settings.output_ttl_s,
+        )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
 
@@ -41,7 +46,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     )
     app.state.recast = state  # read only through api/deps.py
     errors.install(app)
-    for module in (jobs, optimize, presets, events, files, uploads):
+    for module in (jobs, optimize, presets, events, files, uploads, webhooks):
         app.include_router(module.router)
     if settings.api_metrics:
         metrics.install(app)

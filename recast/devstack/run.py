@@ -44,6 +44,7 @@ def main() -> int:
         stack.start_api(host, port)
         wait_for_port(host, port)
         base = f"http://{host}:{port}"
+        webhook_key = data_dir / "webhook.key"  # where load() keeps the generated secret
         print(
             "\n".join(
                 [
@@ -53,6 +54,9 @@ def main() -> int:
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
                     f"  metrics      {metrics_where(settings, base)}",
                     f"  data dir     {data_dir}",
+                    f"  webhooks     signed with the secret in {webhook_key}"
+                    if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
+                    else "  webhooks     signed with RECAST_WEBHOOK_SECRET",
                     f"  API key      {api_key}   (org: default)"
                     if api_key
                     else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
