@@ -5,22 +5,19 @@ provisioned Grafana dashboard queries is one the endpoints expose."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from recast.devstack.stack import Stack, free_port, wait_for_port
-from tests.helpers import API_KEY, Api, Scrape, delta, new_stack
+from tests.helpers import API_KEY, Api, Receiver, Scrape, delta, new_stack, receiving
 
 ROOT = Path(__file__).resolve().parents[2]
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
@@ -71,49 +68,20 @@ def metered(temporal: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         limited.stop()
 
 
-class Receiver:
-    """A webhook receiver that answers its first request 500 (so one delivery fails and is retried)."""
-
-    def __init__(self) -> None:
-        self.answers: list[int] = []
-        self.bodies: list[dict[str, Any]] = []
-        self.deliveries: list[str] = []  # the Recast-Delivery header of each request
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver.lock:
-                    status = 500 if not receiver.answers else 204
-                    receiver.answers.append(status)
-                    receiver.bodies.append(body)
-                    receiver.deliveries.append(self.headers["Recast-Delivery"])
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def all_delivered(self) -> bool:
-        """The job's completed status arrived, and every event that got a 500 came again and got a 204."""
-        with self.lock:
-            delivered = {d for d, status in zip(self.deliveries, self.answers, strict=True) if status == 204}
-            final = any(
-                b["event"] == "job.status_changed" and b["job"]["status"] == "completed" for b in self.bodies
-            )
-            return final and delivered == set(self.deliveries)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+    """A webhook endpoint answering each delivery 500 once (so it fails, is retried and lands)."""
+    with receiving(fail_first=1) as r:
+        yield r
+
+
+def all_delivered(receiver: Receiver) -> bool:
+    """The job's completed status arrived, and every delivery came again after its 500 (and got a 200)."""
+    with receiver.lock:
+        requests = [(h["webhook-id"], json.loads(b)) for h, b in receiver.requests]
+    final = any(b["event"] == "job.status_changed" and b["job"]["status"] == "completed" for _, b in requests)
+    ids = [i for i, _ in requests]
+    return final and all(ids.count(i) >= 2 for i in ids)
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
@@ -152,10 +120,10 @@ def test_counters_move_by_exactly_the_jobs_done(
         webhook the receiver answered counted, the last being the completed status."""
         worker = Scrape.of(metered.worker_metrics)
         with receiver.lock:
-            answered = len(receiver.answers)
+            answered = len(receiver.requests)
         return (
             delta(worker0, worker, "recast_jobs_finished_total") == 2
-            and receiver.all_delivered()
+            and all_delivered(receiver)
             and delta(worker0, worker, "recast_webhook_deliveries_total") == answered
         )
 
@@ -182,10 +150,9 @@ def test_counters_move_by_exactly_the_jobs_done(
     assert moved("recast_activity_attempts_total", activity="encode_output", outcome="failed") == 0
     assert moved("recast_activity_attempts_total", activity="probe_input", outcome="failed") == 1
     with receiver.lock:
-        answers = list(receiver.answers)
-    assert answers.count(500) == 1
-    assert moved("recast_webhook_deliveries_total", outcome="failed") == 1
-    assert moved("recast_webhook_deliveries_total", outcome="delivered") == answers.count(204)
+        deliveries = {h["webhook-id"] for h, _ in receiver.requests}
+    assert moved("recast_webhook_deliveries_total", outcome="failed") == len(deliveries)
+    assert moved("recast_webhook_deliveries_total", outcome="delivered") == len(deliveries)
     assert moved("recast_webhook_deliveries_total", outcome="refused") == 0
     assert moved("recast_webhook_deliveries_total", event="output.completed", outcome="delivered") == 1
     in_flight = [s for s in worker1.samples if s.name == "recast_activities_in_flight"]
