@@ -32,6 +32,7 @@ from recast.core.payloads import (
     FetchResult,
     SignedUrl,
     SignRequest,
+    StagedOutput,
 )
 from recast.core.webhooks import WebhookDelivery
 
@@ -76,6 +77,7 @@ ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
+STORE_OUTPUT = "store_output"
 CLEANUP_STORAGE = "cleanup_storage"
 
 
@@ -131,6 +133,13 @@ async def deliver_webhook(delivery: WebhookDelivery) -> int:
     _declared_only()
 
 
+@activity.defn(name=STORE_OUTPUT)
+async def store_output(staged: StagedOutput) -> int:
+    """Store an output an output activity left in its worker's scratch; returns the bytes stored. Runs
+    on that worker's own task queue (`StagedOutput.task_queue`), the only place the files are."""
+    _declared_only()
+
+
 @activity.defn(name=CLEANUP_STORAGE)
 async def cleanup_storage(params: CleanupParams) -> CleanupReport:
     """Delete expired job folders, uploads and templated outputs, skipping what running jobs use."""
@@ -155,9 +164,15 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     **OUTPUT_ACTIVITIES,
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
+    STORE_OUTPUT: store_output,
     CLEANUP_STORAGE: cleanup_storage,
 }
-"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register."""
+"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register
+(store_output on its own worker-specific task queue, the others on the shared one)."""
+
+UPLOAD_STEP_PATCH = "upload-as-own-step"
+"""`workflow.patched` ID of the upload step: jobs that reached their encodes before it was deployed
+replay the encode-and-store-in-one-activity path (docs/workflow-changes.md)."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has

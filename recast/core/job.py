@@ -45,6 +45,7 @@ class Stage(StrEnum):
     probing = "probing"
     awaiting_confirmation = "awaiting_confirmation"
     encoding = "encoding"
+    uploading = "uploading"
     finalizing = "finalizing"
     done = "done"
 
@@ -56,6 +57,8 @@ STAGE_PROGRESS: dict[Stage, tuple[int, int]] = {
     Stage.probing: (10, 15),
     Stage.awaiting_confirmation: (15, 15),
     Stage.encoding: (15, 95),
+    # Every output encoded, some still being stored: encoded outputs count as 99 % done.
+    Stage.uploading: (94, 95),
     Stage.finalizing: (95, 100),
     Stage.done: (100, 100),
 }

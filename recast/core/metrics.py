@@ -71,8 +71,8 @@ OUTPUT_BYTES = Metric(
 ENCODE_SECONDS = Metric(
     "recast_output_encode_seconds",
     "histogram",
-    "Wall seconds of a successful output activity attempt (ffmpeg, the checks, storing), by output "
-    "type and codec.",
+    "Wall seconds of a successful output activity attempt (ffmpeg and the checks; storing too unless "
+    "the upload step, store_output, does it), by output type and codec.",
     ("type", "codec"),
     _SECONDS,
 )

@@ -38,6 +38,10 @@ class JobSettings(BaseModel):
     webhook_retry_s: float = 3600.0
     # RECAST_MAX_DURATION: each input is held to it at probe, a join's joined output here.
     max_duration_s: float = 4 * 3600.0
+    # The upload step (store_output on the encoding worker's own queue): its attempts, and how long it
+    # may wait for that worker to pick it up before the output is encoded again elsewhere.
+    upload_attempts: int = 8
+    upload_pickup_timeout_s: float = 60.0
 
 
 class PlannedOutput(BaseModel):
@@ -135,6 +139,22 @@ class EncodeRequest(BaseModel):
         default_factory=list, description="A join's inputs in order (empty: just input_key)."
     )
     clip: Clip | None = Field(default=None, description="Resolved: end set and within the input.")
+    stage_upload: bool = Field(
+        default=False,
+        description="Leave the result in the worker's scratch for store_output instead of storing it "
+        "(set by workflows with the upload step; a worker without an upload queue stores it anyway).",
+    )
+
+
+class StagedOutput(BaseModel):
+    """An output made and checked, waiting in one worker's scratch to be stored (store_output)."""
+
+    task_queue: str = Field(description="The worker's own task queue: the only one that has the files.")
+    path: str = Field(description="The file, or the folder of a folder output, in that worker's scratch.")
+    key: str = Field(description="The storage key of a file; the prefix (ending in `/`) of a folder.")
+    folder: bool = False
+    job_id: str
+    output_id: str
 
 
 class EncodeResult(BaseModel):
@@ -146,6 +166,7 @@ class EncodeResult(BaseModel):
     audio: AudioInfo | None = None
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
+    staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
 
 
 class EncodeProgress(BaseModel):

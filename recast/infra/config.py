@@ -309,6 +309,20 @@ class Settings(BaseSettings):
         ),
     )
     encode_attempts: int = Field(default=3, ge=1, description="Attempts per rendition before it fails.")
+    upload_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Attempts to store a finished rendition (with backoff) before it fails; the encode is "
+        "not repeated for them.",
+    )
+    upload_pickup_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="RECAST_UPLOAD_PICKUP_TIMEOUT",
+        description="Seconds the upload of a finished rendition waits for the worker that encoded it (the "
+        "only one with the file) to pick it up; past that the worker is taken as gone and the rendition "
+        "is encoded again on another.",
+    )
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
     scratch_dir: Path = Field(
         default_factory=lambda data: Path(data.get("data_dir", "var")) / "scratch",

@@ -321,6 +321,15 @@ class Storage:
         await self.op.delete(key)
 
 
+def describe_dir(directory: Path) -> list[OutputFile]:
+    """Every file under `directory` as adopt_dir would store it (name, size, content type), sorted by name."""
+    files = []
+    for path in _files_under(directory):
+        name = path.relative_to(directory).as_posix()
+        files.append(OutputFile(name=name, size=path.stat().st_size, content_type=content_type_for(name)))
+    return files
+
+
 def _files_under(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file())
 
