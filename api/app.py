@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import cors, errors, openapi
+from api import cors, errors, metrics, openapi
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import events, files, jobs, optimize, presets, tus, uploads, webhooks
@@ -52,6 +52,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     cors.install(app, settings.cors_origins)
     for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus):
         app.include_router(module.router)
+    if settings.api_metrics:
+        metrics.install(app)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)
 

@@ -377,6 +377,25 @@ class Settings(BaseSettings):
         "seconds.",
     )
 
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus endpoint (`/metrics`: the Temporal SDK's `temporal_*` "
+        "metrics and Recast's `recast_*`); `0`: no endpoint, nothing recorded.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's metrics endpoint listens on (`0.0.0.0` for a scraper on another "
+        "host or container).",
+    )
+    api_metrics: bool = Field(
+        default=True,
+        description="Serve the API's Prometheus metrics at `/metrics` (requests, submissions, rejections); "
+        "`false`: no route, nothing recorded.",
+        json_schema_extra=_extra(default="`true`", allowed="`true` or `false` (also `1`/`0`, `yes`/`no`)"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
