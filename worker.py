@@ -26,6 +26,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
 from activities.batch import BatchActivities
@@ -35,16 +37,18 @@ from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
 from activities.images import ImageActivities
+from activities.metrics import ActivityMetrics
 from activities.probe import ProbeActivities
 from activities.scratch import StagingArea
 from activities.sign import SignActivities
 from activities.store import StoreActivities
 from activities.stream import StreamActivities
-from recast.infra import config
+from recast.infra import config, metrics
 from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import connect, ensure_search_attributes
 from workflows.batch import BatchJob
 from workflows.cleanup import RecastCleanup
+from workflows.metrics import JobMetrics
 from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
@@ -80,7 +84,9 @@ def upload_queue_name(task_queue: str) -> str:
     return f"{task_queue}-upload-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def build_upload_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
+def build_upload_worker(
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
     assert deps.staging is not None
     return Worker(
         client,
@@ -90,10 +96,13 @@ def build_upload_worker(client, settings: config.Settings, deps: Deps) -> Worker
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityMetrics(meter)],
     )
 
 
-def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
+def build_worker(
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -104,20 +113,22 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityMetrics(meter), JobMetrics()],
     )
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
-    client = await connect(settings)
+    runtime = metrics.worker_runtime(settings)  # serves /metrics from here on, unless the port is 0
+    client = await connect(settings, runtime)
     await ensure_search_attributes(client, settings.temporal_namespace)
     # Namespace retention and the cleanup schedule: warnings, not a stop, where Temporal refuses.
     await ensure_lifecycle(client, settings)
     deps = Deps.from_settings(settings)
     deps.staging = StagingArea(settings.scratch_dir, upload_queue_name(settings.task_queue))
-    worker = build_worker(client, settings, deps)
-    uploads = build_upload_worker(client, settings, deps)
+    worker = build_worker(client, settings, deps, metrics.meter(runtime))
+    uploads = build_upload_worker(client, settings, deps, metrics.meter(runtime))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,6 +139,10 @@ async def main() -> None:
         deps.staging.task_queue,
         settings.temporal_address or "default",
     )
+    if runtime is not None:
+        log.info(
+            "metrics at http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
+        )
     async with uploads, worker:
         await stop.wait()
         log.info("shutting down")

@@ -8,6 +8,8 @@ and re-exported here.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 from recast.core.batches import Batch
@@ -32,6 +34,7 @@ __all__ = [
     "OptimizeResult",
     "PresetInfo",
     "PresetList",
+    "TusUpload",
     "UploadCreate",
     "UploadProgress",
     "UploadTicket",
@@ -70,3 +73,13 @@ class BatchWithJobs(Batch):
 
     jobs: list[Job]
     next_cursor: str | None = None
+
+
+class TusUpload(BaseModel):
+    """The body of `POST /v1/tus/` (tus clients read only its headers: `Location`)."""
+
+    upload_id: str
+    location: str = Field(description="The upload's URL: `HEAD` it, `PATCH` bytes to it, `DELETE` it.")
+    input_url: str = Field(description="`upload://{upload_id}`: the job's input_url once the upload is done.")
+    size: int
+    expires_at: datetime = Field(description="Until when the upload can be continued.")

@@ -8,7 +8,7 @@ import sys
 import time
 
 from recast.devstack.stack import Stack, wait_for_port
-from recast.infra.config import load_or_exit, read_or_create_secret
+from recast.infra.config import Settings, load_or_exit, read_or_create_secret
 
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
@@ -52,6 +52,7 @@ def main() -> int:
                     "Recast is running.",
                     f"  API          {base}   (OpenAPI docs: {base}/docs)",
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
+                    f"  metrics      {metrics_where(settings, base)}",
                     f"  data dir     {data_dir}",
                     f"  webhooks     signed with the secret in {webhook_key}"
                     if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
@@ -80,6 +81,14 @@ def main() -> int:
         return 0
     finally:
         stack.stop()
+
+
+def metrics_where(settings: Settings, base: str) -> str:
+    """Where `make run`'s Prometheus metrics are (docs/operations.md, Metrics and dashboards)."""
+    where = [f"{base}/metrics (API)"] if settings.api_metrics else []
+    if settings.worker_metrics_port:
+        where.append(f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics (worker)")
+    return ", ".join(where) or "off"
 
 
 if __name__ == "__main__":

@@ -265,6 +265,15 @@ class Settings(BaseSettings):
         description="Base of the download URLs the API hands out.",
         json_schema_extra=_extra(default="the request's own base URL"),
     )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Web origins (`https://app.example.com`, scheme, host and port as a browser sends them) "
+        "allowed to call the API, upload (`/v1/uploads`, `/v1/tus/`) and read `/v1/files/…` from their "
+        "pages (CORS); `*` allows any origin.",
+        json_schema_extra=_extra(
+            default="none: no cross-origin browser access", allowed="comma-separated list"
+        ),
+    )
     url_ttl_s: int = Field(
         default=3600,
         ge=1,
@@ -368,6 +377,25 @@ class Settings(BaseSettings):
         "seconds.",
     )
 
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus endpoint (`/metrics`: the Temporal SDK's `temporal_*` "
+        "metrics and Recast's `recast_*`); `0`: no endpoint, nothing recorded.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's metrics endpoint listens on (`0.0.0.0` for a scraper on another "
+        "host or container).",
+    )
+    api_metrics: bool = Field(
+        default=True,
+        description="Serve the API's Prometheus metrics at `/metrics` (requests, submissions, rejections); "
+        "`false`: no route, nothing recorded.",
+        json_schema_extra=_extra(default="`true`", allowed="`true` or `false` (also `1`/`0`, `yes`/`no`)"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -380,7 +408,9 @@ class Settings(BaseSettings):
         # Arguments, then the environment; no .env or secrets directory: Recast never read them.
         return init_settings, _Environment(settings_cls)
 
-    @field_validator("signing_secrets_previous", "url_allowlist", "webhook_secrets_previous", mode="before")
+    @field_validator(
+        "signing_secrets_previous", "url_allowlist", "webhook_secrets_previous", "cors_origins", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """A variable's `a, b,` → ("a", "b"): items stripped, empty ones dropped; a tuple passes as given."""
@@ -417,6 +447,15 @@ class Settings(BaseSettings):
     def _hash_keys(cls, value: Any) -> Any:
         """The variable's `key=org,…` → {sha256: org}; a dict (already hashes) passes as given."""
         return keys.parse_env(value) if isinstance(value, str) else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an origin as a browser sends it (`Origin:` never has a path or a trailing slash)."""
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+/?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com (no path)")
+        return tuple(o.rstrip("/") for o in value)
 
     @field_validator("public_url")
     @classmethod

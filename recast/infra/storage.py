@@ -21,7 +21,9 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import opendal
@@ -184,6 +186,16 @@ def _gcs_credential(value: str) -> tuple[str, str]:
     raise ValueError("RECAST_GCS_CREDENTIAL is neither base64 of a service-account JSON nor a path to one")
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a stored object's stat says: its size, an entity tag and when it was last modified."""
+
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    store_etag: bool  # the ETag is the store's own (it can check it on a read)
+
+
 class Storage:
     """One configured backend. `local_root` is set for `fs://`, letting workers read objects in place;
     `scheme` is `fs`, `memory`, `s3` or `gs`; object stores also have `bucket` and `prefix`."""
@@ -325,8 +337,33 @@ class Storage:
                 read += len(chunk)
         return read
 
-    async def iter_bytes(self, key: str) -> AsyncIterator[bytes]:
-        reader = await self.op.open(key, "rb")
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size and validators of an object (None when there is none): the store's ETag where it keeps
+        one (S3, GCS), else one made of size and modification time, as web servers make them (fs)."""
+        try:
+            meta = await self.op.stat(key)
+        except opendal.exceptions.NotFound:
+            return None
+        size, modified = int(meta.content_length), meta.last_modified
+        etag = meta.etag
+        if etag:
+            etag = etag if etag.startswith(('"', "W/")) else f'"{etag}"'
+        elif modified is not None:
+            etag = f'"{size:x}-{int(modified.timestamp() * 1_000_000):x}"'
+        return ObjectInfo(size=size, etag=etag, last_modified=modified, store_etag=bool(meta.etag))
+
+    async def iter_bytes(
+        self, key: str, offset: int = 0, size: int | None = None, if_match: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks, or `size` bytes from `offset` (a ranged read on the store: on S3
+        and GCS one ranged GET, not the whole object). `if_match`: the store's ETag the object must
+        still have, so a range is never cut from a newer object than the one its headers described."""
+        options: dict[str, Any] = {}
+        if offset or size is not None:
+            options = {"offset": offset, "size": size} if size is not None else {"offset": offset}
+        if if_match and self.op.capability().read_with_if_match:
+            options["if_match"] = if_match
+        reader = await self.op.open(key, "rb", **options)
         try:
             while chunk := await reader.read(CHUNK):
                 yield bytes(chunk)

@@ -6,6 +6,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import PayloadLimitsConfig
 
 from recast.core.contract import SEARCH_ATTRIBUTES
@@ -20,7 +21,8 @@ _INDEXED_TYPES = {
 }
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client on `runtime` (the worker's serves its metrics; None: the SDK's default runtime)."""
     return await Client.connect(
         settings.temporal_address or DEFAULT_ADDRESS,
         namespace=settings.temporal_namespace,
@@ -29,6 +31,7 @@ async def connect(settings: Settings) -> Client:
         # output: the SDK's default warning at 2 KiB would fire for any job with two outputs. The
         # server refuses memos only past 2 MiB; warn when one is far past the usual size.
         payload_limits=PayloadLimitsConfig(memo_warn_size=MEMO_WARN_BYTES),
+        runtime=runtime,
     )
 
 

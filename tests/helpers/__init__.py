@@ -18,6 +18,7 @@ from tests.helpers.media import (
     stream,
     thumbnail_inputs,
 )
+from tests.helpers.metrics import Scrape, delta
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
 from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
@@ -51,6 +52,7 @@ __all__ = [
     "WEBHOOK_SECRET",
     "Api",
     "Receiver",
+    "Scrape",
     "Server",
     "activity_attempts",
     "add_key",
@@ -58,6 +60,7 @@ __all__ = [
     "colour_of",
     "colour_strip",
     "delivery",
+    "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
