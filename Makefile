@@ -1,13 +1,17 @@
 # The two commands README names: `make run` and `make test`. Each installs what is missing first.
-.PHONY: run test lint bench bootstrap lock
+.PHONY: run test lint bench bootstrap bootstrap-tests lock
 
 bootstrap:
 	@scripts/bootstrap.sh
 
+# The tests also need node, chromium and the tests' npm packages (browser and tus-js-client tests).
+bootstrap-tests:
+	@scripts/bootstrap.sh --tests
+
 run: bootstrap
 	@.venv/bin/python -m recast.devstack.run
 
-lint: bootstrap
+lint: bootstrap-tests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy .

@@ -1,8 +1,16 @@
-"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue, and the
-RecastCleanup runs of the cleanup schedule it sets up at start.
+"""The Recast worker: runs TranscodeJob and BatchJob workflows and their activities on the shared task queue, the
+RecastCleanup runs of the cleanup schedule it sets up at start, and WebhookRedelivery workflows; and
+the upload step (store_output) on a task queue of its own.
+
+The upload step stores the outputs this process made, which only its scratch holds: its queue name is
+unique to the process (`{task queue}-upload-{host}-{pid}-{random}`), the output activities return it
+with their results, and the workflow schedules the upload there (samples-python
+`activity_sticky_queues`). When the process is gone nobody polls that queue, and the workflow has the
+output encoded again on another worker.
 
 `python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
-down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
+down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere;
+the outputs staged for upload are removed with the process's staging folder.
 """
 
 from __future__ import annotations
@@ -11,26 +19,37 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.worker import Worker
 
+from activities.batch import BatchActivities
 from activities.callback import CallbackActivities
 from activities.cleanup import CleanupActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
 from activities.images import ImageActivities
+from activities.metrics import ActivityMetrics
 from activities.probe import ProbeActivities
+from activities.scratch import StagingArea
 from activities.sign import SignActivities
+from activities.store import StoreActivities
 from activities.stream import StreamActivities
-from recast.infra import config
+from recast.infra import config, metrics
 from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import TemporalConnectionError, connect, ensure_search_attributes, target
+from workflows.batch import BatchJob
 from workflows.cleanup import RecastCleanup
+from workflows.metrics import JobMetrics
+from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -49,45 +68,89 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         images.make_thumbnails,
         SignActivities(deps).sign_downloads,
         CallbackActivities(deps).deliver_webhook,
+        BatchActivities(deps).load_batch_page,
         CleanupActivities(deps).cleanup_storage,
     ]
 
 
-def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # type: ignore[no-untyped-def]
+def upload_activities(deps: Deps) -> list[Callable[..., Any]]:
+    """The activities of the worker's own task queue: the upload step."""
+    return [StoreActivities(deps).store_output]
+
+
+def upload_queue_name(task_queue: str) -> str:
+    """A task queue name no other worker process (here or on another host) will ever poll."""
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
+    return f"{task_queue}-upload-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def build_upload_worker(
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
+    assert deps.staging is not None
+    return Worker(
+        client,
+        task_queue=deps.staging.task_queue,
+        activities=upload_activities(deps),
+        max_concurrent_activities=settings.worker_activities,
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityMetrics(meter)],
+    )
+
+
+def build_worker(
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob, RecastCleanup],
+        workflows=[TranscodeJob, BatchJob, RecastCleanup, WebhookRedelivery],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityMetrics(meter), JobMetrics()],
     )
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
+    runtime = metrics.worker_runtime(settings)  # serves /metrics from here on, unless the port is 0
     try:
-        client = await connect(settings)
+        client = await connect(settings, runtime)
         await ensure_search_attributes(client, client.namespace)
     except TemporalConnectionError as exc:
         raise SystemExit(f"worker: {exc}") from None
     # Namespace retention and the cleanup schedule: warnings, not a stop, where Temporal refuses.
     await ensure_lifecycle(client, settings)
     deps = Deps.from_settings(settings)
-    worker = build_worker(client, settings, deps)
+    deps.staging = StagingArea(settings.scratch_dir, upload_queue_name(settings.task_queue))
+    worker = build_worker(client, settings, deps, metrics.meter(runtime))
+    uploads = build_upload_worker(client, settings, deps, metrics.meter(runtime))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling task queue %r on %s", settings.task_queue, target(settings).describe())
-    async with worker:
+    log.info(
+        "worker polling task queue %r (uploads: %r) on %s",
+        settings.task_queue,
+        deps.staging.task_queue,
+        target(settings).describe(),
+    )
+    if runtime is not None:
+        log.info(
+            "metrics at http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
+        )
+    async with uploads, worker:
         await stop.wait()
         log.info("shutting down")
     deps.probes.close()
+    deps.staging.close()
 
 
 if __name__ == "__main__":

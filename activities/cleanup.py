@@ -77,6 +77,8 @@ class InUse:
     def add(self, job: Job, running: bool) -> None:
         if running:
             self.jobs.add(job.id)
+            if job.retry_of:  # a retry run writes into the folder of the job it retries
+                self.jobs.add(job.retry_of)
             for url in [job.input.url, *(i.url for i in job.inputs)]:
                 if url and url.startswith(uploads.UPLOAD_SCHEME):
                     self.uploads.add((job.organization, url[len(uploads.UPLOAD_SCHEME) :]))

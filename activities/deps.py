@@ -1,10 +1,12 @@
-"""What every activity needs from the worker: the configured storage, scratch space and ffprobe."""
+"""What every activity needs from the worker: the configured storage, scratch space and ffprobe, and
+(on a worker that runs the upload step) its staging area for finished outputs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.scratch import StagingArea
 from activities.warm_ffprobe import WarmProbes
 from recast.infra.config import Settings
 from recast.infra.storage import Storage
@@ -15,6 +17,9 @@ class Deps:
     settings: Settings
     storage: Storage
     probes: WarmProbes
+    # Set by a worker that polls its own task queue for store_output: output activities then leave
+    # their results here for it instead of storing them themselves.
+    staging: StagingArea | None = None
 
     @property
     def scratch(self) -> Path:

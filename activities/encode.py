@@ -1,8 +1,9 @@
-"""encode_output: one rendition — encode, check it against what was asked, upload it.
+"""encode_output: one rendition — encode, check it against what was asked, then leave it in this worker's
+scratch for the upload step (store_output, on this worker's own task queue), or store it at once for a
+job started before the upload step existed.
 
-The rendition's file exists only on the worker that encoded it, so the upload is the last step of
-this same activity: a retry on another worker starts over from the input, never looks for a file
-that only a dead worker had.
+A retry on another worker starts over from the input, never looks for a file that only a dead worker
+had.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from activities.store import finish_file
 from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_key
@@ -34,7 +36,7 @@ class EncodeActivities:
             renditions.check_output(data, req.spec, plan, req.input_metadata)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
-            size = await self.deps.storage.adopt_file(key, dst)
+            size, staged = await finish_file(self.deps, req, dst, key)
             return EncodeResult(
                 storage_key=key,
                 file_size_bytes=size,
@@ -42,5 +44,6 @@ class EncodeActivities:
                 width=plan.width,
                 height=plan.height,
                 audio=renditions.audio_info(data),
+                staged=staged,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

@@ -1,7 +1,7 @@
 """encode_image and make_thumbnails: still images and thumbnail sets, each one ffmpeg process.
 
 Like encode_output: heartbeats carry progress, a cancel kills ffmpeg, the result is probed before it is
-stored, and the scratch folder goes whatever happens.
+staged for the upload step (or stored), and the working folder goes whatever happens.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from activities.store import finish_dir, finish_file
 from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.core.timeline import output_duration_s
@@ -34,9 +35,14 @@ class ImageActivities:
             images.check_image(await self.deps.probes.probe_raw(dst), ext, plan.width, plan.height)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, ext, req.path)
-            size = await self.deps.storage.adopt_file(key, dst)
+            size, staged = await finish_file(self.deps, req, dst, key)
             return EncodeResult(
-                storage_key=key, file_size_bytes=size, duration_ms=0, width=plan.width, height=plan.height
+                storage_key=key,
+                file_size_bytes=size,
+                duration_ms=0,
+                width=plan.width,
+                height=plan.height,
+                staged=staged,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure
 
@@ -71,7 +77,7 @@ class ImageActivities:
                 entry = thumbnails.INDEX_NAME
             progress.stage = "uploading"
             prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
-            files = await self.deps.storage.adopt_dir(prefix, folder)
+            files, staged = await finish_dir(self.deps, req, folder, prefix)
             return EncodeResult(
                 storage_key=prefix,
                 file_size_bytes=sum(f.size for f in files),
@@ -80,5 +86,6 @@ class ImageActivities:
                 height=plan.height,
                 files=files,
                 entry=entry,
+                staged=staged,
             )
         raise AssertionError("unreachable")

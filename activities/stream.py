@@ -1,9 +1,8 @@
 """package_stream: an hls/dash output — encode the whole ladder in one ffmpeg run, check the package,
-store its folder.
+then stage its folder for the upload step (or store it, for a job started before that step existed).
 
-Like encode_output, everything happens in this one activity on one worker (the package exists only
-in its scratch folder until stored), heartbeats carry the progress, a cancel kills ffmpeg, and the
-scratch folder is removed whatever happens.
+Like encode_output: heartbeats carry the progress, a cancel kills ffmpeg, and the working folder is
+removed whatever happens.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
+from activities.store import finish_dir
 from recast.core import contract
 from recast.core.job import AudioInfo
 from recast.core.payloads import EncodeRequest, EncodeResult
@@ -37,7 +37,7 @@ class StreamActivities:
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)
             progress.stage = "uploading"
             prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
-            files = await self.deps.storage.adopt_dir(prefix, package)
+            files, staged = await finish_dir(self.deps, req, package, prefix)
             top = max(plan.rungs, key=lambda r: r.width * r.height)
             audio = info.audio
             return EncodeResult(
@@ -56,5 +56,6 @@ class StreamActivities:
                 else None,
                 files=files,
                 entry=plan.entry,
+                staged=staged,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

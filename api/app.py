@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import cors, errors, metrics, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import events, files, jobs, optimize, presets, uploads
+from api.routes import batches, events, files, jobs, optimize, presets, templates, tus, uploads, webhooks
+from api.services.tus import TusResumableHeader
 from api.state import AppState
 from recast.infra import config
 from recast.infra.keys import KeyRing
@@ -46,8 +47,13 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     )
     app.state.recast = state  # read only through api/deps.py
     errors.install(app)
-    for module in (jobs, optimize, presets, events, files, uploads):
+    # Added before CORS, so it runs inside it: preflights answered by CORS need no tus header.
+    app.add_middleware(TusResumableHeader)
+    cors.install(app, settings.cors_origins)
+    for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus, templates, batches):
         app.include_router(module.router)
+    if settings.api_metrics:
+        metrics.install(app)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)
 

@@ -126,3 +126,10 @@ async def upload_rate_limit(org: Organization, limits: LimitsDep) -> None:
     window = f"{org}\0uploads"
     limits.check_rate(window, what="uploads", org=org)
     limits.submitted.setdefault(window, deque()).append(limits.clock())
+
+
+async def batch_rate_limit(org: Organization, limits: LimitsDep) -> None:
+    """For `POST /v1/batches`: one submission against the per-minute limit. Its jobs are not held to the
+    concurrent-jobs limit at submission (they wait in Temporal for workers like any queued job)."""
+    limits.check_rate(org)
+    limits.submitted.setdefault(org, deque()).append(limits.clock())

@@ -27,12 +27,15 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from recast.core import retries
 from recast.core.contract import (
+    BATCH_KEY,
     CREATED_AT_KEY,
     JOB_MEMO,
     ORGANIZATION_KEY,
     OUTPUT_ACTIVITIES,
     PRIORITY_KEY,
+    RETRY_OF_KEY,
     STATUS_KEY,
     UPDATE_CANCEL,
     WORKFLOW_TYPE,
@@ -85,6 +88,8 @@ class JobStore:
                         SearchAttributePair(STATUS_KEY, JobStatus.pending.value),
                         SearchAttributePair(PRIORITY_KEY, params.priority.value),
                         SearchAttributePair(CREATED_AT_KEY, params.created_at),
+                        *([SearchAttributePair(RETRY_OF_KEY, params.retry_of)] if params.retry_of else []),
+                        *([SearchAttributePair(BATCH_KEY, params.batch_id)] if params.batch_id else []),
                     ]
                 ),
                 priority=Priority(priority_key=params.priority.temporal_key),
@@ -143,7 +148,25 @@ class JobStore:
                 self._terminal.popitem(last=False)
         else:
             self._never_backwards(job)
-        return self._expiry(job)
+        return self._expiry(await self.with_retries(job))
+
+    async def with_retries(self, job: Job) -> Job:
+        """A partial or failed job merged with its retry runs (`{id}-r1`, …; recast/core/retries.py).
+        A job that may have been retried is read with one more describe, of the run after its last."""
+        if job.retry_of is not None or job.status not in retries.RETRYABLE:
+            return job
+        runs: list[Job] = []
+        for n in range(1, retries.MAX_RETRIES + 1):
+            run_id = retries.run_id(job.id, n)
+            run = self._terminal.get(run_id) or await self._shared_read(run_id)
+            if run is None or run.organization != job.organization:
+                break
+            if run.status.terminal:
+                self._terminal[run_id] = run
+            else:
+                self._never_backwards(run)
+            runs.append(run)
+        return retries.merged(job, runs)
 
     async def wait(self, job_id: str, organization: str, timeout_s: float) -> Job | None:
         """The finished Job, once the workflow has returned it, or None if that takes over `timeout_s`.
@@ -266,11 +289,24 @@ class JobStore:
         return job
 
     async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
+        params = await self._start_params(handle)
+        return initial_job(params) if params else None
+
+    async def start_params(self, job_id: str) -> JobParams | None:
+        """What the job was started with (its webhook secret, say, which the Job never shows)."""
+        try:
+            return await self._start_params(self.client.get_workflow_handle(job_id))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
+
+    async def _start_params(self, handle: WorkflowHandle) -> JobParams | None:
         async for event in handle.fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [params] = await self.client.data_converter.decode(payloads, [JobParams])
-                return initial_job(params)
+                return params  # type: ignore[no-any-return]
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:

@@ -52,6 +52,8 @@ SUBMIT_BODY = {
                                 "webhook_url",
                                 "webhook_secret",
                                 "output_path_template",
+                                "template",
+                                "template_version",
                             )
                         },
                     },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recast.core.contract import ORGANIZATION_KEY, STATUS_KEY, WORKFLOW_TYPE
+from recast.core.contract import BATCH_KEY, ORGANIZATION_KEY, RETRY_OF_KEY, STATUS_KEY, WORKFLOW_TYPE
 from recast.core.job import JobStatus
 
 
@@ -12,9 +12,15 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def base_query(org: str, status: JobStatus | None) -> str:
-    """The organization's jobs (with `status`, only those)."""
-    query = f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)}"
+def base_query(org: str, status: JobStatus | None, batch_id: str | None = None) -> str:
+    """The organization's jobs (with `status`, only those; with `batch_id`, only that batch's). A retry
+    run is not a job of its own (the job shows it in `attempts`), so it is left out."""
+    query = (
+        f"WorkflowType = {quote(WORKFLOW_TYPE)} AND {ORGANIZATION_KEY.name} = {quote(org)}"
+        f" AND {RETRY_OF_KEY.name} IS NULL"
+    )
+    if batch_id is not None:
+        query += f" AND {BATCH_KEY.name} = {quote(batch_id)}"
     if status is not None:
         query += f" AND {STATUS_KEY.name} = {quote(status.value)}"
     return query

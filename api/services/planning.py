@@ -117,6 +117,8 @@ def job_settings(settings: Settings, base_url: str, local_storage: bool) -> JobS
         confirmation_timeout_s=settings.confirmation_timeout_s,
         webhook_retry_s=settings.webhook_retry_s,
         max_duration_s=settings.max_duration_s,
+        upload_attempts=settings.upload_attempts,
+        upload_pickup_timeout_s=settings.upload_pickup_timeout_s,
     )
 
 

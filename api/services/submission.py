@@ -18,9 +18,10 @@ from api.limits import Slot
 from api.multipart_stream import StoredUpload, parse_form
 from api.services import planning
 from api.services.inputs import resolve_input, resolve_numbered
+from api.services.templates import Templates
 from recast.core import ids
-from recast.core.job import Job
-from recast.core.payloads import InputSource
+from recast.core.job import Job, TemplateRef
+from recast.core.payloads import InputSource, JobParams
 from recast.core.requests import JobCreate
 from recast.infra.config import Settings
 from recast.infra.storage import Storage, input_key
@@ -51,21 +52,7 @@ class Submissions:
         job_id = ids.job_id()
         raw, upload = await self._read(request, org, job_id)
         try:
-            req = planning.validate(raw, model, upload is not None, header_key)
-            await planning.check_targets(req, self.settings)
-            source, sources = await self._sources(req, org, upload)
-            if req.idempotency_key is not None:
-                job_id = ids.idempotent_job_id(org, req.idempotency_key)
-            local = self.storage.local_root is not None
-            params = planning.job_params(
-                req,
-                job_id,
-                org,
-                source,
-                sources,
-                datetime.now(UTC),
-                planning.job_settings(self.settings, self.base_url, local),
-            )
+            params = await self.plan(raw, org, model, upload, header_key, job_id)
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
         except BaseException:
@@ -75,6 +62,39 @@ class Submissions:
         if upload and not created:
             await self.storage.delete(upload.key)  # the existing job has its own input
         return job, created
+
+    async def plan(
+        self,
+        raw: dict[str, object],
+        org: str,
+        model: type[JobCreate],
+        upload: StoredUpload | None,
+        header_key: str | None,
+        job_id: str,
+        created_at: datetime | None = None,
+        batch_id: str | None = None,
+    ) -> JobParams:
+        """A submission's fields → the JobParams its workflow starts with: its template applied, checked
+        (every refusal a 400), its inputs resolved."""
+        raw, template = await Templates(self.storage).applied(org, raw)
+        req = planning.validate(raw, model, upload is not None, header_key)
+        await planning.check_targets(req, self.settings)
+        source, sources = await self._sources(req, org, upload)
+        if req.idempotency_key is not None:
+            job_id = ids.idempotent_job_id(org, req.idempotency_key)
+        local = self.storage.local_root is not None
+        params = planning.job_params(
+            req,
+            job_id,
+            org,
+            source,
+            sources,
+            created_at or datetime.now(UTC),
+            planning.job_settings(self.settings, self.base_url, local),
+        )
+        params.template = TemplateRef(name=template.name, version=template.version) if template else None
+        params.batch_id = batch_id
+        return params
 
     async def _read(
         self, request: Request, org: str, job_id: str

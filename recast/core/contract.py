@@ -30,8 +30,10 @@ from recast.core.payloads import (
     EncodeResult,
     FetchRequest,
     FetchResult,
+    JobParams,
     SignedUrl,
     SignRequest,
+    StagedOutput,
 )
 from recast.core.webhooks import WebhookDelivery
 
@@ -43,6 +45,10 @@ WORKFLOW_TYPE = "TranscodeJob"
 TASK_QUEUE_DEFAULT = "recast"
 """The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
 parent workflow in another project names it too: `recast.client.child`)."""
+
+REDELIVERY_WORKFLOW_TYPE = "WebhookRedelivery"
+"""A short workflow that sends one webhook delivery again (`POST …/webhooks/{id}/redeliver`), for a
+running or a finished job alike: it runs `deliver_webhook`, retried like the first delivery."""
 
 JOB_MEMO = "job"
 """The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""
@@ -62,6 +68,15 @@ CLEANUP_WORKFLOW_TYPE = "RecastCleanup"
 
 # The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
 
+BATCH_WORKFLOW_TYPE = "BatchJob"
+"""The workflow type of a batch: one per batch, its ID the batch ID, its jobs its child workflows."""
+
+BATCH_MEMO = "batch"
+"""The memo key under which a BatchJob publishes its Batch."""
+
+QUERY_BATCH = "batch"
+"""Query: the Batch as its workflow holds it. Its cancel is the `cancel` update (UPDATE_CANCEL)."""
+
 # ---------------------------------------------------------------- activities --------------------------------
 
 FETCH_INPUT = "fetch_input"
@@ -72,6 +87,8 @@ ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
+LOAD_BATCH_PAGE = "load_batch_page"
+STORE_OUTPUT = "store_output"
 CLEANUP_STORAGE = "cleanup_storage"
 
 
@@ -127,6 +144,19 @@ async def deliver_webhook(delivery: WebhookDelivery) -> int:
     _declared_only()
 
 
+@activity.defn(name=LOAD_BATCH_PAGE)
+async def load_batch_page(key: str) -> list[JobParams]:
+    """One stored page of a batch's jobs (what each child workflow starts with)."""
+    _declared_only()
+
+
+@activity.defn(name=STORE_OUTPUT)
+async def store_output(staged: StagedOutput) -> int:
+    """Store an output an output activity left in its worker's scratch; returns the bytes stored. Runs
+    on that worker's own task queue (`StagedOutput.task_queue`), the only place the files are."""
+    _declared_only()
+
+
 @activity.defn(name=CLEANUP_STORAGE)
 async def cleanup_storage(params: CleanupParams) -> CleanupReport:
     """Delete expired job folders, uploads and templated outputs, skipping what running jobs use."""
@@ -151,9 +181,16 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     **OUTPUT_ACTIVITIES,
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
+    STORE_OUTPUT: store_output,
+    LOAD_BATCH_PAGE: load_batch_page,
     CLEANUP_STORAGE: cleanup_storage,
 }
-"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register."""
+"""Every activity the workflows (TranscodeJob, BatchJob, RecastCleanup) call, by name: what a worker must register
+(store_output on its own worker-specific task queue, the others on the shared one)."""
+
+UPLOAD_STEP_PATCH = "upload-as-own-step"
+"""`workflow.patched` ID of the upload step: jobs that reached their encodes before it was deployed
+replay the encode-and-store-in-one-activity path (docs/workflow-changes.md)."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has
@@ -164,6 +201,10 @@ STATUS_KEY = SearchAttributeKey.for_keyword("RecastStatus")
 ORGANIZATION_KEY = SearchAttributeKey.for_keyword("RecastOrganization")
 PRIORITY_KEY = SearchAttributeKey.for_keyword("RecastPriority")
 CREATED_AT_KEY = SearchAttributeKey.for_datetime("RecastCreatedAt")
+# A batch's jobs carry its ID (GET /v1/batches/{id} lists them); a retry run carries the job it retries
+# (job listings leave retry runs out: the job itself shows them in `attempts`).
+BATCH_KEY = SearchAttributeKey.for_keyword("RecastBatch")
+RETRY_OF_KEY = SearchAttributeKey.for_keyword("RecastRetryOf")
 
 # name → the type the dev server's `--search-attribute` flag and the operator API call it
 SEARCH_ATTRIBUTES = {
@@ -171,4 +212,6 @@ SEARCH_ATTRIBUTES = {
     ORGANIZATION_KEY.name: "Keyword",
     PRIORITY_KEY.name: "Keyword",
     CREATED_AT_KEY.name: "Datetime",
+    BATCH_KEY.name: "Keyword",
+    RETRY_OF_KEY.name: "Keyword",
 }

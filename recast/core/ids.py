@@ -1,4 +1,4 @@
-"""Identifiers: `job_…` (also the workflow ID) and `out_…`."""
+"""Identifiers: `job_…` (also the workflow ID), `out_…` and `bat_…` (a batch, also its workflow ID)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,7 @@ def idempotent_job_id(organization: str, key: str) -> str:
     workflow-ID uniqueness makes the second submission find the first; other organizations never collide."""
     digest = hashlib.sha256(f"{organization}\0{key}".encode()).hexdigest()
     return "job_" + digest[:20]
+
+
+def batch_id() -> str:
+    return "bat_" + secrets.token_hex(10)

@@ -45,6 +45,7 @@ class Stage(StrEnum):
     probing = "probing"
     awaiting_confirmation = "awaiting_confirmation"
     encoding = "encoding"
+    uploading = "uploading"
     finalizing = "finalizing"
     done = "done"
 
@@ -56,6 +57,8 @@ STAGE_PROGRESS: dict[Stage, tuple[int, int]] = {
     Stage.probing: (10, 15),
     Stage.awaiting_confirmation: (15, 15),
     Stage.encoding: (15, 95),
+    # Every output encoded, some still being stored: encoded outputs count as 99 % done.
+    Stage.uploading: (94, 95),
     Stage.finalizing: (95, 100),
     Stage.done: (100, 100),
 }
@@ -177,6 +180,24 @@ class Execution(BaseModel):
     total_duration_ms: int | None = None
 
 
+class Attempt(BaseModel):
+    """One run of a job: the first (attempt 0, the job itself) or a retry of its failed outputs."""
+
+    attempt: int = Field(description="0 for the job's first run, then 1, 2, … for each retry.")
+    job_id: str = Field(description="The run's own ID: the job's, or `{job_id}-r{n}` for retry n.")
+    status: JobStatus
+    outputs: list[str] = Field(description="IDs of the outputs this run made (a retry: the retried ones).")
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class TemplateRef(BaseModel):
+    """The template (and its version) a job was made from."""
+
+    name: str
+    version: int
+
+
 class Job(BaseModel):
     id: str
     organization: str
@@ -228,6 +249,16 @@ class Job(BaseModel):
         "answer 410 `expired`.",
     )
     execution: Execution = Field(default_factory=Execution)
+    template: TemplateRef | None = Field(default=None, description="The template the job was made from.")
+    batch_id: str | None = Field(default=None, description="The batch the job belongs to.")
+    retry_of: str | None = Field(
+        default=None, description="On a retry run (`{job_id}-r{n}`): the job it retries."
+    )
+    attempt: int = Field(default=0, description="0 for a job's first run, n for its retry n.")
+    attempts: list[Attempt] = Field(
+        default_factory=list,
+        description="On a retried job: every run, first to last; outputs show the latest run's result.",
+    )
 
 
 def savings(input_bytes: int, output_bytes: int) -> tuple[int, float | None]:

@@ -9,7 +9,16 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from recast.core.formats import CONTENT_TYPES
-from recast.core.job import AudioInfo, InputInfo, InputMetadata, Job, JobInput, Output, OutputFile
+from recast.core.job import (
+    AudioInfo,
+    InputInfo,
+    InputMetadata,
+    Job,
+    JobInput,
+    Output,
+    OutputFile,
+    TemplateRef,
+)
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 
@@ -38,6 +47,10 @@ class JobSettings(BaseModel):
     webhook_retry_s: float = 3600.0
     # RECAST_MAX_DURATION: each input is held to it at probe, a join's joined output here.
     max_duration_s: float = 4 * 3600.0
+    # The upload step (store_output on the encoding worker's own queue): its attempts, and how long it
+    # may wait for that worker to pick it up before the output is encoded again elsewhere.
+    upload_attempts: int = 8
+    upload_pickup_timeout_s: float = 60.0
 
 
 class PlannedOutput(BaseModel):
@@ -71,6 +84,12 @@ class JobParams(BaseModel):
     idempotency_key: str | None = None
     webhook: Webhook | None = None
     settings: JobSettings = Field(default_factory=JobSettings)
+    template: TemplateRef | None = None
+    batch_id: str | None = None
+    retry_of: str | None = Field(
+        default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
+    )
+    attempt: int = 0
 
 
 def initial_job(params: JobParams) -> Job:
@@ -100,6 +119,10 @@ def initial_job(params: JobParams) -> Job:
         webhook_url=params.webhook.url if params.webhook else None,
         created_at=params.created_at,
         updated_at=params.created_at,
+        template=params.template,
+        batch_id=params.batch_id,
+        retry_of=params.retry_of,
+        attempt=params.attempt,
     )
 
 
@@ -135,6 +158,22 @@ class EncodeRequest(BaseModel):
         default_factory=list, description="A join's inputs in order (empty: just input_key)."
     )
     clip: Clip | None = Field(default=None, description="Resolved: end set and within the input.")
+    stage_upload: bool = Field(
+        default=False,
+        description="Leave the result in the worker's scratch for store_output instead of storing it "
+        "(set by workflows with the upload step; a worker without an upload queue stores it anyway).",
+    )
+
+
+class StagedOutput(BaseModel):
+    """An output made and checked, waiting in one worker's scratch to be stored (store_output)."""
+
+    task_queue: str = Field(description="The worker's own task queue: the only one that has the files.")
+    path: str = Field(description="The file, or the folder of a folder output, in that worker's scratch.")
+    key: str = Field(description="The storage key of a file; the prefix (ending in `/`) of a folder.")
+    folder: bool = False
+    job_id: str
+    output_id: str
 
 
 class EncodeResult(BaseModel):
@@ -146,6 +185,7 @@ class EncodeResult(BaseModel):
     audio: AudioInfo | None = None
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
+    staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
 
 
 class EncodeProgress(BaseModel):

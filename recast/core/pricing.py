@@ -123,3 +123,9 @@ def actual(outputs: list[Output], priority: Priority) -> float:
                 per_minute = rate(v.codec, out.height, v.quality, priority)
             total += out.duration_ms / 60_000 * per_minute
     return round(total, 4)
+
+
+def total(costs: list[float | None]) -> float | None:
+    """The sum of several jobs' costs (a batch, a retried job's runs); None when none is known yet."""
+    known = [c for c in costs if c is not None]
+    return round(sum(known), 4) if known else None

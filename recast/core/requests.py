@@ -65,6 +65,7 @@ def _input_url(value: str | None, field: str = "input_url") -> str | None:
     return value
 
 
+TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_INPUTS = 10
 # The shortest clip (and the shortest piece of an input a join keeps): below this an encoder may get
 # no frame at all.
@@ -160,6 +161,17 @@ class JobCreate(Strict):
         max_length=512,
         description="Where outputs are stored under your organization's prefix; variables: "
         + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
+    )
+
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=TEMPLATE_NAME_PATTERN,
+        description="A template's name (`/v1/templates`): the job takes every field it does not give from "
+        "the template's latest version; giving a field the template locks is a 400.",
+    )
+    template_version: int | None = Field(
+        default=None, ge=1, description="With `template`: use this version instead of the latest."
     )
 
     @model_validator(mode="after")

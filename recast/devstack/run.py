@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from recast.devstack.stack import Stack, port_taken, wait_for_port
@@ -39,6 +40,15 @@ def say(text: str, err: bool = False) -> None:
 def taken_ports(settings: Settings, dev_server: bool) -> list[str]:
     """Each port this run needs that something else holds, named with its setting."""
     wanted = [(settings.host, settings.port, "API", "RECAST_PORT")]
+    if settings.worker_metrics_port:
+        wanted.append(
+            (
+                settings.worker_metrics_host,
+                settings.worker_metrics_port,
+                "worker metrics",
+                "RECAST_WORKER_METRICS_PORT",
+            )
+        )
     if dev_server:
         wanted += [
             ("127.0.0.1", settings.dev_temporal_port, "Temporal dev server", "RECAST_DEV_TEMPORAL_PORT"),
@@ -65,14 +75,19 @@ def check_temporal(settings: Settings) -> str | None:
     return None
 
 
-def banner(base: str, temporal_line: str, data_dir: str, api_key: str) -> str:
+def banner(settings: Settings, base: str, temporal_line: str, data_dir: Path, api_key: str) -> str:
+    webhook_key = data_dir / "webhook.key"  # where load() keeps the generated secret
     return "\n".join(
         [
             "",
             "Recast is running.",
             f"  API          {base}   (OpenAPI docs: {base}/docs)",
             f"  Temporal     {temporal_line}",
+            f"  metrics      {metrics_where(settings, base)}",
             f"  data dir     {data_dir}",
+            f"  webhooks     signed with the secret in {webhook_key}"
+            if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
+            else "  webhooks     signed with RECAST_WEBHOOK_SECRET",
             f"  API key      {api_key}   (org: default)"
             if api_key
             else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",
@@ -131,7 +146,7 @@ def main() -> int:
         stack.start_worker()
         stack.start_api(host, port)
         wait_for_port(host, port)
-        say(banner(f"http://{host}:{port}", temporal_line, str(data_dir), api_key))
+        say(banner(settings, f"http://{host}:{port}", temporal_line, data_dir, api_key))
         while True:
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
@@ -149,6 +164,14 @@ def main() -> int:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
         stack.stop()
+
+
+def metrics_where(settings: Settings, base: str) -> str:
+    """Where `make run`'s Prometheus metrics are (docs/operations.md, Metrics and dashboards)."""
+    where = [f"{base}/metrics (API)"] if settings.api_metrics else []
+    if settings.worker_metrics_port:
+        where.append(f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics (worker)")
+    return ", ".join(where) or "off"
 
 
 if __name__ == "__main__":

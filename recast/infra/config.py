@@ -10,9 +10,11 @@ to the API over HTTP and must not need (or create) the server's settings.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from recast.core import webhooks
 from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.infra import keys, net
 from recast.infra.config_text import explain
@@ -37,14 +40,20 @@ class ConfigError(ValueError):
     """Bad RECAST_* values: one line per variable, naming it, what it allows and what it got."""
 
 
-def read_or_create_secret(path: Path, prefix: str = "") -> str:
-    """A random secret persisted at `path`; created once, atomically, so concurrent processes agree."""
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes."""
+    return webhooks.SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def read_or_create_secret(path: Path, prefix: str = "", new: Callable[[], str] | None = None) -> str:
+    """A random secret persisted at `path` (`new()`, or `prefix` + random text); created once,
+    atomically, so concurrent processes agree."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = prefix + secrets.token_urlsafe(32)
+    value = new() if new else prefix + secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -247,6 +256,19 @@ class Settings(BaseSettings):
         "tokens are always signed with `RECAST_SIGNING_SECRET`.",
         json_schema_extra=_extra(allowed="comma-separated list"),
     )
+    webhook_secret: str = Field(
+        default="",
+        description="Standard Webhooks signing secret (`whsec_` + base64 of 24–64 random bytes): every "
+        "delivery's `webhook-signature`; the workers sign, receivers verify.",
+        json_schema_extra=_extra(default="generated into `$RECAST_DATA_DIR/webhook.key`"),
+    )
+    webhook_secrets_previous: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias="RECAST_WEBHOOK_SECRET_PREVIOUS",
+        description="Former webhook secrets, during a rotation: deliveries carry a signature with each "
+        "(space-separated in `webhook-signature`), so receivers still on an old secret verify them.",
+        json_schema_extra=_extra(allowed="comma-separated list"),
+    )
     url_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="CIDRs, IPs or host names, each optionally `:port` (`10.0.0.0/8`, `127.0.0.1:8080`, "
@@ -258,6 +280,15 @@ class Settings(BaseSettings):
         default="",
         description="Base of the download URLs the API hands out.",
         json_schema_extra=_extra(default="the request's own base URL"),
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Web origins (`https://app.example.com`, scheme, host and port as a browser sends them) "
+        "allowed to call the API, upload (`/v1/uploads`, `/v1/tus/`) and read `/v1/files/…` from their "
+        "pages (CORS); `*` allows any origin.",
+        json_schema_extra=_extra(
+            default="none: no cross-origin browser access", allowed="comma-separated list"
+        ),
     )
     url_ttl_s: int = Field(
         default=3600,
@@ -303,6 +334,20 @@ class Settings(BaseSettings):
         ),
     )
     encode_attempts: int = Field(default=3, ge=1, description="Attempts per rendition before it fails.")
+    upload_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Attempts to store a finished rendition (with backoff) before it fails; the encode is "
+        "not repeated for them.",
+    )
+    upload_pickup_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="RECAST_UPLOAD_PICKUP_TIMEOUT",
+        description="Seconds the upload of a finished rendition waits for the worker that encoded it (the "
+        "only one with the file) to pick it up; past that the worker is taken as gone and the rendition "
+        "is encoded again on another.",
+    )
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
     scratch_dir: Path = Field(
         default_factory=lambda data: Path(data.get("data_dir", "var")) / "scratch",
@@ -348,6 +393,25 @@ class Settings(BaseSettings):
         "seconds.",
     )
 
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus endpoint (`/metrics`: the Temporal SDK's `temporal_*` "
+        "metrics and Recast's `recast_*`); `0`: no endpoint, nothing recorded.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's metrics endpoint listens on (`0.0.0.0` for a scraper on another "
+        "host or container).",
+    )
+    api_metrics: bool = Field(
+        default=True,
+        description="Serve the API's Prometheus metrics at `/metrics` (requests, submissions, rejections); "
+        "`false`: no route, nothing recorded.",
+        json_schema_extra=_extra(default="`true`", allowed="`true` or `false` (also `1`/`0`, `yes`/`no`)"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -360,13 +424,28 @@ class Settings(BaseSettings):
         # Arguments, then the environment; no .env or secrets directory: Recast never read them.
         return init_settings, _Environment(settings_cls)
 
-    @field_validator("signing_secrets_previous", "url_allowlist", mode="before")
+    @field_validator(
+        "signing_secrets_previous", "url_allowlist", "webhook_secrets_previous", "cors_origins", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """A variable's `a, b,` → ("a", "b"): items stripped, empty ones dropped; a tuple passes as given."""
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("webhook_secret", "webhook_secrets_previous")
+    @classmethod
+    def _whsec(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for secret in (value,) if isinstance(value, str) else value:
+            if secret:
+                webhooks.secret_bytes(secret)  # ValueError naming what is wrong
+        return value
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The secrets deliveries are signed with: the current one first, then the previous ones."""
+        return tuple(s for s in (self.webhook_secret, *self.webhook_secrets_previous) if s)
 
     @field_validator("job_retention_s", "output_ttl_s", "cleanup_interval_s", mode="before")
     @classmethod
@@ -384,6 +463,15 @@ class Settings(BaseSettings):
     def _hash_keys(cls, value: Any) -> Any:
         """The variable's `key=org,…` → {sha256: org}; a dict (already hashes) passes as given."""
         return keys.parse_env(value) if isinstance(value, str) else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an origin as a browser sends it (`Origin:` never has a path or a trailing slash)."""
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+/?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com (no path)")
+        return tuple(o.rstrip("/") for o in value)
 
     @field_validator("public_url")
     @classmethod
@@ -407,6 +495,9 @@ def load() -> Settings:
     if not settings.signing_secret:
         secret = read_or_create_secret(settings.data_dir / "signing.key")
         settings = settings.model_copy(update={"signing_secret": secret})
+    if not settings.webhook_secret:
+        secret = read_or_create_secret(settings.data_dir / "webhook.key", new=new_webhook_secret)
+        settings = settings.model_copy(update={"webhook_secret": secret})
     return settings
 
 

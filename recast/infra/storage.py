@@ -3,8 +3,11 @@
 Backends (`RECAST_STORAGE_URL`): `fs://path` (default), `memory://` (tests), `s3://bucket/prefix`,
 `gs://bucket/prefix`; credentials and endpoints come from Settings (docs/configuration.md).
 
-Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`
-and `{organization}/uploads/{upload_id}/…`, so each organization's files live under its own prefix.
+Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`,
+`{organization}/jobs/{job_id}/webhooks/…` (recast/infra/webhook_log.py), `{organization}/uploads/{upload_id}/…`,
+`{organization}/templates/{name}/v{version}.json` (saved job templates) and
+`{organization}/batches/{batch_id}/page-{n}.json` (a batch's job requests), so each organization's files
+live under its own prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import opendal
@@ -88,6 +93,20 @@ def output_prefix(organization: str, job_id: str, output_id: str, path: str | No
     if path:
         return f"{organization}/outputs/{path.rstrip('/')}/"
     return f"{organization}/jobs/{job_id}/outputs/{output_id}/"
+
+
+def template_prefix(organization: str, name: str | None = None) -> str:
+    """Where an organization's templates (or one template's versions) are kept."""
+    return f"{organization}/templates/" + (f"{name}/" if name is not None else "")
+
+
+def template_key(organization: str, name: str, version: int) -> str:
+    # Zero-padded: a listing sorted by name is sorted by version.
+    return f"{template_prefix(organization, name)}v{version:06d}.json"
+
+
+def batch_page_key(organization: str, batch_id: str, page: int) -> str:
+    return f"{organization}/batches/{batch_id}/page-{page:04d}.json"
 
 
 def upload_prefix(organization: str, upload_id: str) -> str:
@@ -165,6 +184,16 @@ def _gcs_credential(value: str) -> tuple[str, str]:
     except OSError:
         pass
     raise ValueError("RECAST_GCS_CREDENTIAL is neither base64 of a service-account JSON nor a path to one")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a stored object's stat says: its size, an entity tag and when it was last modified."""
+
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    store_etag: bool  # the ETag is the store's own (it can check it on a read)
 
 
 class Storage:
@@ -308,8 +337,33 @@ class Storage:
                 read += len(chunk)
         return read
 
-    async def iter_bytes(self, key: str) -> AsyncIterator[bytes]:
-        reader = await self.op.open(key, "rb")
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size and validators of an object (None when there is none): the store's ETag where it keeps
+        one (S3, GCS), else one made of size and modification time, as web servers make them (fs)."""
+        try:
+            meta = await self.op.stat(key)
+        except opendal.exceptions.NotFound:
+            return None
+        size, modified = int(meta.content_length), meta.last_modified
+        etag = meta.etag
+        if etag:
+            etag = etag if etag.startswith(('"', "W/")) else f'"{etag}"'
+        elif modified is not None:
+            etag = f'"{size:x}-{int(modified.timestamp() * 1_000_000):x}"'
+        return ObjectInfo(size=size, etag=etag, last_modified=modified, store_etag=bool(meta.etag))
+
+    async def iter_bytes(
+        self, key: str, offset: int = 0, size: int | None = None, if_match: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks, or `size` bytes from `offset` (a ranged read on the store: on S3
+        and GCS one ranged GET, not the whole object). `if_match`: the store's ETag the object must
+        still have, so a range is never cut from a newer object than the one its headers described."""
+        options: dict[str, Any] = {}
+        if offset or size is not None:
+            options = {"offset": offset, "size": size} if size is not None else {"offset": offset}
+        if if_match and self.op.capability().read_with_if_match:
+            options["if_match"] = if_match
+        reader = await self.op.open(key, "rb", **options)
         try:
             while chunk := await reader.read(CHUNK):
                 yield bytes(chunk)
@@ -318,6 +372,50 @@ class Storage:
 
     async def delete(self, key: str) -> None:
         await self.op.delete(key)
+
+    async def write_bytes(self, key: str, data: bytes) -> None:
+        """Write a small object (a JSON record) whole."""
+        await self.op.write(key, data)
+
+    async def create_bytes(self, key: str, data: bytes) -> bool:
+        """Write a small object only if there is none at `key` yet: False when there is. On a backend
+        without conditional writes, a plain write (the last of two racing writers wins)."""
+        try:
+            await self.op.write(key, data, if_not_exists=True)
+        except opendal.exceptions.ConditionNotMatch:
+            return False
+        except opendal.exceptions.Unsupported:
+            if await self.size(key) is not None:
+                return False
+            await self.op.write(key, data)
+        return True
+
+    async def read_bytes(self, key: str) -> bytes | None:
+        """A small object whole, or None when there is none."""
+        try:
+            return bytes(await self.op.read(key))
+        except opendal.exceptions.NotFound:
+            return None
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under `prefix` (a folder, ending in `/`), at any depth, sorted."""
+        keys = []
+        try:
+            async for entry in await self.op.scan(prefix):
+                if not entry.path.endswith("/"):
+                    keys.append(entry.path)
+        except opendal.exceptions.NotFound:
+            return []
+        return sorted(keys)
+
+
+def describe_dir(directory: Path) -> list[OutputFile]:
+    """Every file under `directory` as adopt_dir would store it (name, size, content type), sorted by name."""
+    files = []
+    for path in _files_under(directory):
+        name = path.relative_to(directory).as_posix()
+        files.append(OutputFile(name=name, size=path.stat().st_size, content_type=content_type_for(name)))
+    return files
 
 
 def _files_under(directory: Path) -> list[Path]:

@@ -27,6 +27,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, DataSource
+from temporalio.runtime import Runtime
 from temporalio.service import PayloadLimitsConfig, RPCError
 
 from recast.core.contract import SEARCH_ATTRIBUTES
@@ -141,9 +142,12 @@ def _profile_name(env: Mapping[str, str]) -> str:
     return f"profile {name!r} of {file}"
 
 
-async def connect(settings: Settings, env: Mapping[str, str] | None = None) -> Client:
-    """A client on the configured Temporal, with the pydantic data converter. A failure is raised as
-    TemporalConnectionError naming the address, namespace and TLS settings it tried, and why."""
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, env: Mapping[str, str] | None = None
+) -> Client:
+    """A client on the configured Temporal, with the pydantic data converter, on `runtime` (the worker's
+    serves its metrics; None: the SDK's default runtime). A failure is raised as TemporalConnectionError
+    naming the address, namespace and TLS settings it tried, and why."""
     where = target(settings, env)
     if where.source.startswith("RECAST_"):
         log.warning("RECAST_TEMPORAL_ADDRESS is deprecated: set TEMPORAL_ADDRESS (see docs/temporal.md)")
@@ -159,6 +163,7 @@ async def connect(settings: Settings, env: Mapping[str, str] | None = None) -> C
             # output: the SDK's default warning at 2 KiB would fire for any job with two outputs. The
             # server refuses memos only past 2 MiB; warn when one is far past the usual size.
             payload_limits=PayloadLimitsConfig(memo_warn_size=MEMO_WARN_BYTES),
+            runtime=runtime,
             **kwargs,
         )
     except Exception as exc:  # the SDK raises RuntimeError for transport and TLS failures

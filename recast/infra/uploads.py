@@ -31,6 +31,8 @@ class UploadManifest(BaseModel):
     key: str  # where the bytes go
     created_at: datetime
     expires_at: datetime  # of the upload URL; the uploaded object itself stays usable
+    tus: bool = False  # created through `/v1/tus/` (its bytes arrive as tus PATCHes: recast/infra/tus.py)
+    tus_metadata: str | None = None  # its `Upload-Metadata` as sent, which tus' HEAD answers must repeat
 
 
 class UploadError(Exception):

@@ -46,7 +46,7 @@ def test_upload_two_renditions_completes_and_downloads(
     assert (mp4["status"], webm["status"]) == ("completed", "completed")
     resp = api.download(done["id"], mp4["id"], tmp_path / "out.mp4")
     assert resp.headers["content-type"] == "video/mp4"
-    assert resp.headers["cache-control"] == "no-store"
+    assert resp.headers["cache-control"] == "private, no-cache"  # kept by the browser, revalidated (ETag)
     assert resp.headers["content-disposition"] == 'attachment; filename="small-480p-h264.mp4"'
     assert int(resp.headers["content-length"]) == mp4["file_size_bytes"]
     # 360p input asked for 480p: never upscaled.

@@ -50,7 +50,7 @@ def server_name(env: dict[str, str]) -> str:
     """Connect and ask the server who it is: proof the whole gRPC path works."""
 
     async def ask() -> str:
-        client = await connect(Settings(), env)
+        client = await connect(Settings(), env=env)
         info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
         return str(info.server_version)
 

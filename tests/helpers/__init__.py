@@ -18,9 +18,10 @@ from tests.helpers.media import (
     stream,
     thumbnail_inputs,
 )
+from tests.helpers.metrics import Scrape, delta
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
-from tests.helpers.servers import Server, moto_s3, serving
+from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
 from tests.helpers.stacks import (
     API_KEY,
     MAX_UPLOAD,
@@ -50,6 +51,8 @@ __all__ = [
     "TERMINAL",
     "WEBHOOK_SECRET",
     "Api",
+    "Receiver",
+    "Scrape",
     "Server",
     "activity_attempts",
     "add_key",
@@ -57,6 +60,7 @@ __all__ = [
     "colour_of",
     "colour_strip",
     "delivery",
+    "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
@@ -72,6 +76,7 @@ __all__ = [
     "picture_box",
     "place_input",
     "probe",
+    "receiving",
     "request",
     "request_models",
     "second_api",

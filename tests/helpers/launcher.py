@@ -43,6 +43,8 @@ class Launcher:
             "RECAST_DEV_UI_PORT": free_port(),
         }
         ports |= {k: int(v) for k, v in env.items() if k in ports}
+        # No worker metrics endpoint: its default port is shared by everyone on this machine.
+        env = {"RECAST_WORKER_METRICS_PORT": "0", **env}
         full = clean_env(RECAST_DATA_DIR=str(data_dir), **{**env, **{k: str(v) for k, v in ports.items()}})
         proc = subprocess.Popen(
             [sys.executable, "-m", "recast.devstack.run"],

@@ -1,6 +1,7 @@
 """A loopback HTTP server that serves files and answers `/redirect?to=URL` with a 302, recording every
-request's path and Host: the SSRF tests follow redirects with it, in and out of a stack. And moto's S3
-server on loopback, for the tests of S3 storage."""
+request's path and Host: the SSRF tests follow redirects with it, in and out of a stack; a loopback
+webhook receiver that fails each delivery's first attempts; and moto's S3 server on loopback, for the
+tests of S3 storage."""
 
 from __future__ import annotations
 
@@ -66,6 +67,57 @@ def serving(files: Path) -> Iterator[Server]:
     thread.start()
     try:
         yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@dataclass
+class Receiver:
+    """A loopback webhook endpoint: answers `fail_first` 500s to each delivery id (`webhook-id`), then 200,
+    and records every request (lower-cased headers, raw body)."""
+
+    fail_first: int = 0
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    port: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/recast"
+
+    def of(self, delivery_id: str) -> list[tuple[dict[str, str], bytes]]:
+        with self.lock:
+            return [(h, b) for h, b in self.requests if h.get("webhook-id") == delivery_id]
+
+
+@contextlib.contextmanager
+def receiving(fail_first: int = 0) -> Iterator[Receiver]:
+    receiver = Receiver(fail_first)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with receiver.lock:
+                receiver.requests.append((headers, body))
+                seen = sum(
+                    1 for h, _ in receiver.requests if h.get("webhook-id") == headers.get("webhook-id")
+                )
+            self.send_response(500 if seen <= receiver.fail_first else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -43,6 +43,9 @@ STACK_ENV = {
     # The tests' input and webhook servers listen on loopback, which Recast refuses by default (SSRF);
     # tests/e2e/test_ssrf.py runs a stack without this.
     "RECAST_URL_ALLOWLIST": "127.0.0.1/32",
+    # No worker metrics endpoint (its default port, 9464, is `make run`'s, and some stacks run several
+    # workers); tests/e2e/test_metrics.py gives its worker a free port.
+    "RECAST_WORKER_METRICS_PORT": "0",
 }
 
 

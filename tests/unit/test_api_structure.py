@@ -31,6 +31,7 @@ TOKEN_OPERATIONS = {
     ("get", "/v1/files/{token}/{name}"),
     ("head", "/v1/uploads/{upload_id}"),
     ("put", "/v1/uploads/{upload_id}"),
+    ("options", "/v1/tus/"),  # tus discovery: what the server supports, asked before any key is sent
 }
 
 

@@ -168,7 +168,7 @@ def test_secrets_come_from_the_environment_and_are_required(services: dict[str, 
     # The API hands out download URLs the workers signed: both must get the same secret, never a default.
     for name in RECAST_SERVICES:
         env = environment(services[name])
-        for var in ("RECAST_API_KEYS", "RECAST_SIGNING_SECRET"):
+        for var in ("RECAST_API_KEYS", "RECAST_SIGNING_SECRET", "RECAST_WEBHOOK_SECRET"):
             assert env[var].startswith("${" + var + ":?"), f"{name}: {var} must be required, got {env[var]!r}"
 
 

@@ -16,7 +16,7 @@ from activities.deps import Deps
 from recast.core import contract, output_activities
 from recast.core.formats import OutputType
 from recast.infra import config
-from workflows import cleanup, transcode
+from workflows import batch, cleanup, transcode
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def definition(fn: object) -> activity._Definition:
 
 
 def test_every_registered_activity_is_declared_with_the_same_name_and_types(deps: Deps) -> None:
-    implementations = worker.activities(deps)
+    implementations = worker.activities(deps) + worker.upload_activities(deps)
     registered = {definition(fn).name: definition(fn) for fn in implementations}
     assert len(registered) == len(implementations)  # no name registered twice
     assert set(registered) == set(contract.ACTIVITIES)
@@ -64,6 +64,14 @@ def test_workflow_names_match_the_contract() -> None:
     assert workflow._Definition.must_from_class(cleanup.RecastCleanup).name == contract.CLEANUP_WORKFLOW_TYPE
 
 
+def test_batch_workflow_names_match_the_contract() -> None:
+    defn = workflow._Definition.must_from_class(batch.BatchJob)
+    assert defn.name == contract.BATCH_WORKFLOW_TYPE == "BatchJob"
+    assert set(defn.queries) == {contract.QUERY_BATCH}
+    assert set(defn.updates) == {contract.UPDATE_CANCEL}
+    assert (contract.BATCH_MEMO, contract.QUERY_BATCH) == ("batch", "batch")
+
+
 def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
     """A rename breaks replay of running jobs and the listing of old ones: these values never change."""
     assert set(contract.ACTIVITIES) == {
@@ -75,14 +83,19 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "make_thumbnails",
         "sign_downloads",
         "deliver_webhook",
+        "load_batch_page",
+        "store_output",
         "cleanup_storage",
     }
+    assert contract.UPLOAD_STEP_PATCH == "upload-as-own-step"
     assert contract.CLEANUP_WORKFLOW_TYPE == "RecastCleanup"
     assert contract.SEARCH_ATTRIBUTES == {
         "RecastStatus": "Keyword",
         "RecastOrganization": "Keyword",
         "RecastPriority": "Keyword",
         "RecastCreatedAt": "Datetime",
+        "RecastBatch": "Keyword",
+        "RecastRetryOf": "Keyword",
     }
     assert (contract.JOB_MEMO, contract.QUERY_JOB) == ("job", "job")
     assert (contract.UPDATE_CANCEL, contract.UPDATE_CONFIRM) == ("cancel", "confirm")

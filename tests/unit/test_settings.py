@@ -141,8 +141,8 @@ def test_docs_table_is_generated_from_the_model() -> None:
 
 
 def test_server_code_reads_recast_variables_only_through_settings() -> None:
-    # The CLI client (its own RECAST_API_URL/KEY) and the keys admin command (--file's default) are not servers.
-    clients = {ROOT / "recast" / "client" / "cli.py", ROOT / "recast" / "infra" / "keys.py"}
+    # The SDK and CLI (their own RECAST_API_URL/KEY) and the keys admin command (--file's default) are not servers.
+    clients = {ROOT / "recast" / "client" / "base.py", ROOT / "recast" / "infra" / "keys.py"}
     files = [
         ROOT / "worker.py",
         *(p for d in ("api", "activities", "workflows", "recast") for p in (ROOT / d).rglob("*.py")),
@@ -170,3 +170,14 @@ def test_a_process_with_a_bad_value_stops_with_its_message(command: list[str], t
     assert "RECAST_STALL_TIMEOUT: must be a number greater than 0, got '0'" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "signing.key").exists(), "nothing is created before the values are checked"
+
+
+def test_cors_origins_are_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECAST_CORS_ORIGINS", raising=False)
+    assert Settings().cors_origins == ()  # none by default: no cross-origin browser access
+    monkeypatch.setenv("RECAST_CORS_ORIGINS", "https://app.example.com, http://127.0.0.1:5173/,*")
+    assert Settings().cors_origins == ("https://app.example.com", "http://127.0.0.1:5173", "*")
+    for bad in ("https://app.example.com/path", "app.example.com", "ftp://x"):
+        monkeypatch.setenv("RECAST_CORS_ORIGINS", bad)
+        with pytest.raises(ValidationError, match="is not an origin"):
+            Settings()
