@@ -25,7 +25,8 @@ from activities.images import ImageActivities
 from activities.probe import ProbeActivities
 from activities.sign import SignActivities
 from activities.stream import StreamActivities
-from recast.infra import config
+from recast.infra import config, logs, tracing
+from recast.infra.activity_context import ActivityContext
 from recast.infra.temporal import connect, ensure_search_attributes
 from workflows.transcode import TranscodeJob
 
@@ -59,12 +60,15 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        # Job IDs on every activity's log lines and span (the client's tracing interceptor runs first).
+        interceptors=[ActivityContext()],
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
+    logs.configure_from("worker", settings)
+    tracing.setup("worker")  # before connecting: the client takes the tracing interceptor when on
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     deps = Deps.from_settings(settings)
@@ -80,6 +84,7 @@ async def main() -> None:
         await stop.wait()
         log.info("shutting down")
     deps.probes.close()
+    tracing.shutdown()
 
 
 if __name__ == "__main__":

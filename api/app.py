@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import errors, observability, openapi
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import events, files, jobs, optimize, presets, uploads
 from api.state import AppState
-from recast.infra import config
+from recast.infra import config, tracing
 from recast.infra.keys import KeyRing
 from recast.infra.storage import Storage
 from recast.infra.temporal import connect
@@ -32,6 +32,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
+        tracing.shutdown()  # export the spans still batched
 
     app = FastAPI(
         title="Recast",
@@ -40,6 +41,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.recast = state  # read only through api/deps.py
+    # Logging and tracing before the client connects: its tracing interceptor depends on them.
+    observability.install(app, settings)
     errors.install(app)
     for module in (jobs, optimize, presets, events, files, uploads):
         app.include_router(module.router)

@@ -16,6 +16,7 @@ from api.errors import ApiError
 from api.job_store import JobStore
 from api.limits import Slot
 from api.multipart_stream import StoredUpload, parse_form
+from api.observability import bind_job
 from api.services import planning
 from api.services.inputs import resolve_input, resolve_numbered
 from recast.core import ids
@@ -66,6 +67,7 @@ class Submissions:
                 datetime.now(UTC),
                 planning.job_settings(self.settings, self.base_url, local),
             )
+            bind_job(job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
         except BaseException:

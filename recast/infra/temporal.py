@@ -9,6 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import PayloadLimitsConfig
 
 from recast.core.contract import SEARCH_ATTRIBUTES
+from recast.infra import tracing
 from recast.infra.config import Settings
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
@@ -29,6 +30,9 @@ async def connect(settings: Settings) -> Client:
         # output: the SDK's default warning at 2 KiB would fire for any job with two outputs. The
         # server refuses memos only past 2 MiB; warn when one is far past the usual size.
         payload_limits=PayloadLimitsConfig(memo_warn_size=MEMO_WARN_BYTES),
+        # Temporal's tracing interceptor when traces are on (recast.infra.tracing.setup ran): the trace
+        # goes from the API's start through the workflow to every activity. None when off.
+        interceptors=tracing.client_interceptors(),
     )
 
 
