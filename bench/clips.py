@@ -48,12 +48,12 @@ def make_clip(path: Path, seconds: int, size: str, *, audio: bool = True, gop: i
 
 
 @contextmanager
-def bench_stack(key: str) -> Iterator[tuple[Stack, httpx.Client, Path]]:
-    """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key`: the stack, an
-    HTTP client for its API, and a scratch folder removed afterwards."""
+def bench_stack(key: str, env: dict[str, str] | None = None) -> Iterator[tuple[Stack, httpx.Client, Path]]:
+    """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key` and `env`: the
+    stack, an HTTP client for its API, and a scratch folder removed afterwards."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{key}=bench"}, quiet=True) as stack,
+        Stack(Path(tmp) / "stack", {"RECAST_API_KEYS": f"{key}=bench", **(env or {})}, quiet=True) as stack,
     ):
         stack.start_temporal(free_port(), None, Path(tmp) / "temporal.db")
         stack.start_worker()
