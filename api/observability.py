@@ -73,4 +73,4 @@ def _redact_span_urls(span: Any, scope: dict[str, Any]) -> None:
                 name, logs.redact("?" + value)[1:] if name == "url.query" else logs.redact(value)
             )
     if match := _JOB_IN_PATH.match(scope.get("path", "")):
-        span.set_attribute("recast.job_id", match.group(1))
+        span.set_attribute(tracing.ATTRIBUTES["job_id"], match.group(1))

@@ -8,6 +8,7 @@ import sys
 import time
 
 from recast.devstack.stack import Stack, wait_for_port
+from recast.infra import logs, tracing
 from recast.infra.config import load_or_exit, read_or_create_secret
 
 TEMPORAL_PORT = 7233
@@ -17,6 +18,8 @@ UI_PORT = 8233
 def main() -> int:
     # Every variable is checked here, before anything starts: a bad one is named, not found in a child's log.
     settings = load_or_exit()
+    # The worker and the API configure their own logging from the same variables; this is the launcher's.
+    logs.configure_from("devstack", settings)
     data_dir = settings.data_dir.resolve()
     host, port = settings.host, settings.port
     env: dict[str, str] = {"RECAST_DATA_DIR": str(data_dir)}
@@ -52,6 +55,9 @@ def main() -> int:
                     f"  API          {base}   (OpenAPI docs: {base}/docs)",
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
                     f"  data dir     {data_dir}",
+                    f"  traces       OTLP to {tracing.endpoint()}"
+                    if tracing.wanted()
+                    else "  traces       off (set OTEL_EXPORTER_OTLP_ENDPOINT)",
                     f"  API key      {api_key}   (org: default)"
                     if api_key
                     else "  API keys     from RECAST_API_KEYS / RECAST_API_KEYS_FILE",

@@ -126,8 +126,6 @@ class Stack:
                 host,
                 "--port",
                 str(port),
-                "--log-level",
-                "warning",
             ],
         )
         wait_for_port(host, port, 60, proc)

@@ -36,7 +36,7 @@ class _Inbound(ActivityInboundInterceptor):
         info = activity.info()
         output_id = next((o for a in input.args if isinstance(o := getattr(a, "output_id", None), str)), None)
         fields = {"job_id": info.workflow_id, "output_id": output_id, "attempt": info.attempt}
-        tracing.tag(**fields)
+        tracing.tag(info.workflow_id, output_id, info.attempt)
         with logs.context(**{k: v for k, v in fields.items() if v is not None}, activity=info.activity_type):
             log.info("%s started", info.activity_type)
             started = time.monotonic()

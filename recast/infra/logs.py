@@ -22,7 +22,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,7 @@ _TEMPORAL = {"temporal_activity", "temporal_workflow", "activity_info", "workflo
 _DROPPED = _TEMPORAL | {"color_message"}  # uvicorn's message with terminal colours
 _MASK = "***"
 _secrets: list[str] = []
-_trace_ids: Any = None  # set by recast.infra.tracing when traces are on: () -> (trace_id, span_id) | None
+_trace_ids: Callable[[], tuple[str, str] | None] | None = None
 
 
 # ---------------------------------------------------------------- context ---------------------------------
@@ -67,6 +67,12 @@ def bind(**fields: Any) -> None:
         _context.set(dict(fields))
     else:
         current.update(fields)
+
+
+def with_trace_ids(current_ids: Callable[[], tuple[str, str] | None]) -> None:
+    """Lines written inside a span carry its `trace_id` and `span_id` (set up when traces are on)."""
+    global _trace_ids
+    _trace_ids = current_ids
 
 
 def current() -> dict[str, Any]:

@@ -21,15 +21,21 @@ from typing import Any
 log = logging.getLogger("recast.tracing")
 
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+# Recast's span attributes, by the name `tag` takes them as.
+ATTRIBUTES = {"job_id": "recast.job_id", "output_id": "recast.output_id", "attempt": "recast.attempt"}
 _provider: Any = None  # the SDK's TracerProvider once `setup` ran with traces on
 
 
-def wanted(env: dict[str, str] | None = None) -> bool:
-    """Whether the environment asks for traces: an OTLP endpoint, and the SDK not disabled."""
+def endpoint(env: dict[str, str] | None = None) -> str | None:
+    """Where the environment asks traces to go: the OTLP endpoint, unless the SDK is disabled."""
     env = dict(os.environ) if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return any(env.get(name, "").strip() for name in ENDPOINT_VARS)
+        return None
+    return next((env[name].strip() for name in ENDPOINT_VARS if env.get(name, "").strip()), None)
+
+
+def wanted(env: dict[str, str] | None = None) -> bool:
+    return endpoint(env) is not None
 
 
 def enabled() -> bool:
@@ -62,8 +68,8 @@ def setup(service: str) -> bool:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider
-    logs._trace_ids = _current_ids  # log lines carry the trace they belong to
-    log.info("traces exported by OTLP to %s", next(os.environ[v] for v in ENDPOINT_VARS if os.environ.get(v)))
+    logs.with_trace_ids(_current_ids)
+    log.info("traces exported by OTLP to %s", endpoint())
     return True
 
 
@@ -77,17 +83,17 @@ def client_interceptors() -> list[Any]:
     return [TracingInterceptor()]
 
 
-def tag(**attributes: Any) -> None:
-    """Set `recast.<name>` attributes on the current span (an activity's, the submit request's); a
-    no-op with traces off."""
+def tag(job_id: str | None = None, output_id: str | None = None, attempt: int | None = None) -> None:
+    """Set Recast's attributes (`ATTRIBUTES`) on the current span (an activity's, the submit request's);
+    a no-op with traces off."""
     if _provider is None:
         return
     from opentelemetry import trace
 
     span = trace.get_current_span()
-    for name, value in attributes.items():
+    for name, value in (("job_id", job_id), ("output_id", output_id), ("attempt", attempt)):
         if value is not None:
-            span.set_attribute(f"recast.{name}", value)
+            span.set_attribute(ATTRIBUTES[name], value)
 
 
 def shutdown() -> None:
@@ -115,6 +121,6 @@ def _job_id_processor() -> Any:
         def on_start(self, span: Any, parent_context: Any = None) -> None:
             job_id = (span.attributes or {}).get("temporalWorkflowID")
             if job_id:
-                span.set_attribute("recast.job_id", job_id)
+                span.set_attribute(ATTRIBUTES["job_id"], job_id)
 
     return JobIdProcessor()
