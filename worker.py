@@ -1,4 +1,5 @@
-"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue.
+"""The Recast worker: runs TranscodeJob workflows and their activities on one task queue, the
+RecastCleanup runs of the cleanup schedule it sets up at start, and WebhookRedelivery workflows.
 
 `python worker.py` — configured by the same RECAST_* variables as the API. SIGTERM/SIGINT shut it
 down gracefully: running activities get `RECAST_SHUTDOWN_GRACE` seconds, then are retried elsewhere.
@@ -18,6 +19,7 @@ from typing import Any
 from temporalio.worker import Worker
 
 from activities.callback import CallbackActivities
+from activities.cleanup import CleanupActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
@@ -27,7 +29,10 @@ from activities.sign import SignActivities
 from activities.stream import StreamActivities
 from recast.infra import config, logs, tracing
 from recast.infra.activity_context import ActivityContext
+from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import connect, ensure_search_attributes
+from workflows.cleanup import RecastCleanup
+from workflows.redeliver import WebhookRedelivery
 from workflows.transcode import TranscodeJob
 
 log = logging.getLogger("recast.worker")
@@ -46,6 +51,7 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         images.make_thumbnails,
         SignActivities(deps).sign_downloads,
         CallbackActivities(deps).deliver_webhook,
+        CleanupActivities(deps).cleanup_storage,
     ]
 
 
@@ -53,7 +59,7 @@ def build_worker(client, settings: config.Settings, deps: Deps) -> Worker:  # ty
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TranscodeJob],
+        workflows=[TranscodeJob, RecastCleanup, WebhookRedelivery],
         activities=activities(deps),
         max_concurrent_activities=settings.worker_activities,
         # Progress is read from heartbeats, so send them often; the server load is small.
@@ -71,6 +77,8 @@ async def main() -> None:
     tracing.setup("worker")  # before connecting: the client takes the tracing interceptor when on
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    # Namespace retention and the cleanup schedule: warnings, not a stop, where Temporal refuses.
+    await ensure_lifecycle(client, settings)
     deps = Deps.from_settings(settings)
     worker = build_worker(client, settings, deps)
     stop = asyncio.Event()

@@ -1,8 +1,13 @@
-"""deliver_webhook: POST one signed webhook event; Temporal retries it with backoff until it lands."""
+"""deliver_webhook: POST one signed webhook event; Temporal retries it with backoff until it lands.
+
+Each attempt is recorded in the job's delivery log in storage (recast/infra/webhook_log.py), which
+`GET /v1/jobs/{id}/webhooks` lists; a log that cannot be written never fails the delivery.
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -11,8 +16,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from recast.core import contract
-from recast.core.webhooks import WebhookDelivery, request_parts
-from recast.infra import net
+from recast.core.webhooks import DeliveryAttempt, StoredDelivery, WebhookDelivery, request_parts
+from recast.infra import net, webhook_log
 
 TIMEOUT_S = 10.0
 
@@ -25,6 +30,18 @@ class CallbackActivities:
     async def deliver_webhook(self, delivery: WebhookDelivery) -> int:
         """Returns the receiver's 2xx status; anything else raises a retryable `webhook-failed`, except a
         target the SSRF guard refuses (`forbidden-url`) or an unusable URL, which are not retried."""
+        started, clock = datetime.now(UTC), time.monotonic()
+        status: int | None = None
+        try:
+            status = await self._post(delivery)
+        except ApplicationError as err:
+            status = err.details[0] if err.details and isinstance(err.details[0], int) else None
+            await self._record(delivery, started, clock, status, err.message, err.non_retryable)
+            raise
+        await self._record(delivery, started, clock, status, None, False)
+        return status
+
+    async def _post(self, delivery: WebhookDelivery) -> int:
         parts = urlsplit(delivery.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ApplicationError(
@@ -33,8 +50,8 @@ class CallbackActivities:
                 non_retryable=True,
             )
         # A fresh timestamp (and signature) on every attempt, so a retried delivery is never stale;
-        # Recast-Delivery stays the same across attempts for the receiver to deduplicate on.
-        headers, body = request_parts(delivery, str(int(time.time())))
+        # Recast-Delivery (and webhook-id) stay the same across attempts for the receiver to deduplicate on.
+        headers, body = request_parts(delivery, str(int(time.time())), self.deps.settings.webhook_secrets)
         # Name only the host in messages: a webhook URL's path or query may carry a token.
         where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         # The guard resolves the host once, checks every address and connects to the one it checked
@@ -62,6 +79,44 @@ class CallbackActivities:
         if not 200 <= resp.status_code < 300:
             raise ApplicationError(
                 f"webhook {delivery.event} to {where} returned HTTP {resp.status_code}",
+                resp.status_code,  # details: the delivery log's response status
                 type="webhook-failed",
             )
         return resp.status_code
+
+    async def _record(
+        self,
+        delivery: WebhookDelivery,
+        started: datetime,
+        clock: float,
+        status: int | None,
+        error: str | None,
+        final: bool,
+    ) -> None:
+        info = activity.info()
+        window = info.schedule_to_close_timeout
+        attempt = DeliveryAttempt(
+            attempt=info.attempt,
+            redelivery=delivery.redelivery,
+            started_at=started,
+            duration_ms=round((time.monotonic() - clock) * 1000),
+            response_status=status,
+            error=error,
+            final=final,
+            retry_window_s=window.total_seconds() if window else None,
+        )
+        job = delivery.job
+        try:
+            await webhook_log.save_delivery(
+                self.deps.storage,
+                StoredDelivery(
+                    delivery=delivery.model_copy(update={"secret": None, "redelivery": None}),
+                    # When the workflow scheduled it (a retry's own schedule time is later).
+                    created_at=info.current_attempt_scheduled_time if info.attempt == 1 else job.updated_at,
+                ),
+            )
+            await webhook_log.save_attempt(
+                self.deps.storage, job.organization, job.id, delivery.delivery_id, attempt
+            )
+        except Exception as exc:  # the log is for people; the delivery itself has happened
+            activity.logger.warning("webhook %s: delivery log not written: %s", delivery.delivery_id, exc)

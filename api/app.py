@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors, observability, openapi
 from api.job_store import JobStore
 from api.limits import Limits
-from api.routes import events, files, jobs, optimize, presets, uploads
+from api.routes import events, files, jobs, optimize, presets, uploads, webhooks
 from api.state import AppState
 from recast.infra import config, tracing
 from recast.infra.keys import KeyRing
@@ -29,7 +29,12 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = await connect(settings)
-        state.jobs = JobStore(client, settings.task_queue, read_cache_s=settings.read_cache_ms / 1000)
+        state.jobs = JobStore(
+            client,
+            settings.task_queue,
+            read_cache_s=settings.read_cache_ms / 1000,
+            output_ttl_s=settings.output_ttl_s,
+        )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
         tracing.shutdown()  # export the spans still batched
@@ -44,7 +49,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     # Logging and tracing before the client connects: its tracing interceptor depends on them.
     observability.install(app, settings)
     errors.install(app)
-    for module in (jobs, optimize, presets, events, files, uploads):
+    for module in (jobs, optimize, presets, events, files, uploads, webhooks):
         app.include_router(module.router)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).
     openapi.install(app)

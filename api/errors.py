@@ -54,6 +54,7 @@ STATUS_CODES = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    410: "expired",
     413: "too-large",
     415: "unsupported-media-type",
     422: "invalid-input",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -38,6 +38,7 @@ from recast.core.contract import (
     WORKFLOW_TYPE,
 )
 from recast.core.job import Job, JobStatus, OutputStatus, Stage, encoding_progress
+from recast.core.lifecycle import with_expiry
 from recast.core.payloads import EncodeProgress, JobParams, initial_job
 
 TERMINAL_CACHE_SIZE = 10_000
@@ -47,9 +48,14 @@ UPDATE_TIMEOUT_S = 30
 
 
 class JobStore:
-    def __init__(self, client: Client, task_queue: str, read_cache_s: float = READ_CACHE_S) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, read_cache_s: float = READ_CACHE_S, output_ttl_s: int = 0
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        # RECAST_OUTPUT_TTL: every Job served says when its files expire (`outputs_expire_at`), and
+        # whether they have (`outputs_expired`), as of the read.
+        self.output_ttl_s = output_ttl_s
         # Polls and watchers of one running job share its reads: one describe in flight per job, and
         # its result is served again for `read_cache_s` after it returns. 0 turns both off.
         self.read_cache_s = read_cache_s
@@ -123,7 +129,7 @@ class JobStore:
             ) from err
         self._high_water.pop(job_id, None)
         self.forget(job_id)
-        return job
+        return self._expiry(job)
 
     async def get(self, job_id: str, organization: str) -> Job:
         """The job, or 404 `not-found` — also when it belongs to another organization."""
@@ -137,7 +143,7 @@ class JobStore:
                 self._terminal.popitem(last=False)
         else:
             self._never_backwards(job)
-        return job
+        return self._expiry(job)
 
     async def wait(self, job_id: str, organization: str, timeout_s: float) -> Job | None:
         """The finished Job, once the workflow has returned it, or None if that takes over `timeout_s`.
@@ -160,7 +166,7 @@ class JobStore:
         self._terminal[job_id] = job
         while len(self._terminal) > TERMINAL_CACHE_SIZE:
             self._terminal.popitem(last=False)
-        return job
+        return self._expiry(job)
 
     async def from_listing(self, execution: WorkflowExecution, organization: str) -> Job | None:
         """The Job of one visibility listing entry, decoded from the memo the listing carries (no RPC);
@@ -183,7 +189,10 @@ class JobStore:
                 _stopped_outside(job)
             if job.id in self._high_water and not job.status.terminal:
                 self._never_backwards(job)
-        return job if job is not None and job.organization == organization else None
+        return self._expiry(job) if job is not None and job.organization == organization else None
+
+    def _expiry(self, job: Job) -> Job:
+        return with_expiry(job, self.output_ttl_s, datetime.now(UTC))
 
     def forget(self, job_id: str) -> None:
         """Drop the shared read of a job that was just changed (cancel, confirm), and any read in flight."""
@@ -257,11 +266,24 @@ class JobStore:
         return job
 
     async def _from_start_event(self, handle: WorkflowHandle) -> Job | None:
+        params = await self._start_params(handle)
+        return initial_job(params) if params else None
+
+    async def start_params(self, job_id: str) -> JobParams | None:
+        """What the job was started with (its webhook secret, say, which the Job never shows)."""
+        try:
+            return await self._start_params(self.client.get_workflow_handle(job_id))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise ApiError(503, "unavailable", "the job store is not reachable; try again") from err
+
+    async def _start_params(self, handle: WorkflowHandle) -> JobParams | None:
         async for event in handle.fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [params] = await self.client.data_converter.decode(payloads, [JobParams])
-                return initial_job(params)
+                return params  # type: ignore[no-any-return]
         return None
 
     def _merge_heartbeats(self, job: Job, pending: object) -> None:

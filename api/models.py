@@ -1,50 +1,39 @@
 """The API's own request and response bodies (the Job and what a job is made of are in recast/core).
 
 Shared by the routes and the services that build them, so neither imports the other for a model;
-the class names are the OpenAPI schema names.
+the class names are the OpenAPI schema names. The bodies a client reads (a page of jobs, events,
+download links, uploads) are defined in recast/core/responses.py, where the Python SDK shares them,
+and re-exported here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
-from recast.core.job import InputMetadata, Job, Output
-from recast.core.payloads import DownloadFile
-from recast.core.specs import OutputSpec, Strict
+from recast.core.job import InputMetadata, Output
+from recast.core.responses import (
+    DownloadLink,
+    EventName,
+    JobEvent,
+    JobList,
+    UploadCreate,
+    UploadProgress,
+    UploadTicket,
+)
+from recast.core.specs import OutputSpec
 
-
-class DownloadLink(BaseModel):
-    url: str = Field(description="The file; for a folder output (hls, dash, thumbnails) its entry file.")
-    expires_at: datetime
-    files: list[DownloadFile] = Field(
-        default_factory=list, description="Folder outputs: every file, each under the same token."
-    )
-
-
-class JobList(BaseModel):
-    data: list[Job] = Field(description="The jobs of this page, newest first (by `created_at`).")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page."
-    )
-    total_count: int = Field(description="How many jobs match (all pages), `status` included.")
-
-
-EventName = Literal["snapshot", "progress", "status_change", "heartbeat", "completed"]
-
-
-class JobEvent(BaseModel):
-    """One event of `GET /v1/jobs/{id}/events`, always carrying the whole Job as it stands."""
-
-    event: EventName = Field(
-        description="`snapshot` first; `progress` (at most one per 200 ms); `status_change`; "
-        "`heartbeat` every RECAST_EVENTS_HEARTBEAT seconds; `completed` once the job is completed, "
-        "partial, failed or canceled, after which the stream ends."
-    )
-    job: Job
-    server_time: datetime
+__all__ = [
+    "DownloadLink",
+    "EventName",
+    "JobEvent",
+    "JobList",
+    "OptimizeResult",
+    "PresetInfo",
+    "PresetList",
+    "UploadCreate",
+    "UploadProgress",
+    "UploadTicket",
+]
 
 
 class OptimizeResult(BaseModel):
@@ -68,31 +57,3 @@ class PresetInfo(BaseModel):
 class PresetList(BaseModel):
     data: list[PresetInfo]
     default: str = Field(description="The preset POST /v1/optimize makes when no output is given.")
-
-
-class UploadCreate(Strict):
-    filename: str = Field(
-        min_length=1, max_length=255, description="The file's name (sanitized for storage)."
-    )
-    size: int = Field(ge=1, description="Exact size in bytes; at most RECAST_MAX_UPLOAD_BYTES.")
-    content_type: str = Field(default="application/octet-stream", max_length=127)
-
-
-class UploadTicket(BaseModel):
-    upload_id: str
-    url: str = Field(description="Where to send the bytes, with `method` and `headers`.")
-    method: str
-    headers: dict[str, str]
-    expires_at: datetime = Field(description="Until when `url` accepts the upload.")
-    input_url: str = Field(description="`upload://{upload_id}`: the job's input_url once the upload is done.")
-    resumable: bool = Field(
-        description="True for the gateway route: `Content-Range` parts, `HEAD` for how much arrived."
-    )
-
-
-class UploadProgress(BaseModel):
-    upload_id: str
-    received: int
-    size: int
-    complete: bool
-    input_url: str

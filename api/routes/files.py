@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["files"])
     "/files/{token}",
     summary="Download a file with a signed token",
     response_class=StreamingResponse,
-    responses=error_responses(403, 404),  # type: ignore[arg-type]
+    responses=error_responses(403, 404, 410),  # type: ignore[arg-type]
 )
 async def download_file(token: str, settings: SettingsDep, storage: StorageDep) -> StreamingResponse:
     grant = files.grant(settings, token)
@@ -35,10 +35,12 @@ async def download_file(token: str, settings: SettingsDep, storage: StorageDep) 
     description="The token grants the whole folder, so relative URIs inside playlists, MPDs and WebVTT "
     "indexes resolve under it. Files are served `inline` for players and browsers.",
     response_class=StreamingResponse,
-    responses=error_responses(403, 404),  # type: ignore[arg-type]
+    responses=error_responses(403, 404, 410),  # type: ignore[arg-type]
 )
 async def download_folder_file(
     token: str, name: str, settings: SettingsDep, storage: StorageDep
 ) -> StreamingResponse:
-    key = files.member(files.grant(settings, token), name)
-    return await files.stream(storage, key, content_type_for(name), files.content_disposition(name, "inline"))
+    grant = files.grant(settings, token)
+    key = files.member(grant, name)
+    disposition = files.content_disposition(name, "inline")
+    return await files.stream(storage, key, content_type_for(name), disposition, grant.key + grant.filename)

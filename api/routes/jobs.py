@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)  # ty
     responses={
         200: {"model": Job, "description": "The job this idempotency key already created"},
         429: RATE_LIMITED,
-        **error_responses(415),  # neither JSON nor multipart
+        **error_responses(415, 410),  # neither JSON nor multipart; an expired upload
     },
 )
 async def submit_job(
@@ -64,11 +64,14 @@ async def get_job(job: JobDep) -> Job:
     "/jobs/{job_id}/outputs/{output_id}/download",
     response_model=DownloadLink,
     summary="Get a signed download URL for a finished output",
+    description="Valid for RECAST_URL_TTL, or until the job's files expire (`outputs_expire_at`) if "
+    "sooner; after that 410 `expired`.",
+    responses=error_responses(410),  # type: ignore[arg-type]
 )
 async def download_output(
     job: JobDep, output_id: str, org: Organization, downloads: DownloadsDep
 ) -> DownloadLink:
-    return await downloads.link(org, job.id, completed_output(job, output_id))
+    return await downloads.link(org, job.id, completed_output(job, output_id), job.outputs_expire_at)
 
 
 @router.post(

@@ -43,7 +43,7 @@ router = APIRouter(prefix="/v1", tags=["optimize"], responses=ERROR_RESPONSES)  
             "too-long, output-mismatch), the message says why and names the job",
         },
         429: RATE_LIMITED,
-        **error_responses(415),
+        **error_responses(415, 410),  # 410: an expired upload
     },
 )
 async def optimize(

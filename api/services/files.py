@@ -43,10 +43,22 @@ def member(folder: FileGrant, name: str) -> str:
         raise ApiError(403, exc.code, str(exc)) from exc
 
 
-async def stream(storage: Storage, key: str, content_type: str, disposition: str) -> StreamingResponse:
-    """The stored file as the response body; 404 when it has expired from storage meanwhile."""
+async def stream(
+    storage: Storage, key: str, content_type: str, disposition: str, entry: str | None = None
+) -> StreamingResponse:
+    """The stored file as the response body. A file a valid token names that is gone was deleted by the
+    cleanup (RECAST_OUTPUT_TTL): 410 `expired` — for a folder's file only when the folder's `entry` file
+    is gone too (else the name is simply not in it: 404)."""
     size = await storage.size(key)
     if size is None:
+        ttl_s = storage.settings.output_ttl_s if storage.settings else 0
+        if ttl_s > 0 and (entry is None or await storage.size(entry) is None):
+            raise ApiError(
+                410,
+                "expired",
+                "the file has expired: a job's files are kept for a set time after it ends "
+                "(RECAST_OUTPUT_TTL), then deleted",
+            )
         raise ApiError(404, "not-found", "the file no longer exists")
     return StreamingResponse(
         storage.iter_bytes(key),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from api.errors import ApiError
 from recast.core.payloads import InputSource
 from recast.infra.storage import Storage, parse_object_url
-from recast.infra.uploads import UPLOAD_SCHEME, UploadError, resolve
+from recast.infra.uploads import UPLOAD_SCHEME, UploadError, resolve, upload_expires_at
 
 
 async def resolve_input(storage: Storage, org: str, input_url: str) -> InputSource:
@@ -17,6 +19,13 @@ async def resolve_input(storage: Storage, org: str, input_url: str) -> InputSour
             manifest, stored = await resolve(storage, org, upload_id)
         except UploadError as exc:
             raise ApiError(exc.status, exc.code, exc.message) from exc
+        ttl_s = storage.settings.output_ttl_s if storage.settings else 0
+        expires_at = upload_expires_at(manifest, ttl_s)
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            # The cleanup deletes it as soon as no running job uses it: no new job may start using it.
+            raise ApiError(
+                410, "expired", f"input_url: upload {upload_id} expired at {expires_at.isoformat()}"
+            )
         return InputSource(url=input_url, storage_key=manifest.key, filename=manifest.filename, size=stored)
     scheme = input_url.partition("://")[0].lower()
     if scheme in ("s3", "gs"):

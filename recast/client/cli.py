@@ -1,10 +1,11 @@
-"""`recast`: submit a job, follow it with a progress bar, download the results.
+"""`recast`: submit a job, follow it with progress bars, download the results — through the Python SDK
+(`recast.client.Recast`), with rich progress bars on a terminal (recast/client/progress.py).
 
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
     recast status job_…          recast confirm job_…          recast cancel job_…
-    recast list --status failed
+    recast list --status failed  recast download job_… out/   recast webhooks job_…
 
 API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and RECAST_API_KEY
 (default: the key `make run` generated in $RECAST_DATA_DIR/api_key).
@@ -13,22 +14,18 @@ API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from recast.client.base import RecastError, is_url, local_file
+from recast.client.progress import Display, render_bar
+from recast.client.sync import Recast
+from recast.core.job import Job, JobStatus, OutputStatus
 
-from recast.core.requests import INPUT_SCHEMES
-
-TERMINAL = {"completed", "failed", "partial", "canceled"}
-
-
-class CliError(Exception):
-    pass
+__all__ = ["main", "parse_clip", "parse_output", "render_bar"]
 
 
 OUTPUT_FORMS = "type:codec[:resolution][:quality], a type alone (mp3, webp, …), preset:NAME, or JSON"
@@ -58,47 +55,6 @@ def parse_output(text: str) -> dict[str, Any]:
     return {"type": parts[0], "video": video}
 
 
-def _client() -> httpx.Client:
-    key = os.environ.get("RECAST_API_KEY", "")
-    if not key:
-        key_file = Path(os.environ.get("RECAST_DATA_DIR", "var")) / "api_key"
-        key = key_file.read_text().strip() if key_file.exists() else ""
-    base = os.environ.get("RECAST_API_URL", "http://127.0.0.1:8000")
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-
-def _check(resp: httpx.Response) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = resp.json()
-    except ValueError:
-        body = {}
-    if resp.status_code >= 400:
-        err = body.get("error", {})
-        raise CliError(f"{err.get('code', resp.status_code)}: {err.get('message', resp.text)}")
-    return body
-
-
-def submit(
-    http: httpx.Client, source: str, outputs: list[dict[str, Any]], fields: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Submit by URL (JSON) or by upload (multipart); `fields` are the other JobCreate fields."""
-    fields = {k: v for k, v in (fields or {}).items() if v not in (None, False, {})}
-    # Every input_url scheme is sent as a URL (http(s), s3, gs, upload); anything else is a local file.
-    if source.lower().startswith(tuple(f"{scheme}://" for scheme in INPUT_SCHEMES)):
-        return _check(http.post("/v1/jobs", json={"input_url": source, "outputs": outputs, **fields}))
-    path = Path(source)
-    if not path.is_file():
-        raise CliError(f"{source}: no such file")
-    form = {k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else v
-            for k, v in fields.items()}  # fmt: skip
-    with path.open("rb") as fh:
-        return _check(
-            http.post(
-                "/v1/jobs", files={"media": (path.name, fh)}, data={"outputs": json.dumps(outputs), **form}
-            )
-        )
-
-
 def parse_metadata(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -116,63 +72,6 @@ def parse_clip(text: str) -> dict[str, float]:
     if not sep or not clip:
         raise argparse.ArgumentTypeError(f"{text!r}: expected START:END in seconds, e.g. 12.5:42 or :30")
     return clip
-
-
-def render_bar(job: dict[str, Any], width: int = 30) -> str:
-    filled = round(width * job["progress"] / 100)
-    return f"[{'#' * filled}{'.' * (width - filled)}] {job['progress']:3d}% {job['stage']}"
-
-
-def follow(http: httpx.Client, job_id: str, interval: float = 0.5) -> dict[str, Any]:
-    """Poll until the job is finished, drawing a progress bar (plain lines when not on a terminal)."""
-    tty = sys.stderr.isatty()
-    last = ""
-    while True:
-        job = _check(http.get(f"/v1/jobs/{job_id}"))
-        line = render_bar(job)
-        if tty:
-            sys.stderr.write("\r" + line)
-        elif line != last:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-        last = line
-        if job["status"] in TERMINAL or job["status"] == "awaiting_confirmation":
-            if tty:
-                sys.stderr.write("\n")
-            return job
-        time.sleep(interval)
-
-
-def download(http: httpx.Client, job: dict[str, Any], dest: Path) -> list[Path]:
-    dest.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for out in job["outputs"]:
-        if out["status"] != "completed":
-            continue
-        link = _check(http.get(f"/v1/jobs/{job['id']}/outputs/{out['id']}/download"))
-        if link.get("files"):
-            # A folder output (HLS/DASH package, thumbnails): every file, in a folder of its own.
-            folder = dest / f"{out['id']}-{out['type']}"
-            for f in link["files"]:
-                target = folder / f["name"]
-                if not target.resolve().is_relative_to(folder.resolve()):
-                    raise CliError(f"refusing to write {f['name']!r} outside {folder}")
-                _fetch(f["url"], target, out["id"])
-            saved.append(folder / (out.get("filename") or ""))
-            continue
-        target = dest / (out.get("filename") or f"{out['id']}.{out['type']}")
-        _fetch(link["url"], target, out["id"])
-        saved.append(target)
-    return saved
-
-
-def _fetch(url: str, target: Path, output_id: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with httpx.stream("GET", url, timeout=60) as resp, target.open("wb") as fh:
-        if resp.status_code != 200:
-            raise CliError(f"download of {output_id} failed with HTTP {resp.status_code}")
-        for chunk in resp.iter_bytes():
-            fh.write(chunk)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,69 +100,100 @@ def main(argv: list[str] | None = None) -> int:
         ("status", "show a job"),
         ("cancel", "cancel a job"),
         ("confirm", "confirm a job"),
+        ("webhooks", "list a job's webhook deliveries"),
     ):
         sub.add_parser(name, help=help_text).add_argument("job_id")
     p_list = sub.add_parser("list", help="list your jobs, newest first")
     p_list.add_argument("--status")
     p_list.add_argument("--limit", type=int, default=20)
+    p_redeliver = sub.add_parser("redeliver", help="send a webhook delivery again")
+    p_redeliver.add_argument("job_id")
+    p_redeliver.add_argument("delivery_id")
+    p_download = sub.add_parser("download", help="save a finished job's outputs")
+    p_download.add_argument("job_id")
+    p_download.add_argument("dest", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
     try:
-        with _client() as http:
-            if args.command == "status":
-                print(json.dumps(_check(http.get(f"/v1/jobs/{args.job_id}")), indent=2))
-                return 0
-            if args.command in ("cancel", "confirm"):
-                job = _check(http.post(f"/v1/jobs/{args.job_id}/{args.command}"))
-                print(f"{job['id']} {job['status']}")
-                return 0
-            if args.command == "list":
-                query = {"limit": args.limit, **({"status": args.status} if args.status else {})}
-                page = _check(http.get("/v1/jobs", params=query))
-                for item in page["data"]:
-                    print(f"{item['id']}  {item['status']:<22} {item['progress']:3d}%  {item['created_at']}")
-                print(f"{len(page['data'])} of {page['total_count']}", file=sys.stderr)
-                return 0
-            fields = {
-                "priority": args.priority,
-                "delayed_start": args.delayed_start,
-                "idempotency_key": args.idempotency_key,
-                "metadata": dict(args.metadata),
-                "webhook_url": args.webhook_url,
-                "clip": args.clip,
-            }
-            job = submit(http, args.source, args.output, fields)
-            print(job["id"], file=sys.stderr)
-            if not (args.wait or args.download):
-                print(json.dumps(job, indent=2))
-                return 0
-            job = follow(http, job["id"])
-            if job["status"] == "awaiting_confirmation":
-                print(
-                    f"awaiting confirmation: estimated {job['total_estimated_cost']} {job['currency']}; "
-                    f"run `recast confirm {job['id']}`",
-                    file=sys.stderr,
-                )
-                return 0
-            for out in job["outputs"]:
-                note = (
-                    out["status"]
-                    if out["status"] == "completed"
-                    else f"{out['error_code']}: {out['error_message']}"
-                )
-                print(
-                    f"  {out['id']} {out['type']} {out.get('width')}x{out.get('height')}  {note}",
-                    file=sys.stderr,
-                )
-            if args.download:
-                for path in download(http, job, args.download):
-                    print(path)
-            return 0 if job["status"] == "completed" else 1
-    except CliError as exc:
+        with Recast() as client:
+            return run(client, args, Display())
+    except RecastError as exc:
         print(f"recast: {exc}", file=sys.stderr)
         return 2
-    except httpx.HTTPError as exc:
-        print(f"recast: cannot reach the API: {exc}", file=sys.stderr)
-        return 2
+
+
+def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
+    """One command, through the SDK."""
+    if args.command == "status":
+        print(client.get(args.job_id).model_dump_json(indent=2))
+        return 0
+    if args.command in ("cancel", "confirm"):
+        job = client.cancel(args.job_id) if args.command == "cancel" else client.confirm(args.job_id)
+        print(f"{job.id} {job.status.value}")
+        return 0
+    if args.command == "list":
+        shown = 0
+        for item in itertools.islice(client.list(args.status, page_size=min(args.limit, 100)), args.limit):
+            print(f"{item.id}  {item.status.value:<22} {item.progress:3d}%  {item.created_at.isoformat()}")
+            shown += 1
+        print(f"{shown} shown", file=sys.stderr)
+        return 0
+    if args.command == "webhooks":
+        for d in client.webhooks(args.job_id):
+            print(
+                f"{d.id}  {d.event:<20} {d.state:<9} attempts {d.attempts}  last {d.response_status or '-'}"
+                f"  {d.last_attempt_at.isoformat()}"
+            )
+        return 0
+    if args.command == "redeliver":
+        print(client.redeliver(args.job_id, args.delivery_id).id)
+        return 0
+    if args.command == "download":
+        return _save(client, client.get(args.job_id), args.dest, display)
+    fields = {
+        "priority": args.priority,
+        "delayed_start": args.delayed_start or None,
+        "idempotency_key": args.idempotency_key,
+        "metadata": dict(args.metadata) or None,
+        "webhook_url": args.webhook_url,
+        "clip": args.clip,
+    }
+    source = args.source
+    if not is_url(source):
+        with display.uploading(local_file(source)) as on_upload:
+            job = client.submit(source, args.output, on_upload=on_upload, **fields)
+    else:
+        job = client.submit(source, args.output, **fields)
+    print(job.id, file=sys.stderr)
+    if not (args.wait or args.download):
+        print(job.model_dump_json(indent=2))
+        return 0
+    with display.encoding() as on_event:
+        job = client.wait(job.id, on_event)
+    if job.status is JobStatus.awaiting_confirmation:
+        print(
+            f"awaiting confirmation: estimated {job.total_estimated_cost} {job.currency}; "
+            f"run `recast confirm {job.id}`",
+            file=sys.stderr,
+        )
+        return 0
+    for out in job.outputs:
+        note = (
+            out.status.value
+            if out.status is OutputStatus.completed
+            else f"{out.error_code}: {out.error_message}"
+        )
+        print(f"  {out.id} {out.type.value} {out.width}x{out.height}  {note}", file=sys.stderr)
+    if args.download:
+        _save(client, job, args.download, display)
+    return 0 if job.status is JobStatus.completed else 1
+
+
+def _save(client: Recast, job: Job, dest: Path, display: Display) -> int:
+    with display.downloading() as on_progress:
+        paths = client.download(job, dest, on_progress)
+    for path in paths:
+        print(path)
+    return 0
 
 
 if __name__ == "__main__":

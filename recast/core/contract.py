@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
 from recast.core.job import InputMetadata
+from recast.core.lifecycle import CleanupParams, CleanupReport
 from recast.core.payloads import (
     EncodeRequest,
     EncodeResult,
@@ -43,6 +44,10 @@ TASK_QUEUE_DEFAULT = "recast"
 """The task queue Recast's workflow and activities run on unless RECAST_TASK_QUEUE names another (a
 parent workflow in another project names it too: `recast.client.child`)."""
 
+REDELIVERY_WORKFLOW_TYPE = "WebhookRedelivery"
+"""A short workflow that sends one webhook delivery again (`POST …/webhooks/{id}/redeliver`), for a
+running or a finished job alike: it runs `deliver_webhook`, retried like the first delivery."""
+
 JOB_MEMO = "job"
 """The memo key under which the workflow publishes its Job (read by the API with one `describe`)."""
 
@@ -54,6 +59,10 @@ UPDATE_CANCEL = "cancel"
 
 UPDATE_CONFIRM = "confirm"
 """Update: let a `delayed_start` job go on from `awaiting_confirmation`. Returns the Job."""
+
+CLEANUP_WORKFLOW_TYPE = "RecastCleanup"
+"""The workflow type of a cleanup run: started by the `<task queue>-cleanup` Schedule
+(`recast.core.lifecycle.cleanup_schedule_id`), it deletes expired files on the same task queue."""
 
 # The workflow takes no signals: cancel and confirm are updates, so the caller learns the outcome.
 
@@ -67,6 +76,7 @@ ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
+CLEANUP_STORAGE = "cleanup_storage"
 
 
 def _declared_only() -> NoReturn:
@@ -121,6 +131,12 @@ async def deliver_webhook(delivery: WebhookDelivery) -> int:
     _declared_only()
 
 
+@activity.defn(name=CLEANUP_STORAGE)
+async def cleanup_storage(params: CleanupParams) -> CleanupReport:
+    """Delete expired job folders, uploads and templated outputs, skipping what running jobs use."""
+    _declared_only()
+
+
 OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
 """An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
 heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
@@ -139,8 +155,9 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     **OUTPUT_ACTIVITIES,
     SIGN_DOWNLOADS: sign_downloads,
     DELIVER_WEBHOOK: deliver_webhook,
+    CLEANUP_STORAGE: cleanup_storage,
 }
-"""Every activity the workflow calls, by name: what a worker must register."""
+"""Every activity the workflows (TranscodeJob, RecastCleanup) call, by name: what a worker must register."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has

@@ -217,6 +217,16 @@ class Job(BaseModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     canceled_at: datetime | None = None
+    outputs_expire_at: datetime | None = Field(
+        default=None,
+        description="When this finished job's files (outputs and input copy) are deleted: `completed_at` + "
+        "RECAST_OUTPUT_TTL. Null while the job runs, or when files are kept forever (TTL 0).",
+    )
+    outputs_expired: bool = Field(
+        default=False,
+        description="True once `outputs_expire_at` has passed: the files are (being) deleted and downloads "
+        "answer 410 `expired`.",
+    )
     execution: Execution = Field(default_factory=Execution)
 
 

@@ -1,20 +1,30 @@
-"""Webhooks: the delivery payload, its signature and the retry policy of the `deliver_webhook` activity.
+"""Webhooks: the delivery payload, its signatures, the retry policy of the `deliver_webhook` activity,
+and the delivery log's records.
 
 Pure and importable inside Temporal's workflow sandbox: no I/O. The workflow builds a
 `WebhookDelivery` per event and runs `deliver_webhook` with `WEBHOOK_RETRY` and a
 schedule-to-close timeout of `JobSettings.webhook_retry_s`; the activity turns it into a request
-with `request_parts`. Receivers check `Recast-Signature` as `verify` does.
+with `request_parts`. Two signatures ride on every delivery: `Recast-Signature` (hex HMAC with the
+job's `webhook_secret`, checked as `verify` does) and the Standard Webhooks headers (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`), signed with the installation's `whsec_` secrets, the
+current one and any previous ones during a rotation, so any Standard Webhooks library verifies them.
+Written here rather than taken from the `standardwebhooks` package: signing is a few lines of
+hmac/base64, and the worker does not need the package (the tests verify with it).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from temporalio.common import RetryPolicy
 
 from recast.core.job import Job
@@ -42,6 +52,9 @@ class WebhookDelivery(BaseModel):
     delivery_id: str  # the same on every attempt, so the receiver can deduplicate
     job: Job
     output_id: str | None = None  # set for output.completed
+    # Set when the API asked to send this delivery again: the id of that request (`rdl_…`). The
+    # delivery id (and so `webhook-id`) stays the delivery's own, so a receiver deduplicates it.
+    redelivery: str | None = None
 
     @field_validator("event")
     @classmethod
@@ -87,8 +100,11 @@ def body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def request_parts(delivery: WebhookDelivery, timestamp: str) -> tuple[dict[str, str], bytes]:
-    """Headers and body of the POST for `delivery`, signed at `timestamp` (unix seconds)."""
+def request_parts(
+    delivery: WebhookDelivery, timestamp: str, standard_secrets: Sequence[str] = ()
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of the POST for `delivery`, signed at `timestamp` (unix seconds); with
+    `standard_secrets` (`whsec_…`, the current one first) also the Standard Webhooks signature."""
     data = body(delivery)
     headers = {
         "Content-Type": "application/json",
@@ -96,7 +112,151 @@ def request_parts(delivery: WebhookDelivery, timestamp: str) -> tuple[dict[str, 
         "Recast-Event": delivery.event,
         "Recast-Delivery": delivery.delivery_id,
         "Recast-Timestamp": timestamp,
+        "webhook-id": delivery.delivery_id,
+        "webhook-timestamp": timestamp,
     }
     if delivery.secret:
         headers["Recast-Signature"] = signature(delivery.secret, timestamp, data)
+    if standard_secrets:
+        headers["webhook-signature"] = " ".join(
+            standard_signature(s, delivery.delivery_id, timestamp, data) for s in standard_secrets
+        )
     return headers, data
+
+
+# ---------------------------------------------------------------- Standard Webhooks ------------------------
+
+SECRET_PREFIX = "whsec_"
+SECRET_MIN_BYTES, SECRET_MAX_BYTES = 24, 64  # the spec's advice
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The key of a `whsec_<base64>` secret; ValueError when it is not one (or too short or long)."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"a webhook secret starts with {SECRET_PREFIX!r} followed by base64")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            f"a webhook secret is {SECRET_PREFIX!r} followed by base64; this is not base64"
+        ) from None
+    if not SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES:
+        raise ValueError(
+            f"a webhook secret holds {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes, this one {len(key)}"
+        )
+    return key
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` over `msg_id.timestamp.body`: one entry of `webhook-signature`."""
+    mac = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+# ---------------------------------------------------------------- the delivery log -------------------------
+# The worker records each attempt in storage (recast/infra/webhook_log.py); the API lists them as
+# `Delivery` items. These are what both sides (and the SDK) agree on.
+
+
+class DeliveryAttempt(BaseModel):
+    """One POST of a delivery, as the worker recorded it."""
+
+    attempt: int = Field(description="1 for the first POST of this run; a redelivery starts at 1 again.")
+    redelivery: str | None = Field(default=None, description="The redelivery (`rdl_…`) this POST belongs to.")
+    started_at: datetime
+    duration_ms: int
+    response_status: int | None = Field(description="The receiver's HTTP status; null if none came back.")
+    error: str | None = Field(default=None, description="Why the attempt failed; null when it succeeded.")
+    final: bool = Field(
+        default=False, description="A failure that is not retried (a refused or unusable URL)."
+    )
+    retry_window_s: float | None = Field(
+        default=None, description="How long this run of the delivery is retried from its first attempt."
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class StoredDelivery(BaseModel):
+    """What a redelivery sends again: the delivery as first scheduled, without the job's secret."""
+
+    delivery: WebhookDelivery
+    created_at: datetime
+
+
+DeliveryState = Literal["delivered", "retrying", "failed"]
+
+
+class Delivery(BaseModel):
+    """One webhook delivery of a job: an item of `GET /v1/jobs/{id}/webhooks`."""
+
+    id: str = Field(description="The delivery id: `Recast-Delivery` and `webhook-id` of every attempt.")
+    event: str
+    output_id: str | None = None
+    url: str
+    state: DeliveryState = Field(
+        description="`delivered` once a POST got a 2xx; `failed` when given up (or refused); else `retrying`."
+    )
+    attempts: int = Field(description="POSTs made, redeliveries included.")
+    response_status: int | None = Field(description="The last attempt's HTTP status (null: no response).")
+    error: str | None = Field(default=None, description="The last attempt's failure, if it failed.")
+    created_at: datetime = Field(description="When the event happened and the delivery was scheduled.")
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+    duration_ms: int = Field(description="The last attempt's duration.")
+    redeliveries: int = 0
+    history: list[DeliveryAttempt] = Field(description="Every attempt, oldest first.")
+
+
+class DeliveryList(BaseModel):
+    data: list[Delivery] = Field(description="The job's deliveries, oldest first.")
+
+
+class Redelivery(BaseModel):
+    """The answer of `POST /v1/jobs/{id}/webhooks/{delivery_id}/redeliver`."""
+
+    id: str = Field(description="`rdl_…`: this redelivery; its attempts carry it in the delivery log.")
+    delivery_id: str
+    event: str
+
+
+class RedeliveryParams(BaseModel):
+    """The input of the `WebhookRedelivery` workflow."""
+
+    delivery: WebhookDelivery
+    retry_s: float
+
+
+def summarize(stored: StoredDelivery, attempts: list[DeliveryAttempt], now: datetime) -> Delivery:
+    """A delivery as the log lists it, from its record and its attempts (at least one)."""
+    attempts = sorted(attempts, key=lambda a: (a.started_at, a.attempt))
+    last = attempts[-1]
+    # The state of the latest run: the original delivery's, or the last redelivery's.
+    run = [a for a in attempts if a.redelivery == last.redelivery]
+    state: DeliveryState = "retrying"
+    if any(a.ok for a in run):
+        state = "delivered"
+    elif last.final or (
+        # given up once the run's retry window, counted from its first attempt, has passed
+        last.retry_window_s is not None and (now - run[0].started_at).total_seconds() >= last.retry_window_s
+    ):
+        state = "failed"
+    d = stored.delivery
+    return Delivery(
+        id=d.delivery_id,
+        event=d.event,
+        output_id=d.output_id,
+        url=d.url,
+        state=state,
+        attempts=len(attempts),
+        response_status=last.response_status,
+        error=last.error,
+        created_at=stored.created_at,
+        first_attempt_at=attempts[0].started_at,
+        last_attempt_at=last.started_at,
+        duration_ms=last.duration_ms,
+        redeliveries=len({a.redelivery for a in attempts if a.redelivery}),
+        history=attempts,
+    )

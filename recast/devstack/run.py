@@ -47,6 +47,7 @@ def main() -> int:
         stack.start_api(host, port)
         wait_for_port(host, port)
         base = f"http://{host}:{port}"
+        webhook_key = data_dir / "webhook.key"  # where load() keeps the generated secret
         print(
             "\n".join(
                 [
@@ -55,6 +56,9 @@ def main() -> int:
                     f"  API          {base}   (OpenAPI docs: {base}/docs)",
                     f"  Temporal     {address}" + (f"   (Web UI: {ui})" if ui else " (external)"),
                     f"  data dir     {data_dir}",
+                    f"  webhooks     signed with the secret in {webhook_key}"
+                    if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
+                    else "  webhooks     signed with RECAST_WEBHOOK_SECRET",
                     f"  traces       OTLP to {tracing.endpoint()}"
                     if tracing.wanted()
                     else "  traces       off (set OTEL_EXPORTER_OTLP_ENDPOINT)",

@@ -1,7 +1,7 @@
 """`ActivityContext`: a worker interceptor that gives every activity's log lines and trace span the job's
 IDs, and logs each activity's start and outcome.
 
-One interceptor instead of the same lines in every activity: the job ID is the workflow ID, the output
+One interceptor instead of the same lines in every activity: the job ID is the TranscodeJob's workflow ID, the output
 ID is on the request of the activities that make one output (and of a webhook about one), the attempt
 is Temporal's. Inside, every line logged — by the activity, ffmpeg's runner, the SDK, a library —
 carries them (`recast.infra.logs.context`), and so does the activity's span when traces are on (it runs
@@ -35,8 +35,9 @@ class _Inbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         output_id = next((o for a in input.args if isinstance(o := getattr(a, "output_id", None), str)), None)
-        fields = {"job_id": info.workflow_id, "output_id": output_id, "attempt": info.attempt}
-        tracing.tag(info.workflow_id, output_id, info.attempt)
+        job_id = logs.job_of(info.workflow_id)
+        fields = {"job_id": job_id, "output_id": output_id, "attempt": info.attempt}
+        tracing.tag(job_id, output_id, info.attempt)
         with logs.context(**{k: v for k, v in fields.items() if v is not None}, activity=info.activity_type):
             log.info("%s started", info.activity_type)
             started = time.monotonic()

@@ -10,8 +10,11 @@ to the API over HTTP and must not need (or create) the server's settings.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from recast.core import webhooks
 from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.infra import keys, net
 from recast.infra.config_text import explain
@@ -36,14 +40,20 @@ class ConfigError(ValueError):
     """Bad RECAST_* values: one line per variable, naming it, what it allows and what it got."""
 
 
-def read_or_create_secret(path: Path, prefix: str = "") -> str:
-    """A random secret persisted at `path`; created once, atomically, so concurrent processes agree."""
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes."""
+    return webhooks.SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def read_or_create_secret(path: Path, prefix: str = "", new: Callable[[], str] | None = None) -> str:
+    """A random secret persisted at `path` (`new()`, or `prefix` + random text); created once,
+    atomically, so concurrent processes agree."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = prefix + secrets.token_urlsafe(32)
+    value = new() if new else prefix + secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -64,6 +74,20 @@ class _Environment(EnvSettingsSource):
         if isinstance(value, str):
             value = value.strip() or None
         return value, key, is_complex
+
+
+DAY = 86400
+DURATION_FORMAT = "seconds, or a number with a unit: `30d`, `12h`, `90m`, `45s`"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+
+
+def duration_seconds(value: Any) -> Any:
+    """`30d`, `12h`, `90m`, `45s` → whole seconds; anything else is returned for the field to judge (a bare
+    number is seconds, as every other duration setting reads it)."""
+    if isinstance(value, str) and (m := _DURATION.match(value.strip().lower())):
+        return round(float(m.group(1)) * _UNITS[m.group(2)])
+    return value
 
 
 def _extra(*, default: str | None = None, allowed: str | None = None) -> dict[str, Any]:
@@ -176,7 +200,33 @@ class Settings(BaseSettings):
         default=86400,
         ge=1,
         validation_alias="RECAST_UPLOAD_TTL",
-        description="Lifetime of an upload URL from `POST /v1/uploads`, seconds.",
+        description="Lifetime of an upload URL from `POST /v1/uploads`, seconds (how long the bytes may be "
+        "sent; the uploaded file itself is kept for `RECAST_OUTPUT_TTL`).",
+    )
+    job_retention_s: int = Field(
+        default=30 * DAY,
+        ge=DAY,
+        validation_alias="RECAST_JOB_RETENTION",
+        description="How long a finished job stays readable (`GET /v1/jobs/{id}`, the list): the Temporal "
+        "namespace's retention of closed workflows, which the worker sets at start (a warning if it may not).",
+        json_schema_extra=_extra(default="`2592000` (30 days)", allowed=DURATION_FORMAT + ", at least 1 day"),
+    )
+    output_ttl_s: int = Field(
+        default=30 * DAY,
+        ge=0,
+        validation_alias="RECAST_OUTPUT_TTL",
+        description="How long a finished job's files (input copy, outputs) are kept after it ends, and an "
+        "upload after it was created; then the cleanup schedule deletes them and downloads answer 410 "
+        "`expired`. `0` keeps them. API and workers must agree.",
+        json_schema_extra=_extra(default="`2592000` (30 days)", allowed=DURATION_FORMAT + "; `0`: keep"),
+    )
+    cleanup_interval_s: int = Field(
+        default=3600,
+        ge=1,
+        validation_alias="RECAST_CLEANUP_INTERVAL",
+        description="How often the cleanup schedule (`<task queue>-cleanup` in Temporal) deletes expired "
+        "files.",
+        json_schema_extra=_extra(allowed=DURATION_FORMAT),
     )
     signing_secret: str = Field(
         default="",
@@ -188,6 +238,19 @@ class Settings(BaseSettings):
         validation_alias="RECAST_SIGNING_SECRET_PREVIOUS",
         description="Former signing secrets: tokens they signed still verify (until they expire); new "
         "tokens are always signed with `RECAST_SIGNING_SECRET`.",
+        json_schema_extra=_extra(allowed="comma-separated list"),
+    )
+    webhook_secret: str = Field(
+        default="",
+        description="Standard Webhooks signing secret (`whsec_` + base64 of 24–64 random bytes): every "
+        "delivery's `webhook-signature`; the workers sign, receivers verify.",
+        json_schema_extra=_extra(default="generated into `$RECAST_DATA_DIR/webhook.key`"),
+    )
+    webhook_secrets_previous: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias="RECAST_WEBHOOK_SECRET_PREVIOUS",
+        description="Former webhook secrets, during a rotation: deliveries carry a signature with each "
+        "(space-separated in `webhook-signature`), so receivers still on an old secret verify them.",
         json_schema_extra=_extra(allowed="comma-separated list"),
     )
     url_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -314,13 +377,31 @@ class Settings(BaseSettings):
         # Arguments, then the environment; no .env or secrets directory: Recast never read them.
         return init_settings, _Environment(settings_cls)
 
-    @field_validator("signing_secrets_previous", "url_allowlist", mode="before")
+    @field_validator("signing_secrets_previous", "url_allowlist", "webhook_secrets_previous", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """A variable's `a, b,` → ("a", "b"): items stripped, empty ones dropped; a tuple passes as given."""
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("webhook_secret", "webhook_secrets_previous")
+    @classmethod
+    def _whsec(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for secret in (value,) if isinstance(value, str) else value:
+            if secret:
+                webhooks.secret_bytes(secret)  # ValueError naming what is wrong
+        return value
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The secrets deliveries are signed with: the current one first, then the previous ones."""
+        return tuple(s for s in (self.webhook_secret, *self.webhook_secrets_previous) if s)
+
+    @field_validator("job_retention_s", "output_ttl_s", "cleanup_interval_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return duration_seconds(value)
 
     @field_validator("url_allowlist")
     @classmethod
@@ -356,6 +437,9 @@ def load() -> Settings:
     if not settings.signing_secret:
         secret = read_or_create_secret(settings.data_dir / "signing.key")
         settings = settings.model_copy(update={"signing_secret": secret})
+    if not settings.webhook_secret:
+        secret = read_or_create_secret(settings.data_dir / "webhook.key", new=new_webhook_secret)
+        settings = settings.model_copy(update={"webhook_secret": secret})
     return settings
 
 

@@ -119,18 +119,28 @@ def redact_command(args: Sequence[str]) -> str:
 # ---------------------------------------------------------------- formatting ------------------------------
 
 
+def job_of(workflow_id: str | None) -> str | None:
+    """The job a workflow ID names: a TranscodeJob's ID is its job's (`job_…`); the worker's other
+    workflows (cleanup, webhook redelivery) are no job."""
+    return workflow_id if workflow_id and workflow_id.startswith("job_") else None
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     """The line's fields besides time, level, logger and message: the job's first, then the rest."""
     out: dict[str, Any] = {}
     wf = getattr(record, "temporal_workflow", None)
-    if isinstance(wf, dict) and wf.get("workflow_id"):
-        out["job_id"] = wf["workflow_id"]
+    if isinstance(wf, dict):
+        out["job_id"] = job_of(wf.get("workflow_id"))
     act = getattr(record, "temporal_activity", None)
-    if isinstance(act, dict) and act.get("workflow_id"):
-        out.update(job_id=act["workflow_id"], attempt=act.get("attempt"), activity=act.get("activity_type"))
+    if isinstance(act, dict):
+        out.update(
+            job_id=job_of(act.get("workflow_id")),
+            attempt=act.get("attempt"),
+            activity=act.get("activity_type"),
+        )
     elif activity.in_activity():
         info = activity.info()
-        out.update(job_id=info.workflow_id, attempt=info.attempt, activity=info.activity_type)
+        out.update(job_id=job_of(info.workflow_id), attempt=info.attempt, activity=info.activity_type)
     out.update(_context.get() or {})
     out.pop("started", None)  # a request's start time: only its access line's duration uses it
     for key, value in record.__dict__.items():

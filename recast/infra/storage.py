@@ -3,8 +3,9 @@
 Backends (`RECAST_STORAGE_URL`): `fs://path` (default), `memory://` (tests), `s3://bucket/prefix`,
 `gs://bucket/prefix`; credentials and endpoints come from Settings (docs/configuration.md).
 
-Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`
-and `{organization}/uploads/{upload_id}/…`, so each organization's files live under its own prefix.
+Layout: `{organization}/jobs/{job_id}/input/{filename}`, `{organization}/jobs/{job_id}/outputs/{output_id}.{ext}`,
+`{organization}/jobs/{job_id}/webhooks/…` (recast/infra/webhook_log.py) and `{organization}/uploads/{upload_id}/…`,
+so each organization's files live under its own prefix.
 """
 
 from __future__ import annotations

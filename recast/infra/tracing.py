@@ -114,12 +114,15 @@ def _current_ids() -> tuple[str, str] | None:
 def _job_id_processor() -> Any:
     from opentelemetry.sdk.trace import SpanProcessor
 
+    from recast.infra import logs
+
     class JobIdProcessor(SpanProcessor):
         """Every span Temporal's interceptor makes names its workflow (`temporalWorkflowID`), and a
         Recast workflow's ID is its job's: add it as `recast.job_id`, the attribute to find a job by."""
 
         def on_start(self, span: Any, parent_context: Any = None) -> None:
-            job_id = (span.attributes or {}).get("temporalWorkflowID")
+            workflow_id = (span.attributes or {}).get("temporalWorkflowID")
+            job_id = logs.job_of(workflow_id if isinstance(workflow_id, str) else None)
             if job_id:
                 span.set_attribute(ATTRIBUTES["job_id"], job_id)
 

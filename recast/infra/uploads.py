@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import opendal
 from pydantic import BaseModel
@@ -61,6 +61,15 @@ async def load_manifest(storage: Storage, organization: str, upload_id: str) -> 
     except opendal.exceptions.NotFound:
         return None
     return UploadManifest.model_validate_json(bytes(raw))
+
+
+def upload_expires_at(manifest: UploadManifest, ttl_s: int) -> datetime | None:
+    """When an upload expires (RECAST_OUTPUT_TTL after it was created, never before its upload URL
+    has): a job may no longer start from it (410 `expired`) and the cleanup deletes it, unless a running
+    job uses it. None when files are kept (`ttl_s` 0)."""
+    if ttl_s <= 0:
+        return None
+    return max(manifest.expires_at, manifest.created_at + timedelta(seconds=ttl_s))
 
 
 async def resolve(storage: Storage, organization: str, upload_id: str) -> tuple[UploadManifest, int]:

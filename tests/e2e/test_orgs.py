@@ -24,7 +24,8 @@ from tests.helpers import API_KEY, ORG, OTHER_KEY, OTHER_ORG, Api, add_key, seco
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "quality": "economy"}}
 # The path parameters the walk knows how to fill with the first organization's job.
-JOB_PARAMS = {"job_id", "output_id"}
+JOB_PARAMS = {"job_id", "output_id", "delivery_id"}
+NO_DELIVERY = "dlv_none"  # the jobs here have no webhook: the owner's redelivery of it is a 404 too
 
 
 def error(resp: httpx.Response, status: int, code: str) -> str:
@@ -128,7 +129,7 @@ def walk(
         if "job_id" not in params:
             continue
         assert params <= JOB_PARAMS, f"{template}: the walk does not know how to fill {params - JOB_PARAMS}"
-        path = template.format(job_id=job["id"], output_id=job["outputs"][0]["id"])
+        path = template.format(job_id=job["id"], output_id=job["outputs"][0]["id"], delivery_id=NO_DELIVERY)
         for method in operations:
             route = f"{method.upper()} {template}"
             status, body = call(intruder, method, path)
@@ -138,7 +139,7 @@ def walk(
     # The owner reaches every one of them, so the 404s above are about the organization, not the URL.
     for route in sorted(walked):
         method, template = route.split(" ", 1)
-        path = template.format(job_id=job["id"], output_id=job["outputs"][0]["id"])
+        path = template.format(job_id=job["id"], output_id=job["outputs"][0]["id"], delivery_id=NO_DELIVERY)
         status, body = call(owner, method.lower(), path)
         assert status == expect_owner.get(route, 200), f"{route} as the owner: {status} {body}"
     return walked
@@ -152,7 +153,11 @@ def test_every_job_route_is_404_for_another_organization(
         owner,
         intruder,
         done_job,
-        {"POST /v1/jobs/{job_id}/cancel": 409, "POST /v1/jobs/{job_id}/confirm": 409},
+        {
+            "POST /v1/jobs/{job_id}/cancel": 409,
+            "POST /v1/jobs/{job_id}/confirm": 409,
+            "POST /v1/jobs/{job_id}/webhooks/{delivery_id}/redeliver": 404,
+        },
     )
     assert {
         "GET /v1/jobs/{job_id}",
@@ -160,13 +165,15 @@ def test_every_job_route_is_404_for_another_organization(
         "GET /v1/jobs/{job_id}/events",
         "POST /v1/jobs/{job_id}/cancel",
         "POST /v1/jobs/{job_id}/confirm",
+        "GET /v1/jobs/{job_id}/webhooks",
+        "POST /v1/jobs/{job_id}/webhooks/{delivery_id}/redeliver",
     } <= done_routes, done_routes
     # On a running job too; and the intruder's cancel and confirm must not have touched it.
     schema = httpx.get(f"{orgs_url}/openapi.json").json()
     for template in schema["paths"]:
         if "{job_id}" in template and "{output_id}" not in template:
             for method in schema["paths"][template]:
-                path = template.format(job_id=held_job["id"])
+                path = template.format(job_id=held_job["id"], delivery_id=NO_DELIVERY)
                 status, body = call(intruder, method, path)
                 assert status == 404, f"{method.upper()} {template} as another organization: {status} {body}"
     still = owner.job(held_job["id"])

@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +25,11 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 import httpx
 import pytest
 
-from recast.devstack.stack import Stack, free_port, wait_for_port
+from recast.client import Recast
+from recast.devstack.stack import Stack, free_port
 from recast.infra.config import Settings
 from recast.infra.storage import Storage
-from tests.helpers import OTHER_ORG, Api, ffprobe, new_stack, stream
+from tests.helpers import API_KEY, OTHER_ORG, Api, ffprobe, moto_s3, new_stack, receiving, stream
 
 BUCKET, PREFIX, INPUTS = "recast-media", "tenants", "customer-inputs"
 ACCESS_KEY, SECRET_KEY, REGION = "recast-test-access", "recast-test-secret", "us-east-1"
@@ -40,24 +40,8 @@ H264_480 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p", "qua
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free loopback port, with the storage bucket and a customer's input bucket."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, proc)
-        endpoint = f"http://127.0.0.1:{port}"
-        for bucket in (BUCKET, INPUTS):
-            httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+    with moto_s3(tmp_path_factory.mktemp("moto"), (BUCKET, INPUTS)) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def s3_env(endpoint: str) -> dict[str, str]:
@@ -240,3 +224,27 @@ def test_presigned_url_expiry_is_signed(s3_endpoint: str) -> None:
     assert sigv4_query_signature("GET", stretched, SECRET_KEY) != fields["X-Amz-Signature"]
     resp = httpx.get(url, timeout=10)
     assert resp.status_code == 200 and resp.content == b"hello"
+
+
+def test_sdk_and_the_webhook_log_on_s3(s3_stack: Stack, clips: dict[str, Path], tmp_path: Path) -> None:
+    """The SDK's upload is a pre-signed PUT of a streamed body (its length sent up front) and its
+    download a pre-signed GET, neither with the API key; the delivery log lives in the bucket."""
+    with receiving() as receiver, Recast(s3_stack.env["API_URL"], API_KEY) as client:
+        sent: list[int] = []
+        job = client.submit(
+            clips["small"], [H264_480], on_upload=lambda s, t: sent.append(s), webhook_url=receiver.url
+        )
+        assert sent[-1] == clips["small"].stat().st_size
+        done = client.wait(job.id)
+        assert done.status == "completed"
+        [path] = client.download(done, tmp_path)
+        video = stream(ffprobe(path), "video")
+        assert video and video["codec_name"] == "h264" and video["height"] == 360
+        deadline = time.monotonic() + 30
+        while (
+            not (log := client.webhooks(job.id)) or any(d.state != "delivered" for d in log) or len(log) < 4
+        ):
+            assert time.monotonic() < deadline, log
+            time.sleep(0.2)
+        assert {d.event for d in log} == {"job.status_changed", "output.completed"}
+        assert all(d.attempts == 1 and d.response_status == 200 for d in log)

@@ -1,6 +1,6 @@
 """What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
-(processes), a redirecting loopback server (servers), payloads for calling activities directly
+(processes), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
 (activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
 (tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
 
@@ -20,7 +20,7 @@ from tests.helpers.media import (
 )
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
-from tests.helpers.servers import Server, serving
+from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
 from tests.helpers.stacks import (
     API_KEY,
     MAX_UPLOAD,
@@ -50,6 +50,7 @@ __all__ = [
     "TERMINAL",
     "WEBHOOK_SECRET",
     "Api",
+    "Receiver",
     "Server",
     "activity_attempts",
     "add_key",
@@ -66,11 +67,13 @@ __all__ = [
     "make_tone",
     "make_with_ffmpeg",
     "meta",
+    "moto_s3",
     "new_stack",
     "own_api",
     "picture_box",
     "place_input",
     "probe",
+    "receiving",
     "request",
     "request_models",
     "second_api",

@@ -1,12 +1,19 @@
-"""The `recast` CLI's pieces that need no stack: parsing `--output` and `--clip`, and the progress bar."""
+"""The `recast` CLI's pieces that need no stack: parsing `--output` and `--clip`, the progress bars (rich on
+a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
 import argparse
+import io
 
 import pytest
+from rich.console import Console
 
 from recast.client.cli import parse_clip, parse_output, render_bar
+from recast.client.progress import Display
+from recast.core.job import Job, JobStatus, OutputStatus, Stage
+from recast.core.responses import JobEvent
+from tests.helpers import make_job
 
 
 def test_parse_output() -> None:
@@ -36,4 +43,50 @@ def test_parse_clip() -> None:
 
 
 def test_render_bar() -> None:
-    assert render_bar({"progress": 50, "stage": "encoding"}, width=10) == "[#####.....]  50% encoding"
+    job = make_job().model_copy(update={"progress": 50, "stage": Stage.encoding})
+    assert render_bar(job, width=10) == "[#####.....]  50% encoding"
+
+
+def event(name: str, job: Job) -> JobEvent:
+    return JobEvent.model_validate({"event": name, "job": job, "server_time": job.updated_at})
+
+
+def test_rich_bars_on_a_terminal_for_the_job_and_each_output() -> None:
+    buf = io.StringIO()
+    display = Display(Console(file=buf, force_terminal=True, width=120), interactive=True)
+    job = make_job()
+    with display.encoding() as on_event:
+        on_event(event("snapshot", job))
+        job.outputs[0].progress, job.progress = 60, 70
+        on_event(event("progress", job))
+        job.outputs[0].progress, job.progress, job.status = 100, 100, JobStatus.completed
+        job.outputs[0].status = OutputStatus.completed
+        on_event(event("completed", job))
+    shown = buf.getvalue()
+    assert "job_w1" in shown and "out_1 mp4" in shown
+    assert "100%" in shown and "completed" in shown
+    assert "━" in shown, "no bar was drawn"
+    buf = io.StringIO()
+    display = Display(Console(file=buf, force_terminal=True, width=120), interactive=True)
+    with display.downloading() as on_progress:
+        on_progress(job.outputs[0], "clip.mp4", 512, 1024)
+        on_progress(job.outputs[0], "clip.mp4", 1024, 1024)
+    assert "1.0/1.0 kB" in buf.getvalue()
+
+
+def test_plain_lines_without_a_terminal_or_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not Display(Console(file=io.StringIO())).interactive
+    monkeypatch.setenv("CI", "true")
+    assert not Display(Console(file=io.StringIO(), force_terminal=True)).interactive
+    buf = io.StringIO()
+    display = Display(Console(file=buf))
+    job = make_job()
+    with display.encoding() as on_event:
+        on_event(event("snapshot", job))
+        on_event(event("heartbeat", job))  # nothing changed: no second line
+        job.progress = 100
+        on_event(event("completed", job))
+    assert buf.getvalue().splitlines() == [
+        "[..............................]   0% queued",
+        "[##############################] 100% queued",
+    ]

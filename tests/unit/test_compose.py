@@ -122,6 +122,16 @@ def test_worker_registers_the_search_attributes() -> None:
     assert "ensure_search_attributes(" in inspect.getsource(worker.main)
 
 
+def test_worker_sets_retention_and_the_cleanup_schedule(services: dict[str, dict[str, Any]]) -> None:
+    # auto-setup creates the namespace with its own retention; the worker brings it to RECAST_JOB_RETENTION
+    # and creates the cleanup schedule, from the same variables the API reads the TTL from.
+    worker = importlib.import_module("worker")
+    assert "ensure_lifecycle(" in inspect.getsource(worker.main)
+    for name in RECAST_SERVICES:
+        env = environment(services[name])
+        assert {"RECAST_JOB_RETENTION", "RECAST_OUTPUT_TTL"} <= set(env), name
+
+
 def test_api_and_worker_build_the_same_image(services: dict[str, dict[str, Any]]) -> None:
     api, worker = (build_of(services[name]) for name in RECAST_SERVICES)
     assert api == worker
@@ -153,7 +163,7 @@ def test_secrets_come_from_the_environment_and_are_required(services: dict[str, 
     # The API hands out download URLs the workers signed: both must get the same secret, never a default.
     for name in RECAST_SERVICES:
         env = environment(services[name])
-        for var in ("RECAST_API_KEYS", "RECAST_SIGNING_SECRET"):
+        for var in ("RECAST_API_KEYS", "RECAST_SIGNING_SECRET", "RECAST_WEBHOOK_SECRET"):
             assert env[var].startswith("${" + var + ":?"), f"{name}: {var} must be required, got {env[var]!r}"
 
 

@@ -16,7 +16,7 @@ from activities.deps import Deps
 from recast.core import contract, output_activities
 from recast.core.formats import OutputType
 from recast.infra import config
-from workflows import transcode
+from workflows import cleanup, transcode
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ def test_workflow_names_match_the_contract() -> None:
     assert set(defn.updates) == {contract.UPDATE_CANCEL, contract.UPDATE_CONFIRM}
     assert set(defn.signals) == set()  # none: the contract declares none
     assert transcode.JOB_MEMO == contract.JOB_MEMO
+    assert workflow._Definition.must_from_class(cleanup.RecastCleanup).name == contract.CLEANUP_WORKFLOW_TYPE
 
 
 def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
@@ -74,7 +75,9 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "make_thumbnails",
         "sign_downloads",
         "deliver_webhook",
+        "cleanup_storage",
     }
+    assert contract.CLEANUP_WORKFLOW_TYPE == "RecastCleanup"
     assert contract.SEARCH_ATTRIBUTES == {
         "RecastStatus": "Keyword",
         "RecastOrganization": "Keyword",

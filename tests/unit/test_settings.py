@@ -141,8 +141,8 @@ def test_docs_table_is_generated_from_the_model() -> None:
 
 
 def test_server_code_reads_recast_variables_only_through_settings() -> None:
-    # The CLI client (its own RECAST_API_URL/KEY) and the keys admin command (--file's default) are not servers.
-    clients = {ROOT / "recast" / "client" / "cli.py", ROOT / "recast" / "infra" / "keys.py"}
+    # The SDK and CLI (their own RECAST_API_URL/KEY) and the keys admin command (--file's default) are not servers.
+    clients = {ROOT / "recast" / "client" / "base.py", ROOT / "recast" / "infra" / "keys.py"}
     files = [
         ROOT / "worker.py",
         *(p for d in ("api", "activities", "workflows", "recast") for p in (ROOT / d).rglob("*.py")),

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import standardwebhooks
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -27,10 +32,12 @@ from recast.core.webhooks import (
     WEBHOOK_RETRY,
     WebhookDelivery,
     request_parts,
+    secret_bytes,
     signature,
+    summarize,
     verify,
 )
-from recast.infra import config
+from recast.infra import config, webhook_log
 from tests.helpers import WEBHOOK_SECRET, delivery, make_job
 
 SECRET = WEBHOOK_SECRET  # what delivery() signs with
@@ -224,3 +231,82 @@ def test_unusable_url_is_not_retried(callbacks: CallbackActivities, url: str) ->
         run(callbacks, delivery(url))
     assert err.value.type == "webhook-invalid"
     assert err.value.non_retryable
+
+
+# ---------------------------------------------------------------- Standard Webhooks, rotation, the log ------
+
+NEW_SECRET = "whsec_" + base64.b64encode(b"n" * 32).decode()
+OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
+
+
+def test_standard_signature_verifies_with_the_reference_library_under_either_secret() -> None:
+    headers, body = request_parts(delivery("http://h/x"), str(int(time.time())), (NEW_SECRET, OLD_SECRET))
+    assert headers["webhook-id"] == "dlv_1"
+    sigs = headers["webhook-signature"].split(" ")
+    assert len(sigs) == 2 and all(s.startswith("v1,") for s in sigs)
+    for secret in (NEW_SECRET, OLD_SECRET):
+        assert standardwebhooks.Webhook(secret).verify(body, headers)["event"] == EVENT_STATUS_CHANGED
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook("whsec_" + base64.b64encode(b"x" * 32).decode()).verify(body, headers)
+    # The old signature scheme still rides along, with the job's own secret.
+    assert verify(SECRET, headers["Recast-Timestamp"], body, headers["Recast-Signature"])
+
+
+def load_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> config.Settings:
+    for name in [n for n in os.environ if n.startswith("RECAST_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return config.load()
+
+
+@pytest.mark.parametrize("bad", ["nope", "whsec_***", "whsec_" + base64.b64encode(b"short").decode()])
+def test_webhook_secret_must_be_whsec_base64(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="webhook secret"):
+        secret_bytes(bad)
+    with pytest.raises(config.ConfigError, match="RECAST_WEBHOOK_SECRET"):
+        load_with(monkeypatch, RECAST_DATA_DIR=str(tmp_path), RECAST_WEBHOOK_SECRET=bad)
+
+
+def test_a_secret_is_generated_once_and_previous_ones_follow_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_with(monkeypatch, RECAST_DATA_DIR=str(tmp_path))
+    assert first.webhook_secret == load_with(monkeypatch, RECAST_DATA_DIR=str(tmp_path)).webhook_secret
+    secret_bytes(first.webhook_secret)
+    rotated = load_with(
+        monkeypatch,
+        RECAST_DATA_DIR=str(tmp_path),
+        RECAST_WEBHOOK_SECRET=NEW_SECRET,
+        RECAST_WEBHOOK_SECRET_PREVIOUS=f"{OLD_SECRET}, ",
+    )
+    assert rotated.webhook_secrets == (NEW_SECRET, OLD_SECRET)
+
+
+def test_attempts_are_logged_with_status_and_summarized(tmp_path: Path, receiver: Receiver) -> None:
+    settings = config.Settings(
+        data_dir=tmp_path,
+        scratch_dir=tmp_path / "scratch",
+        storage_url=f"fs://{tmp_path}/s",
+        url_allowlist=("127.0.0.1/32",),
+        webhook_secret=NEW_SECRET,
+    )
+    deps = Deps.from_settings(settings)
+    receiver.statuses = [503, 201]
+    d = delivery(receiver.url)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=1)
+    with pytest.raises(ApplicationError):
+        asyncio.run(env.run(CallbackActivities(deps).deliver_webhook, d))
+    env.info = dataclasses.replace(env.info, attempt=2)
+    assert asyncio.run(env.run(CallbackActivities(deps).deliver_webhook, d)) == 201
+    [(stored, attempts)] = asyncio.run(webhook_log.load_log(deps.storage, d.job.organization, d.job.id))
+    assert stored.delivery.secret is None, "the job's secret was written to the log"
+    assert [(a.attempt, a.response_status, a.ok) for a in attempts] == [(1, 503, False), (2, 201, True)]
+    item = summarize(stored, attempts, datetime.now(UTC))
+    assert (item.id, item.state, item.attempts, item.response_status) == ("dlv_1", "delivered", 2, 201)
+    assert item.first_attempt_at <= item.last_attempt_at
+    for req in receiver.requests:
+        standardwebhooks.Webhook(NEW_SECRET).verify(req["body"], req["headers"])
