@@ -43,7 +43,8 @@ from activities.scratch import StagingArea
 from activities.sign import SignActivities
 from activities.store import StoreActivities
 from activities.stream import StreamActivities
-from recast.infra import config, metrics
+from recast.infra import config, logs, metrics, tracing
+from recast.infra.activity_context import ActivityContext
 from recast.infra.lifecycle import ensure_lifecycle
 from recast.infra.temporal import TemporalConnectionError, connect, ensure_search_attributes, target
 from workflows.batch import BatchJob
@@ -96,7 +97,7 @@ def build_upload_worker(
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
-        interceptors=[ActivityMetrics(meter)],
+        interceptors=[ActivityContext(), ActivityMetrics(meter)],
     )
 
 
@@ -113,13 +114,15 @@ def build_worker(
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
-        interceptors=[ActivityMetrics(meter), JobMetrics()],
+        # Job IDs on every activity's log lines and span (the client's tracing interceptor runs first).
+        interceptors=[ActivityContext(), ActivityMetrics(meter), JobMetrics()],
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = config.load_or_exit()
+    logs.configure_from("worker", settings)
+    tracing.setup("worker")  # before connecting: the client takes the tracing interceptor when on
     runtime = metrics.worker_runtime(settings)  # serves /metrics from here on, unless the port is 0
     try:
         client = await connect(settings, runtime)
@@ -151,6 +154,7 @@ async def main() -> None:
         log.info("shutting down")
     deps.probes.close()
     deps.staging.close()
+    tracing.shutdown()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +21,7 @@ from recast.infra.uploads import UPLOAD_SCHEME
 
 # 408/429 are "try later"; every other 4xx will not change on retry.
 RETRYABLE_STATUS = {408, 425, 429}
+log = logging.getLogger("recast.activity")
 
 
 class FetchActivities:
@@ -34,6 +36,8 @@ class FetchActivities:
         scheme = urlsplit(source.url).scheme.lower()
         if scheme == "upload":
             return await self._uploaded(req.organization, source.url[len(UPLOAD_SCHEME) :])
+        # Logged redacted (recast.infra.logs): a signed URL's query and a URL's credentials never show.
+        log.info("fetching %s", source.url)
         name = unquote(urlsplit(source.url).path.rsplit("/", 1)[-1]) or "input"
         key = input_key(req.organization, req.job_id, name, req.folder)
         if scheme in OBJECT_SCHEMES:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from recast.infra.logs import redact_command
+
 PR_SET_PDEATHSIG = 1
+log = logging.getLogger("recast.ffmpeg")
 
 
 class FfmpegFailed(Exception):
@@ -57,6 +62,9 @@ async def run_ffmpeg(
     end), so silence alone says nothing. Such a run is stalled only when it is silent *and* used no CPU
     for `stall_timeout_s` (a hung or stopped process); one that keeps computing is left to finish.
     """
+    # The command is logged redacted: its paths are local, but a future input or option may carry a URL.
+    log.info("ffmpeg started", extra={"command": redact_command(args)})
+    started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.DEVNULL,
@@ -82,6 +90,7 @@ async def run_ffmpeg(
                 cpu_now = cpu_seconds(proc.pid)
                 working = cpu_before is not None and cpu_now is not None and cpu_now > cpu_before
                 if not (silent_while_working and working):
+                    log.warning("ffmpeg stalled: killed", extra={"stderr_tail": list(stderr_tail)})
                     raise FfmpegStalled(f"ffmpeg made no progress for {stall_timeout_s:g}s")
                 cpu_before = cpu_now
                 continue
@@ -94,8 +103,13 @@ async def run_ffmpeg(
                 on_progress(min(100.0, int(value) / 1e6 / duration_s * 100))
         code = await proc.wait()
         await stderr_task
+        seconds = round(time.monotonic() - started, 3)
         if code != 0:
+            log.warning(
+                "ffmpeg exited with %d", code, extra={"seconds": seconds, "stderr_tail": list(stderr_tail)}
+            )
             raise FfmpegFailed(f"ffmpeg exited with {code}: " + " | ".join(stderr_tail)[-1000:])
+        log.info("ffmpeg finished", extra={"seconds": seconds})
     finally:
         next_line.cancel()
         if proc.returncode is None:

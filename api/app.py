@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import cors, errors, metrics, openapi
+from api import cors, errors, metrics, observability, openapi
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import batches, events, files, jobs, optimize, presets, templates, tus, uploads, webhooks
 from api.services.tus import TusResumableHeader
 from api.state import AppState
-from recast.infra import config
+from recast.infra import config, tracing
 from recast.infra.keys import KeyRing
 from recast.infra.storage import Storage
 from recast.infra.temporal import connect
@@ -38,6 +38,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
+        tracing.shutdown()  # export the spans still batched
 
     app = FastAPI(
         title="Recast",
@@ -46,6 +47,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.recast = state  # read only through api/deps.py
+    # Logging and tracing before the client connects: its tracing interceptor depends on them.
+    observability.install(app, settings)
     errors.install(app)
     # Added before CORS, so it runs inside it: preflights answered by CORS need no tus header.
     app.add_middleware(TusResumableHeader)

@@ -48,15 +48,19 @@ def make_clip(path: Path, seconds: int, size: str, *, audio: bool = True, gop: i
 
 
 @contextmanager
-def bench_stack(key: str) -> Iterator[tuple[Stack, httpx.Client, Path]]:
-    """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key`: the stack, an
-    HTTP client for its API, and a scratch folder removed afterwards."""
+def bench_stack(key: str, env: dict[str, str] | None = None) -> Iterator[tuple[Stack, httpx.Client, Path]]:
+    """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key` and `env`: the
+    stack, an HTTP client for its API, and a scratch folder removed afterwards."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        # Worker metrics on, as in production, but on a free port: 9464 is `make run`'s.
+        # Worker metrics on, as in production, but on a free port: 9464 is `make run`'s; `env` overrides.
         Stack(
             Path(tmp) / "stack",
-            {"RECAST_API_KEYS": f"{key}=bench", "RECAST_WORKER_METRICS_PORT": str(free_port())},
+            {
+                "RECAST_API_KEYS": f"{key}=bench",
+                "RECAST_WORKER_METRICS_PORT": str(free_port()),
+                **(env or {}),
+            },
             quiet=True,
         ) as stack,
     ):

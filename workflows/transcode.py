@@ -153,6 +153,8 @@ class TranscodeJob:
                 ]
             )
         job.execution.queue_duration_ms = _ms(job.created_at, workflow.now())
+        # workflow.logger drops lines while the history replays: each is written once per job.
+        workflow.logger.info("job started", extra={"outputs": len(job.outputs)})
         publisher = asyncio.create_task(self._publish())
         self._work = asyncio.create_task(self._process(params))
         try:
@@ -339,6 +341,11 @@ class TranscodeJob:
             else:
                 out.status, out.progress = OutputStatus.failed, 100
                 out.error_code, out.error_message = failure(err)
+                workflow.logger.warning(
+                    "output failed: %s",
+                    out.error_message,
+                    extra={"output_id": out.id, "error_code": out.error_code},
+                )
         else:
             out.status, out.progress = OutputStatus.completed, 100
             out.file_size_bytes, out.duration_ms = result.file_size_bytes, result.duration_ms
@@ -353,6 +360,7 @@ class TranscodeJob:
             out.input_bytes, out.output_bytes = meta.file_size_bytes, result.file_size_bytes
             out.input_duration_ms, out.input_width = meta.duration_ms, meta.width
             out.saved_bytes, out.saved_percent = savings(meta.file_size_bytes, result.file_size_bytes)
+            workflow.logger.info("output completed", extra={"output_id": out.id, "bytes": out.output_bytes})
             self._notify(EVENT_OUTPUT_COMPLETED, out.id)
         self._update_progress()
 
@@ -463,7 +471,12 @@ class TranscodeJob:
                 retry_policy=WEBHOOK_RETRY,
             )
         except (ActivityError, asyncio.CancelledError):
-            workflow.logger.warning("webhook %s to %s given up", delivery.event, delivery.url)
+            workflow.logger.warning(
+                "webhook %s to %s given up",
+                delivery.event,
+                delivery.url,
+                extra={"output_id": delivery.output_id},
+            )
 
     # ---------------------------------------------------------------- state changes ----------------------
 
@@ -520,4 +533,7 @@ class TranscodeJob:
         job.stage = Stage.done
         job.progress = 100
         self._set_status(status)  # publishes the finished Job and tells the webhook
+        workflow.logger.info(
+            "job %s", status.value, extra={"status": status.value, "error_code": job.error_code}
+        )
         workflow.set_current_details(f"{status.value}" + (f": {job.error_code}" if job.error_code else ""))

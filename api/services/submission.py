@@ -16,6 +16,7 @@ from api.errors import ApiError
 from api.job_store import JobStore
 from api.limits import Slot
 from api.multipart_stream import StoredUpload, parse_form
+from api.observability import bind_job
 from api.services import planning
 from api.services.inputs import resolve_input, resolve_numbered
 from api.services.templates import Templates
@@ -53,6 +54,7 @@ class Submissions:
         raw, upload = await self._read(request, org, job_id)
         try:
             params = await self.plan(raw, org, model, upload, header_key, job_id)
+            bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
         except BaseException:

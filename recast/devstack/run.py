@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from recast.devstack.stack import Stack, port_taken, wait_for_port
+from recast.infra import logs, tracing
 from recast.infra.config import Settings, load_or_exit, read_or_create_secret
 from recast.infra.temporal import Target, TemporalConnectionError, connect, target
 
@@ -84,6 +85,9 @@ def banner(settings: Settings, base: str, temporal_line: str, data_dir: Path, ap
             f"  API          {base}   (OpenAPI docs: {base}/docs)",
             f"  Temporal     {temporal_line}",
             f"  metrics      {metrics_where(settings, base)}",
+            f"  traces       OTLP to {tracing.endpoint()}"
+            if tracing.wanted()
+            else "  traces       off (set OTEL_EXPORTER_OTLP_ENDPOINT)",
             f"  data dir     {data_dir}",
             f"  webhooks     signed with the secret in {webhook_key}"
             if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
@@ -105,6 +109,8 @@ def banner(settings: Settings, base: str, temporal_line: str, data_dir: Path, ap
 def main() -> int:
     # Every variable is checked here, before anything starts: a bad one is named, not found in a child's log.
     settings = load_or_exit()
+    # The worker and the API configure their own logging from the same variables; this is the launcher's.
+    logs.configure_from("devstack", settings)
     try:
         where: Target = target(settings)
     except TemporalConnectionError as exc:

@@ -178,8 +178,6 @@ class Stack:
                 host,
                 "--port",
                 str(port),
-                "--log-level",
-                "warning",
             ],
         )
         wait_for_port(host, port, 60, proc)

@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -391,6 +391,17 @@ class Settings(BaseSettings):
         validation_alias="RECAST_OPTIMIZE_WAIT",
         description="Longest `POST /v1/optimize` waits for its job before answering 202 (`?wait=` asks less), "
         "seconds.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines of the API and the workers: `text` (readable) or `json` (one object per line, "
+        "for a log shipper); lines about a job carry its job, output and attempt (see operations.md).",
+        json_schema_extra=_extra(allowed="`text` or `json`"),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="Least severe level logged.",
+        json_schema_extra=_extra(allowed="`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
     )
 
     worker_metrics_port: int = Field(

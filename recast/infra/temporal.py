@@ -31,6 +31,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import PayloadLimitsConfig, RPCError
 
 from recast.core.contract import SEARCH_ATTRIBUTES
+from recast.infra import tracing
 from recast.infra.config import Settings
 
 log = logging.getLogger("recast.temporal")
@@ -164,6 +165,9 @@ async def connect(
             # server refuses memos only past 2 MiB; warn when one is far past the usual size.
             payload_limits=PayloadLimitsConfig(memo_warn_size=MEMO_WARN_BYTES),
             runtime=runtime,
+            # Temporal's tracing interceptor when traces are on (recast.infra.tracing.setup ran): the trace
+            # goes from the API's start through the workflow to every activity. None when off.
+            interceptors=tracing.client_interceptors(),
             **kwargs,
         )
     except Exception as exc:  # the SDK raises RuntimeError for transport and TLS failures
