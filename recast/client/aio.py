@@ -115,6 +115,11 @@ class AsyncRecast:
     async def confirm(self, job_id: str) -> Job:
         return base.parse(Job, await self._send("POST", f"/v1/jobs/{job_id}/confirm"))
 
+    async def retry(self, job_id: str, outputs: dict[str, dict[str, Any]] | None = None) -> Job:
+        """Run a partial or failed job's failed outputs again (see `Recast.retry`)."""
+        body = {"outputs": outputs or {}}
+        return base.parse(Job, await self._send("POST", f"/v1/jobs/{job_id}/retry", json=body))
+
     # ---------------------------------------------------------------- watching -----------------------------
 
     async def events(self, job_id: str) -> AsyncIterator[JobEvent]:

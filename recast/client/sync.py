@@ -125,6 +125,13 @@ class Recast:
     def confirm(self, job_id: str) -> Job:
         return base.parse(Job, self._send("POST", f"/v1/jobs/{job_id}/confirm"))
 
+    def retry(self, job_id: str, outputs: dict[str, dict[str, Any]] | None = None) -> Job:
+        """Run a partial or failed job's failed outputs again, `outputs` overriding their settings by
+        output ID; the Job as it reads now (its `attempts` list the runs)."""
+        return base.parse(
+            Job, self._send("POST", f"/v1/jobs/{job_id}/retry", json={"outputs": outputs or {}})
+        )
+
     # ---------------------------------------------------------------- watching -----------------------------
 
     def events(self, job_id: str) -> Iterator[JobEvent]:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
+from recast.client import Recast, RecastError
 from tests.helpers import ORG, Api, ffprobe, stream
 
 MP4 = {"type": "mp4", "video": {"codec": "h264", "resolution": "480p"}}
@@ -81,3 +84,8 @@ def test_only_a_partial_or_failed_job_is_retried(api: Api, clips: dict[str, Path
     resp = api.http.post(f"/v1/jobs/{job['id']}/retry")
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "not-retryable"
     assert api.http.post("/v1/jobs/job_00000000000000000000/retry").status_code == 404
+    # The SDK says the same, as an exception carrying the API's code.
+    with Recast(api.base_url, api.http.headers["Authorization"].removeprefix("Bearer ")) as sdk:
+        with pytest.raises(RecastError) as refused:
+            sdk.retry(job["id"])
+    assert (refused.value.status, refused.value.code) == (409, "not-retryable")
