@@ -59,6 +59,11 @@ def old_worker(stack: Stack, code: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python worker.py` of the old tree, importing only the old tree's modules (its folder first on
     sys.path), with the stack's settings."""
     env = {**stack.env, "PYTHONPATH": str(code)}
+    # The old code knows only its own RECAST_TEMPORAL_* variables, not Temporal's TEMPORAL_* ones.
+    if "TEMPORAL_ADDRESS" in env:
+        env["RECAST_TEMPORAL_ADDRESS"] = env["TEMPORAL_ADDRESS"]
+    if "TEMPORAL_NAMESPACE" in env:
+        env["RECAST_TEMPORAL_NAMESPACE"] = env["TEMPORAL_NAMESPACE"]
     with (stack.data_dir / "old-worker.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, str(code / "worker.py")],
