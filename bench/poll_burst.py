@@ -167,6 +167,7 @@ async def measure(
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) each process has used so far, from /proc (Linux)."""
     used = {}
     for name, pid in pids.items():
         try:

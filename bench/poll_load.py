@@ -189,18 +189,6 @@ async def _status(request: Awaitable[httpx.Response]) -> int:
     return (await request).status_code
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) each process has used so far, from /proc (Linux)."""
-    used = {}
-    for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return used
-
-
 def line(scenario: str, mode: str, r: dict[str, Any]) -> str:
     return (f"{scenario:<7} {mode:<9} {r['requests']:>8.0f} {r['throughput_rps']:>7.0f} {r['p50_ms']:>7.1f} "
             f"{r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['errors']:>6.0f}")  # fmt: skip
@@ -218,11 +206,11 @@ async def bench(
     for i in range(args.rounds):
         for scenario in SCENARIOS:
             for mode in MODES if i % 2 == 0 else tuple(reversed(MODES)):
-                before = cpu_seconds(pids)
+                before = poll_burst.cpu_seconds(pids)
                 result = await load(
                     urls[mode], targets[scenario], args.pollers, args.seconds, args.interval, args.client
                 )
-                after = cpu_seconds(pids)
+                after = poll_burst.cpu_seconds(pids)
                 cpu = {name: (after[name] - before[name]) / args.seconds for name in after if name in before}
                 result["cpu"] = cpu
                 runs[scenario][mode].append(result)

@@ -19,12 +19,13 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tests.helpers.js import JS_DIR, NODE_MODULES
+from tests.helpers.servers import loopback
 
 STATIC = {
     "/": (JS_DIR / "player.html", "text/html; charset=utf-8"),
@@ -75,16 +76,8 @@ def page_server(clip: Path) -> Iterator[PageServer]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with loopback(Handler) as server.port:
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def chromium_binary() -> str:
