@@ -40,19 +40,40 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """How a compatibility route's submission differs from `POST /v1/jobs`: the name of its file part,
+    the form fields that may repeat, and `translate`: its fields (and whether a file came) → native ones."""
+
+    file_field: str = "media"
+    repeated: frozenset[str] = frozenset()
+    translate: Callable[[dict[str, object], bool], dict[str, object]] | None = None
+
+
+@dataclass(frozen=True)
 class Submissions:
     settings: Settings
     storage: Storage
     jobs: JobStore
     base_url: str
 
-    async def start(self, request: Request, org: str, slot: Slot, model: type[JobCreate]) -> tuple[Job, bool]:
+    async def start(
+        self,
+        request: Request,
+        org: str,
+        slot: Slot,
+        model: type[JobCreate],
+        adapter: Adapter | None = None,
+    ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
-        job an idempotency key already made, False). `slot` is the admission the limits granted."""
+        job an idempotency key already made, False). `slot` is the admission the limits granted.
+        `adapter`: a compatibility route's own field names (api/compat/), turned into the native ones."""
         header_key = request.headers.get("idempotency-key")
         job_id = ids.job_id()
-        raw, upload = await self._read(request, org, job_id)
+        adapter = adapter or Adapter()
+        raw, upload = await self._read(request, org, job_id, adapter)
         try:
+            if adapter.translate is not None:
+                raw = adapter.translate(raw, upload is not None)
             params = await self.plan(raw, org, model, upload, header_key, job_id)
             bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
@@ -99,7 +120,7 @@ class Submissions:
         return params
 
     async def _read(
-        self, request: Request, org: str, job_id: str
+        self, request: Request, org: str, job_id: str, adapter: Adapter
     ) -> tuple[dict[str, object], StoredUpload | None]:
         """The submission's fields, and its media file part stored (a form) or None (JSON)."""
         limit = self.settings.max_upload_bytes
@@ -112,9 +133,16 @@ class Submissions:
             # one's input.
             folder = secrets.token_hex(6)
             form = await parse_form(
-                request, self.storage, "media", lambda name: input_key(org, job_id, name, folder), limit
+                request,
+                self.storage,
+                adapter.file_field,
+                lambda name: input_key(org, job_id, name, folder),
+                limit,
+                adapter.repeated,
             )
             raw: dict[str, object] = dict(form.fields)
+            if adapter.translate is not None:
+                return raw, form.upload  # an adapter's fields are its own: no native JSON parts
             for name, default in _FORM_JSON.items():
                 if name in form.fields:
                     raw[name] = _form_json(form.fields, name)

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
 from recast.core.formats import STREAM_ENTRY, InputKind, OutputType
 from recast.core.requests import Clip, Priority
 from recast.core.specs import VideoVariant, size_label
@@ -163,6 +164,10 @@ class Output(BaseModel):
     download_expires_at: datetime | None = None
     path: str | None = Field(
         default=None, description="Where the output is stored, under the organization's prefix."
+    )
+    background_color: RgbColor | None = Field(
+        default=None,
+        description="With `background`: the colour keyed out (detected, or as given), once completed.",
     )
     error_code: str | None = None
     error_message: str | None = None

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
 from recast.core.formats import CONTENT_TYPES
 from recast.core.job import (
     AudioInfo,
@@ -186,6 +187,7 @@ class EncodeResult(BaseModel):
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
     staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
+    background_color: RgbColor | None = None  # an output with `background`: the colour keyed out
 
 
 class EncodeProgress(BaseModel):

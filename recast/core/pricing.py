@@ -3,8 +3,10 @@
 Prices are per output minute, by codec and output resolution (audio-only outputs: one flat rate),
 scaled by the rendition's quality and by the job's priority. An hls/dash package costs the sum of its
 rungs (its shared audio is free, as on video outputs). Images and thumbnails are a small flat price
-per picture (a sprite sheet counts as one), scaled by priority only. Pure functions of the models, so
-the workflow computes them deterministically.
+per picture (a sprite sheet counts as one), scaled by priority only. Background removal adds a flat
+rate per output minute (scaled by priority), and a stacked-alpha output is priced at the height it
+encodes (twice the picture's). Pure functions of the models, so the workflow computes them
+deterministically.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ for _row in PER_MINUTE.values():
     _row.setdefault(2160, _row[1080] * 2)
 AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
 IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
+BACKGROUND_PER_MINUTE = 0.01  # keying a background out, on top of the encode's own rate
 THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
 PRIORITY_MULTIPLIER: dict[Priority, float] = {
@@ -68,7 +71,17 @@ def _spec_rate(spec: OutputSpec, meta: InputMetadata, priority: Priority) -> flo
         return audio_rate(priority)
     if meta.width is None or meta.height is None:
         return 0.0  # a video output of an audio-only input fails with no-video-stream: nothing to pay
+    if spec.background is not None:
+        v = spec.video[0]
+        height = target_size(v, meta.width, meta.height)[1]
+        height *= 2 if spec.background.layout.value == "stacked" else 1
+        return rate(v.codec, height, v.quality, priority) + background_rate(priority)
     return _rungs_rate(spec.video, meta.width, meta.height, priority)
+
+
+def background_rate(priority: Priority) -> float:
+    """USD per output minute for keying out a background, on top of the encode's rate."""
+    return BACKGROUND_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
 
 
 def _pictures_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) -> float:
@@ -121,6 +134,8 @@ def actual(outputs: list[Output], priority: Priority) -> float:
             else:
                 v = out.video[0]
                 per_minute = rate(v.codec, out.height, v.quality, priority)
+                if out.background_color is not None:  # out.height is the encoded (stacked: double) one
+                    per_minute += background_rate(priority)
             total += out.duration_ms / 60_000 * per_minute
     return round(total, 4)
 

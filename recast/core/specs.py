@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from recast.core import presets
+from recast.core.background import BackgroundSpec, background_problem
 from recast.core.formats import (
     AUDIO_BITRATE_KBPS,
     CODEC_PROFILES,
@@ -290,6 +291,11 @@ class OutputSpec(Strict):
         default=None,
         description="The `thumbnails` output: {times | interval | count, format, width, quality, sprite}.",
     )
+    background: BackgroundSpec | None = Field(
+        default=None,
+        description="Single-file video outputs: key out a solid background colour (docs/outputs.md, "
+        "Background removal): {remove, color, similarity, blend, layout}.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -312,6 +318,12 @@ class OutputSpec(Strict):
             raise ValueError(f"image is only for image outputs (jpg, png, webp, avif), not {self.type.value}")
         if self.thumbnails is not None:
             raise ValueError(f"thumbnails is only for thumbnails outputs, not {self.type.value}")
+        if self.background is not None and not self.background.remove:
+            self.background = None  # switched off: the output is made as if it had none
+        if self.background is not None:
+            why = background_problem(self.background, self.type, [v.codec for v in self.video])
+            if why:
+                raise ValueError(why)
         if self.type.is_audio:
             if self.video:
                 raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
@@ -351,6 +363,8 @@ class OutputSpec(Strict):
 
     def _visual_consistent(self) -> OutputSpec:
         kind = "a thumbnails" if self.type is OutputType.thumbnails else "an image"
+        if self.background is not None:
+            raise ValueError(f"background removal is for video outputs, not {self.type.value}")
         if self.video:
             raise ValueError(f"{self.type.value} is {kind} output: it takes no video")
         if self.segments is not None:

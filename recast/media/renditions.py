@@ -12,10 +12,12 @@ from typing import Any
 import ffmpeg
 
 from recast.core import timeline
+from recast.core.background import RgbColor
 from recast.core.formats import AudioCodec, Fit, OutputType, Quality, VideoCodec
 from recast.core.job import AudioInfo, InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, target_size
+from recast.media import background
 from recast.media.probe import duration_s, first_stream, frame_ratio
 from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError
 
@@ -117,11 +119,12 @@ def encode_plan(
     *,
     parts: Sequence[tuple[Path, InputMetadata]] = (),
     clip: Clip | None = None,
+    key_color: RgbColor | None = None,
 ) -> EncodePlan:
     """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce.
 
     `parts`: a join's inputs in order (then `meta` is their joined view); `clip`: a resolved clip of
-    the input, or of the joined timeline.
+    the input, or of the joined timeline; `key_color`: with `spec.background`, the colour keyed out.
     """
     joined = len(parts) > 1
     opts: dict[str, Any] = {"threads": threads}
@@ -164,6 +167,11 @@ def encode_plan(
         )
     audio_format = (sample_rate, channels) if sample_rate and channels else None
     video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format, fit)
+    if spec.background is not None and video is not None and height is not None:
+        if key_color is None:
+            raise MediaError("invalid-input", "background removal needs the colour to key out")
+        video = background.keyed(video, spec.background, key_color)
+        height = background.frame_height(spec.background, height)
     streams = [s for s in (video, audio) if s is not None]
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration

@@ -8,6 +8,7 @@ from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_i
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
 from tests.helpers.media import (
     ffprobe,
+    keyed_clip,
     long_clip,
     make_clip,
     make_tone,
@@ -64,6 +65,7 @@ __all__ = [
     "difference",
     "ffmpeg_pids",
     "ffprobe",
+    "keyed_clip",
     "long_clip",
     "make_clip",
     "make_job",

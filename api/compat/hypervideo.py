@@ -1,0 +1,233 @@
+"""Hypervideo's async jobs API (docs/compat/hypervideo.md): `POST /api/v1/jobs/video/remove-background`
+and `GET /api/v1/jobs/{jobId}`, in its `{"success", "data"}` envelope — errors included — with its
+statuses, stages and progress ranges.
+
+A thin adapter: the submission is turned into a native job (a `webm` output with an alpha channel and/or
+a `stacked-alpha` mp4, both with the native `background` option) and started by the native submission
+service, so limits, validation, storage and SSRF rules are the native ones; the job is read from the
+native job store and re-shaped (api/compat/hypervideo_shape.py). Hypervideo shows a job only to the key
+that submitted it: the key's hash is kept in the job's metadata and checked on every read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import authenticate, bearer
+from api.compat.hypervideo_shape import (
+    FORMATS,
+    HypervideoError,
+    HypervideoJob,
+    HypervideoSubmitted,
+    formats_of,
+    job_data,
+    output_format,
+)
+from api.deps import DownloadsDep, JobStoreDep, State, SubmissionsDep, SubmissionSlot
+from api.errors import STATUS_CODES, ApiError, describe_validation
+from api.services.downloads import Downloads
+from api.services.submission import Adapter
+from recast.core.job import Job, OutputStatus
+from recast.core.requests import JobCreate
+
+log = logging.getLogger("recast.api")
+
+TAG = "compat: Hypervideo"
+# The job's metadata entry naming the key that submitted it (a prefix of its SHA-256, as the keys file
+# stores keys): Hypervideo shows a job only to that key.
+KEY_METADATA = "hypervideo_key"
+
+
+def failure(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error in Hypervideo's envelope: `{"success": false, "error": {"code", "message"}}`."""
+    body = {"success": False, "error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class EnvelopedRoute(APIRoute):
+    """Every failure on these routes — auth, limits, validation, not found — in Hypervideo's envelope
+    (the rest of the API keeps its own error shape)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def enveloped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return failure(exc.status, exc.code, exc.message, exc.headers)
+            except RequestValidationError as exc:
+                return failure(400, "invalid-input", describe_validation(list(exc.errors())))
+            except StarletteHTTPException as exc:
+                code = STATUS_CODES.get(exc.status_code, "error")
+                return failure(exc.status_code, code, exc.detail if isinstance(exc.detail, str) else code)
+            except Exception:
+                log.exception("unhandled error")
+                return failure(500, "internal", "an unexpected error occurred; it has been logged")
+
+        return enveloped
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": HypervideoError, "description": STATUS_CODES[status]}
+    for status in (400, 401, 403, 404, 413, 415, 429, 503)
+}
+router = APIRouter(tags=[TAG], route_class=EnvelopedRoute, responses=ERRORS)
+
+
+class Caller(BaseModel):
+    organization: str
+    key_id: str
+
+
+def key_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+async def _caller(request: Request, state: State, key: Annotated[str | None, Security(bearer)]) -> Caller:
+    """`Authorization: Bearer <key>` → the key's organization (401 without a valid key) and identity."""
+    org = authenticate(state.keys, key, request.headers.get("x-organization-id"))
+    assert key is not None  # authenticate refused a missing key
+    return Caller(organization=org, key_id=key_id(key))
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the video"},
+                        "format": {"type": "string", "enum": list(FORMATS), "description": "one output"},
+                        "formats": {
+                            "type": "string",
+                            "description": "outputs: repeated, comma-separated or a JSON array of "
+                            + ", ".join(FORMATS),
+                        },
+                        "backgroundColor": {"type": "string", "description": "`auto` or #RRGGBB"},
+                        "similarity": {"type": "string", "description": "0.01–1 (default 0.25)"},
+                        "blend": {"type": "string", "description": "0–1 (default 0.05)"},
+                    },
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["url"],
+                    "properties": {
+                        "url": {"type": "string", "description": "an http(s) URL of the video"},
+                        "format": {"type": "string", "enum": list(FORMATS)},
+                        "formats": {"type": "array", "items": {"type": "string", "enum": list(FORMATS)}},
+                        "backgroundColor": {"type": "string"},
+                        "similarity": {"type": "number"},
+                        "blend": {"type": "number"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _number(raw: dict[str, object], name: str, low: float, high: float) -> float | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ApiError(400, "invalid-input", f"{name}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise ApiError(400, "invalid-input", f"{name}: must be from {low:g} to {high:g}")
+    return number
+
+
+def _translator(caller: Caller) -> Callable[[dict[str, object], bool], dict[str, object]]:
+    """Hypervideo's fields → the native submission: one output per format, each keying the background
+    out; the submitting key's identity in the metadata. Fields it does not know are ignored."""
+
+    def translate(raw: dict[str, object], uploaded: bool) -> dict[str, object]:
+        formats = formats_of(raw.get("formats"), raw.get("format"))
+        background: dict[str, object] = {}
+        color = raw.get("backgroundColor")
+        if color not in (None, ""):
+            background["color"] = color
+        for name, low, high in (("similarity", 0.01, 1.0), ("blend", 0.0, 1.0)):
+            number = _number(raw, name, low, high)
+            if number is not None:
+                background[name] = number
+        native: dict[str, object] = {
+            "outputs": [output_format(name, background) for name in formats],
+            "metadata": {KEY_METADATA: caller.key_id},
+        }
+        url = raw.get("url") or raw.get("videoUrl")
+        if not uploaded:
+            if not isinstance(url, str) or not url:
+                raise ApiError(400, "invalid-input", "file: a video file part (or a url) is required")
+            native["input_url"] = url
+        elif url:
+            raise ApiError(400, "invalid-input", "send either a file or a url, not both")
+        return native
+
+    return translate
+
+
+@router.post(
+    "/api/v1/jobs/video/remove-background",
+    status_code=202,
+    response_model=HypervideoSubmitted,
+    openapi_extra=SUBMIT_BODY,
+    summary="Submit a background-removal job (Hypervideo)",
+    responses={200: {"model": HypervideoSubmitted, "description": "The job this Idempotency-Key made"}},
+)
+async def submit(
+    request: Request, caller: CallerDep, slot: SubmissionSlot, submissions: SubmissionsDep
+) -> JSONResponse:
+    """Multipart with a `file` part and `format` (or `formats`), as Hypervideo takes it; or JSON with a
+    `url`. The background colour is detected unless `backgroundColor` gives it."""
+    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=_translator(caller))
+    job, created = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
+    status = "queued" if created else job_data(job, {}).status
+    body = {"success": True, "data": {"jobId": job.id, "status": status}}
+    return JSONResponse(body, status_code=202 if created else 200)
+
+
+async def _links(job: Job, downloads: Downloads) -> dict[str, str]:
+    """Fresh signed URLs of the finished outputs (none once the job's files have expired)."""
+    if job.outputs_expired:
+        return {}
+    links = {}
+    for out in job.outputs:
+        if out.status is OutputStatus.completed:
+            links[out.id] = (await downloads.link(job.organization, job.id, out, job.outputs_expire_at)).url
+    return links
+
+
+@router.get(
+    "/api/v1/jobs/{jobId}",
+    response_model=HypervideoJob,
+    summary="Get a job (Hypervideo)",
+)
+async def get_job(jobId: str, caller: CallerDep, store: JobStoreDep, downloads: DownloadsDep) -> JSONResponse:
+    """The job, if the key asking submitted it: another key's job is 404, as an unknown one."""
+    job = await store.get(jobId, caller.organization)
+    if job.metadata.get(KEY_METADATA) != caller.key_id:
+        raise ApiError(404, "not-found", f"no job {jobId}")
+    data = job_data(job, await _links(job, downloads))
+    return JSONResponse({"success": True, "data": json.loads(data.model_dump_json())})
