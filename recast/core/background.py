@@ -61,6 +61,7 @@ class BackgroundSpec(BaseModel):
     remove: bool = Field(default=True, description="Key the background out (false: the option is off).")
     color: str = Field(
         default="auto",
+        max_length=16,
         description="`auto` (detected from the frame borders of the input: the dominant colour) or the "
         "colour to key out as `#RRGGBB`.",
     )
