@@ -31,33 +31,22 @@ MIN_SHARE = 0.3  # the dominant bucket must hold this share of the border pixels
 
 async def detect_color(src: Path, duration_s: float, clip: Clip | None = None) -> RgbColor:
     """The dominant colour of the frame borders of `src` (within `clip`); `no-solid-background` when
-    no colour dominates them (nothing solid to key out: give `color` to force one)."""
+    no colour dominates them (nothing solid to key out: give `color` to force one).
+
+    One ffmpeg process reads SAMPLES frames, each at its own fast seek (the input opened once per
+    sample), shrunk and joined by the concat filter: a long input is never decoded whole."""
     start = clip.start if clip else 0.0
     end = clip.end if clip and clip.end is not None else duration_s
-    span = max(0.04, end - start)
-    fps = min(25.0, SAMPLES / span)
-    args = [
-        FFMPEG,
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
-        *(["-ss", f"{start:.6f}"] if start > 0 else []),
-        "-t",
-        f"{span:.6f}",
-        "-i",
-        f"file:{src}",
-        "-map",
-        "0:v:0",
-        "-vf",
-        f"fps={fps:.6f},scale={GRID_W}:{GRID_H}:flags=area,format=rgb24",
-        "-frames:v",
-        str(SAMPLES),
-        "-f",
-        "rawvideo",
-        "-",
-    ]
+    span = max(0.0, end - start)
+    times = [start + span * (i + 0.5) / SAMPLES for i in range(SAMPLES)] if span > 0 else [start]
+    whitelist = [arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)]
+    inputs = [a for t in times for a in (*whitelist, "-ss", f"{t:.6f}", "-i", f"file:{src}")]
+    shrink = f"scale={GRID_W}:{GRID_H}:flags=area,format=rgb24,setsar=1"
+    chains = [f"[{i}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,{shrink}[s{i}]" for i in range(len(times))]
+    joined = "".join(f"[s{i}]" for i in range(len(times)))
+    graph = ";".join([*chains, f"{joined}concat=n={len(times)}:v=1:a=0[out]"])
+    args = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *inputs, "-filter_complex", graph]
+    args += ["-map", "[out]", "-f", "rawvideo", "-"]
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdout=asyncio.subprocess.PIPE,
@@ -72,7 +61,7 @@ async def detect_color(src: Path, duration_s: float, clip: Clip | None = None) -
     if proc.returncode != 0 or not out:
         detail = err.decode(errors="replace").strip().splitlines()
         raise MediaError(
-            "no-video-stream" if not out and proc.returncode == 0 else "encode-failed",
+            "encode-failed",
             "could not sample the input's frames to find its background"
             + (f": {detail[-1][:200]}" if detail else ""),
         )
