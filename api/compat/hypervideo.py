@@ -36,6 +36,7 @@ from api.compat.hypervideo_shape import (
 )
 from api.deps import DownloadsDep, JobStoreDep, State, SubmissionsDep, SubmissionSlot
 from api.errors import STATUS_CODES, ApiError, describe_validation
+from api.job_store import read_age
 from api.services.downloads import Downloads
 from api.services.submission import Adapter
 from recast.core.job import Job, OutputStatus
@@ -224,10 +225,21 @@ async def _links(job: Job, downloads: Downloads) -> dict[str, str]:
     response_model=HypervideoJob,
     summary="Get a job (Hypervideo)",
 )
-async def get_job(jobId: str, caller: CallerDep, store: JobStoreDep, downloads: DownloadsDep) -> JSONResponse:
-    """The job, if the key asking submitted it: another key's job is 404, as an unknown one."""
-    job = await store.get(jobId, caller.organization)
+async def get_job(
+    jobId: str,
+    request: Request,
+    caller: CallerDep,
+    store: JobStoreDep,
+    downloads: DownloadsDep,
+) -> JSONResponse:
+    """The job, if the key asking submitted it: another key's job is 404, as an unknown one. A poll, as
+    `GET /v1/jobs/{id}`: while Temporal is slow a running job may be its last read (`Age` header);
+    `Cache-Control: no-cache` waits for a fresh one."""
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    job = await store.get(jobId, caller.organization, stale_ok=not fresh)
+    age = read_age.get()
     if job.metadata.get(KEY_METADATA) != caller.key_id:
         raise ApiError(404, "not-found", f"no job {jobId}")
     data = job_data(job, await _links(job, downloads))
-    return JSONResponse({"success": True, "data": json.loads(data.model_dump_json())})
+    headers = {"Age": str(int(age))} if age is not None else None
+    return JSONResponse({"success": True, "data": json.loads(data.model_dump_json())}, headers=headers)
