@@ -25,15 +25,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import authenticate, bearer
-from api.compat.hypervideo_shape import (
-    FORMATS,
-    HypervideoError,
-    HypervideoJob,
-    HypervideoSubmitted,
-    formats_of,
-    job_data,
-    output_format,
-)
+from api.compat.hypervideo_request import FORMATS, KEY_METADATA, error_code, translator
+from api.compat.hypervideo_shape import HypervideoError, HypervideoJob, HypervideoSubmitted, job_data
 from api.deps import DownloadsDep, JobStoreDep, State, SubmissionsDep, SubmissionSlot
 from api.errors import STATUS_CODES, ApiError, describe_validation
 from api.job_store import read_age
@@ -45,15 +38,19 @@ from recast.core.requests import JobCreate
 log = logging.getLogger("recast.api")
 
 TAG = "compat: Hypervideo"
-# The job's metadata entry naming the key that submitted it (a prefix of its SHA-256, as the keys file
-# stores keys): Hypervideo shows a job only to that key.
-KEY_METADATA = "hypervideo_key"
 
 
-def failure(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """An error in Hypervideo's envelope: `{"success": false, "error": {"code", "message"}}`."""
-    body = {"success": False, "error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+def failure(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, keyed: bool = False
+) -> JSONResponse:
+    """An error in Hypervideo's envelope: `{"success": false, "error": {"code", "message", "details"}}`,
+    its code in Hypervideo's names (`details.recastCode`: Recast's, where they differ). `keyed`: the
+    request sent a key (an unknown one is INVALID_API_KEY, none at all UNAUTHORIZED)."""
+    mapped = "INVALID_API_KEY" if code == "unauthorized" and keyed else error_code(code)
+    error: dict[str, object] = {"code": mapped, "message": message}
+    if mapped != code:
+        error["details"] = {"recastCode": code}
+    return JSONResponse({"success": False, "error": error}, status_code=status, headers=headers)
 
 
 class EnvelopedRoute(APIRoute):
@@ -67,7 +64,8 @@ class EnvelopedRoute(APIRoute):
             try:
                 return await handler(request)
             except ApiError as exc:
-                return failure(exc.status, exc.code, exc.message, exc.headers)
+                keyed = bool(request.headers.get("authorization", "").strip())
+                return failure(exc.status, exc.code, exc.message, exc.headers, keyed)
             except RequestValidationError as exc:
                 return failure(400, "invalid-input", describe_validation(list(exc.errors())))
             except StarletteHTTPException as exc:
@@ -105,6 +103,29 @@ async def _caller(request: Request, state: State, key: Annotated[str | None, Sec
 
 CallerDep = Annotated[Caller, Depends(_caller)]
 
+_FIELDS: dict[str, Any] = {
+    "format": {"type": "string", "description": "one output: " + ", ".join(FORMATS)},
+    "formats": {
+        "type": "string",
+        "description": "outputs: a JSON array (as the SDK sends it), repeated or comma-separated",
+    },
+    "tolerance": {
+        "type": "string",
+        "description": "0–100 (default 30): how far from the colour is background",
+    },
+    "chromaKey": {
+        "type": "string",
+        "description": "JSON {r, g, b}: the colour to key out (default: detected)",
+    },
+    "fps": {"type": "string", "description": "1–60: output frame rate (never raised; default the input's)"},
+    "quality": {"type": "string", "description": "0–100; for webp/apng, which this server does not make"},
+    "webhookUrl": {"type": "string", "description": "Recast's signed webhooks (native events) go here"},
+    "url": {"type": "string", "description": "an http(s) URL of the video, instead of a file"},
+    "inputStorageId": {
+        "type": "string",
+        "description": "an upload_id from POST /v1/uploads, instead of a file",
+    },
+}
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -112,81 +133,13 @@ SUBMIT_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "the video"},
-                        "format": {"type": "string", "enum": list(FORMATS), "description": "one output"},
-                        "formats": {
-                            "type": "string",
-                            "description": "outputs: repeated, comma-separated or a JSON array of "
-                            + ", ".join(FORMATS),
-                        },
-                        "backgroundColor": {"type": "string", "description": "`auto` or #RRGGBB"},
-                        "similarity": {"type": "string", "description": "0.01–1 (default 0.25)"},
-                        "blend": {"type": "string", "description": "0–1 (default 0.05)"},
-                    },
+                    "properties": {"file": {"type": "string", "format": "binary"}, **_FIELDS},
                 }
             },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["url"],
-                    "properties": {
-                        "url": {"type": "string", "description": "an http(s) URL of the video"},
-                        "format": {"type": "string", "enum": list(FORMATS)},
-                        "formats": {"type": "array", "items": {"type": "string", "enum": list(FORMATS)}},
-                        "backgroundColor": {"type": "string"},
-                        "similarity": {"type": "number"},
-                        "blend": {"type": "number"},
-                    },
-                }
-            },
+            "application/json": {"schema": {"type": "object", "properties": _FIELDS}},
         },
     }
 }
-
-
-def _number(raw: dict[str, object], name: str, low: float, high: float) -> float | None:
-    value = raw.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid-input", f"{name}: {value!r} is not a number") from None
-    if not low <= number <= high:
-        raise ApiError(400, "invalid-input", f"{name}: must be from {low:g} to {high:g}")
-    return number
-
-
-def _translator(caller: Caller) -> Callable[[dict[str, object], bool], dict[str, object]]:
-    """Hypervideo's fields → the native submission: one output per format, each keying the background
-    out; the submitting key's identity in the metadata. Fields it does not know are ignored."""
-
-    def translate(raw: dict[str, object], uploaded: bool) -> dict[str, object]:
-        formats = formats_of(raw.get("formats"), raw.get("format"))
-        background: dict[str, object] = {}
-        color = raw.get("backgroundColor")
-        if color not in (None, ""):
-            background["color"] = color
-        for name, low, high in (("similarity", 0.01, 1.0), ("blend", 0.0, 1.0)):
-            number = _number(raw, name, low, high)
-            if number is not None:
-                background[name] = number
-        native: dict[str, object] = {
-            "outputs": [output_format(name, background) for name in formats],
-            "metadata": {KEY_METADATA: caller.key_id},
-        }
-        url = raw.get("url") or raw.get("videoUrl")
-        if not uploaded:
-            if not isinstance(url, str) or not url:
-                raise ApiError(400, "invalid-input", "file: a video file part (or a url) is required")
-            native["input_url"] = url
-        elif url:
-            raise ApiError(400, "invalid-input", "send either a file or a url, not both")
-        return native
-
-    return translate
 
 
 @router.post(
@@ -202,7 +155,7 @@ async def submit(
 ) -> JSONResponse:
     """Multipart with a `file` part and `format` (or `formats`), as Hypervideo takes it; or JSON with a
     `url`. The background colour is detected unless `backgroundColor` gives it."""
-    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=_translator(caller))
+    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=translator(caller.key_id))
     job, created = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
     status = "queued" if created else job_data(job, {}).status
     body = {"success": True, "data": {"jobId": job.id, "status": status}}

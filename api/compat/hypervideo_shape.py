@@ -4,25 +4,16 @@ its job object — statuses, stages and their progress ranges, result and output
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.errors import ApiError
+from api.compat.hypervideo_request import job_error_code
 from recast.core.background import RgbColor
 from recast.core.formats import OutputType
 from recast.core.job import Job, JobStatus, Output, OutputStatus, Stage
 
-# Hypervideo's output formats → the native output that makes each: VP9 with an alpha channel in WebM,
-# and the stacked-alpha layout (colour above its mask) in H.264/MP4, which every browser decodes.
-FORMATS: dict[str, dict[str, Any]] = {
-    "webm": {"type": "webm", "video": {"codec": "vp9"}, "layout": "alpha"},
-    "stacked-alpha": {"type": "mp4", "video": {"codec": "h264"}, "layout": "stacked"},
-}
 FORMAT_OF_TYPE = {OutputType.webm: "webm", OutputType.mp4: "stacked-alpha"}
-# Asked for nothing: both, as the document's completed job shows.
-DEFAULT_FORMATS = ["webm", "stacked-alpha"]
 
 Status = Literal["queued", "submitted", "processing", "completed", "failed"]
 StageName = Literal["queued-on-railway", "loading-input", "processing-video", "uploading-outputs"]
@@ -50,9 +41,13 @@ class ErrorDetail(BaseModel):
     message: str
 
 
+class ApiErrorDetail(ErrorDetail):
+    details: dict[str, str] | None = Field(default=None, description="`recastCode`: Recast's own code.")
+
+
 class HypervideoError(BaseModel):
     success: Literal[False] = False
-    error: ErrorDetail
+    error: ApiErrorDetail
 
 
 class SubmittedData(BaseModel):
@@ -100,41 +95,6 @@ class HypervideoJob(BaseModel):
     data: HypervideoJobData
 
 
-def formats_of(formats: object, single: object) -> list[str]:
-    """`formats` (a list, a JSON array, or comma-separated) or `format` → the formats asked, in order;
-    400 naming the allowed ones for anything else."""
-    given = formats if formats not in (None, "") else single
-    if given in (None, ""):
-        return list(DEFAULT_FORMATS)
-    if isinstance(given, str):
-        text = given.strip()
-        if text.startswith("["):
-            try:
-                given = json.loads(text)
-            except ValueError:
-                raise ApiError(400, "invalid-input", "formats: not a valid JSON array") from None
-        else:
-            given = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(given, list) or not given or not all(isinstance(f, str) for f in given):
-        raise ApiError(400, "invalid-input", "formats: a list of " + ", ".join(FORMATS))
-    for name in given:
-        if name not in FORMATS:
-            raise ApiError(
-                400, "invalid-input", f"format: {name!r} is not supported; allowed: {', '.join(FORMATS)}"
-            )
-    return list(dict.fromkeys(given))
-
-
-def output_format(name: str, background: dict[str, object]) -> dict[str, object]:
-    """The native output spec (JSON) making Hypervideo format `name`, keying out `background`'s colour."""
-    spec = FORMATS[name]
-    return {
-        "type": spec["type"],
-        "video": dict(spec["video"]),
-        "background": {**background, "layout": spec["layout"]},
-    }
-
-
 def _status(job: Job) -> Status:
     if job.status in (JobStatus.completed, JobStatus.partial):
         return "completed"
@@ -164,11 +124,11 @@ def _error(job: Job) -> ErrorDetail | None:
         first = next((o for o in job.outputs if o.error_code), None)
         code = job.error_code or (first.error_code if first else None) or job.status.value
         message = job.error_message or (first.error_message if first else None) or f"the job was {code}"
-        return ErrorDetail(code=code, message=message)
+        return ErrorDetail(code=job_error_code(code), message=f"{message} ({code})")
     if job.status is JobStatus.partial:
         failed: list[Output] = [o for o in job.outputs if o.status is not OutputStatus.completed]
         return ErrorDetail(
-            code="partial",
+            code="PARTIAL",
             message="; ".join(
                 f"{FORMAT_OF_TYPE.get(o.type, o.type.value)}: {o.error_message or o.status.value}"
                 for o in failed

@@ -66,7 +66,7 @@ class BackgroundSpec(BaseModel):
         "colour to key out as `#RRGGBB`.",
     )
     similarity: float = Field(
-        default=0.25,
+        default=0.15,
         ge=0.01,
         le=1.0,
         description="How far (0.01–1) from the colour a pixel may be and still count as background.",

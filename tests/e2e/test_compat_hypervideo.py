@@ -13,6 +13,9 @@ An API and worker of their own, with two keys of one organization and one of ano
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +27,7 @@ import pytest
 
 from recast.devstack.stack import Stack
 from tests.helpers import Api, ffprobe, keyed_clip, own_api
+from tests.helpers.js import JS_DIR, NODE_MODULES
 
 KEY, SAME_ORG_KEY, OTHER_ORG_KEY = "hc_first-key", "hc_second-key", "hc_other-org-key"
 GREEN = (0x20, 0xC0, 0x40)
@@ -291,16 +295,20 @@ def test_only_the_submitting_key_sees_the_job(base_url: str, video: Path) -> Non
             assert resp.status_code == 404, resp.text
             assert resp.json() == {
                 "success": False,
-                "error": {"code": "not-found", "message": f"no job {job_id}"},
+                "error": {
+                    "code": "NOT_FOUND",
+                    "message": f"no job {job_id}",
+                    "details": {"recastCode": "not-found"},
+                },
             }
     with client(base_url, None) as anonymous:
         resp = anonymous.get(f"/api/v1/jobs/{job_id}")
         assert resp.status_code == 401
         body = resp.json()
-        assert body["success"] is False and body["error"]["code"] == "unauthorized", body
+        assert body["success"] is False and body["error"]["code"] == "UNAUTHORIZED", body
     with client(base_url, "hc_not-a-key") as wrong:
         resp = wrong.get(f"/api/v1/jobs/{job_id}")
-        assert resp.status_code == 401 and resp.json()["success"] is False
+        assert resp.status_code == 401 and resp.json()["error"]["code"] == "INVALID_API_KEY"
     # The native API is organization-wide: the same organization's other keys read the job there.
     assert Api(base_url, SAME_ORG_KEY).job(job_id)["id"] == job_id
     Api(base_url, KEY).wait(job_id)
@@ -312,26 +320,26 @@ def test_errors_in_the_envelope(base_url: str, video: Path) -> None:
         assert resp.status_code == 400
         body = resp.json()
         assert body["success"] is False and set(body) == {"success", "error"}
-        assert body["error"]["code"] == "invalid-input"
+        assert body["error"]["code"] == "INVALID_FORMATS"
         assert "webm" in body["error"]["message"] and "stacked-alpha" in body["error"]["message"]
 
         resp = http.post("/api/v1/jobs/video/remove-background", files={"format": (None, "webm")})
-        assert resp.status_code == 400 and resp.json()["success"] is False
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "INVALID_REQUEST"
         assert "file" in resp.json()["error"]["message"]
 
-        resp = submit_curl(http, video, format="webm", backgroundColor="green")
-        assert resp.status_code == 400 and resp.json()["success"] is False, resp.text
+        resp = submit_curl(http, video, format="webm", chromaKey="green")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "INVALID_CHROMA_KEY", resp.text
 
-        resp = submit_curl(http, video, format="webm", similarity="7")
-        assert resp.status_code == 400 and "similarity" in resp.json()["error"]["message"]
+        resp = submit_curl(http, video, format="webm", tolerance="700")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "INVALID_TOLERANCE"
 
         resp = http.get("/api/v1/jobs/job_doesnotexist")
-        assert resp.status_code == 404 and resp.json()["success"] is False
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "NOT_FOUND"
 
 
 def test_given_colour_is_reported(base_url: str, video: Path) -> None:
     with client(base_url) as http:
-        resp = submit_curl(http, video, format="webm", backgroundColor="#20c040")
+        resp = submit_curl(http, video, format="webm", chromaKey='{"r": 32, "g": 192, "b": 64}')
         assert resp.status_code == 202, resp.text
         final, _ = poll(http, resp.json()["data"]["jobId"])
     assert final["data"]["result"]["detectedBackgroundColor"] == {
@@ -355,3 +363,35 @@ def test_native_background_option(base_url: str, video: Path) -> None:
     assert out["status"] == "completed", out
     assert abs(out["background_color"]["g"] - GREEN[1]) <= 12
     assert job["total_actual_cost"] > 0
+
+
+def test_the_sdk_example_runs_unchanged(base_url: str, video: Path) -> None:
+    """The document's SDK example, with Hypervideo's own SDK (`@hypervideo-dev/sdk` from npm) under node:
+    it submits `formats` as a JSON array, polls every 2 s and prints `progress% - stage`."""
+    node = shutil.which("node")
+    assert node and (NODE_MODULES / "@hypervideo-dev" / "sdk").is_dir(), "run scripts/bootstrap.sh --tests"
+    run = subprocess.run(
+        [node, str(JS_DIR / "hypervideo_poll.mjs"), base_url, KEY, str(video), SAME_ORG_KEY],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    progress = [line for line in lines if re.fullmatch(r"\d+% - \S+", line)]
+    assert progress and progress[-1] == "100% - null", lines
+    for line in progress:
+        percent, stage = line.split("% - ")
+        if stage != "null":
+            low, high = STAGES[stage]
+            assert low <= int(percent) <= high, line
+    job = report["job"]
+    same_shape({"success": True, "data": job}, COMPLETED_EXAMPLE, "job")
+    assert job["jobId"] == report["jobId"] and job["status"] == "completed"
+    assert [o["format"] for o in job["result"]["outputs"]] == ["webm", "stacked-alpha"]
+    assert abs(job["result"]["detectedBackgroundColor"]["g"] - GREEN[1]) <= 12
+    # Another key's read is a 404 (the job is not its own); an unknown key an auth error.
+    assert report["otherKey"] == {"code": "NOT_FOUND", "statusCode": 404, "isAuthError": False}
+    assert report["unknownKey"] == {"code": "INVALID_API_KEY", "statusCode": 401, "isAuthError": True}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.compat.hypervideo_shape import STAGE_RANGES, formats_of, job_data, output_format
+from api.compat.hypervideo_request import formats_of, output_format, translator
+from api.compat.hypervideo_shape import STAGE_RANGES, job_data
 from api.errors import ApiError
 from recast.core import pricing
 from recast.core.background import RgbColor
@@ -121,8 +122,10 @@ def test_formats() -> None:
     assert formats_of("webm,stacked-alpha,webm", None) == ["webm", "stacked-alpha"]
     assert formats_of('["stacked-alpha"]', None) == ["stacked-alpha"]
     assert formats_of(["webm"], None) == ["webm"]
-    with pytest.raises(ApiError, match="allowed: webm, stacked-alpha"):
+    with pytest.raises(ApiError, match="supported: webm, stacked-alpha"):
         formats_of(None, "mov")
+    with pytest.raises(ApiError, match="both"):
+        formats_of('["webm"]', "webm")
     assert output_format("stacked-alpha", {"color": "#00FF00"})["background"] == {
         "color": "#00FF00",
         "layout": "stacked",
@@ -169,5 +172,43 @@ def test_statuses_stages_and_progress_ranges() -> None:
     failed = job(JobStatus.failed, Stage.done, 100)
     failed.error_code, failed.error_message = "no-solid-background", "no single colour"
     data = job_data(failed, {})
-    assert data.status == "failed" and data.error is not None and data.error.code == "no-solid-background"
+    assert data.status == "failed" and data.error is not None and data.error.code == "PROCESSING_FAILED"
+    assert "(no-solid-background)" in data.error.message
     assert data.result is None
+
+
+def test_sdk_fields_become_the_native_submission() -> None:
+    translate = translator("k" * 32)
+    native = translate(
+        {
+            "formats": '["stacked-alpha"]',
+            "tolerance": "20",
+            "chromaKey": '{"r":0,"g":255,"b":0}',
+            "fps": "24",
+        },
+        True,
+    )
+    assert native == {
+        "outputs": [
+            {
+                "type": "mp4",
+                "video": {"codec": "h264", "framerate": 24},
+                "background": {"similarity": 0.1, "color": "#00FF00", "layout": "stacked"},
+            }
+        ],
+        "metadata": {"hypervideo_key": "k" * 32},
+    }
+    assert translate({"url": "https://example.com/v.mp4"}, False)["input_url"] == "https://example.com/v.mp4"
+    assert translate({"inputStorageId": "up_x"}, False)["input_url"] == "upload://up_x"
+    for raw, code in [
+        ({"tolerance": "101"}, "INVALID_TOLERANCE"),
+        ({"tolerance": "2.5"}, "INVALID_TOLERANCE"),
+        ({"fps": "0"}, "INVALID_FPS"),
+        ({"chromaKey": '{"r":0,"g":256,"b":0}'}, "INVALID_CHROMA_KEY"),
+        ({"format": "webp"}, "INVALID_FORMATS"),
+    ]:
+        with pytest.raises(ApiError) as caught:
+            translate(raw, True)
+        assert caught.value.code == code, raw
+    with pytest.raises(ApiError, match="Either 'file', 'url', or 'inputStorageId'"):
+        translate({"url": "https://example.com/v.mp4"}, True)
