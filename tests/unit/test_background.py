@@ -208,7 +208,7 @@ def test_sdk_fields_become_the_native_submission() -> None:
         ({"format": "webp"}, "INVALID_FORMATS"),
     ]:
         with pytest.raises(ApiError) as caught:
-            translate(raw, True)
+            translate(dict(raw), True)
         assert caught.value.code == code, raw
     with pytest.raises(ApiError, match="Either 'file', 'url', or 'inputStorageId'"):
         translate({"url": "https://example.com/v.mp4"}, True)
