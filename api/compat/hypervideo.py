@@ -11,6 +11,7 @@ that submitted it: the key's hash is kept in the job's metadata and checked on e
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -26,14 +27,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import authenticate, bearer
 from api.compat.hypervideo_request import FORMATS, KEY_METADATA, error_code, translator
-from api.compat.hypervideo_shape import HypervideoError, HypervideoJob, HypervideoSubmitted, job_data
-from api.deps import DownloadsDep, JobStoreDep, State, SubmissionsDep, SubmissionSlot
+from api.compat.hypervideo_shape import (
+    HypervideoError,
+    HypervideoJob,
+    HypervideoSubmitted,
+    HypervideoSyncResult,
+    job_data,
+    sync_result,
+)
+from api.deps import DownloadsDep, JobStoreDep, SettingsDep, State, StorageDep, SubmissionsDep, SubmissionSlot
 from api.errors import STATUS_CODES, ApiError, describe_validation
 from api.job_store import read_age
 from api.services.downloads import Downloads
 from api.services.submission import Adapter
-from recast.core.job import Job, OutputStatus
+from recast.core.job import Job, JobStatus, OutputStatus
 from recast.core.requests import JobCreate
+from recast.infra.storage import Storage, output_key
 
 log = logging.getLogger("recast.api")
 
@@ -82,6 +91,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": HypervideoError, "description": STATUS_CODES[status]}
     for status in (400, 401, 403, 404, 413, 415, 429, 503)
 }
+# A synchronous answer carries its outputs inline as data URLs up to this many bytes in all (Hypervideo's
+# way); larger ones as signed URLs, rather than a JSON body of hundreds of megabytes.
+INLINE_MAX_BYTES = 32 * 1024 * 1024
 router = APIRouter(tags=[TAG], route_class=EnvelopedRoute, responses=ERRORS)
 
 
@@ -153,8 +165,8 @@ SUBMIT_BODY: dict[str, Any] = {
 async def submit(
     request: Request, caller: CallerDep, slot: SubmissionSlot, submissions: SubmissionsDep
 ) -> JSONResponse:
-    """Multipart with a `file` part and `format` (or `formats`), as Hypervideo takes it; or JSON with a
-    `url`. The background colour is detected unless `backgroundColor` gives it."""
+    """Multipart with a `file` part (or `url`, `inputStorageId`) and `format` or `formats`, as Hypervideo's
+    SDK sends them. The background colour is detected unless `chromaKey` gives it."""
     adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=translator(caller.key_id))
     job, created = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
     status = "queued" if created else job_data(job, {}).status
@@ -196,3 +208,70 @@ async def get_job(
     data = job_data(job, await _links(job, downloads))
     headers = {"Age": str(int(age))} if age is not None else None
     return JSONResponse({"success": True, "data": json.loads(data.model_dump_json())}, headers=headers)
+
+
+async def _inline(job: Job, storage: Storage, downloads: Downloads) -> dict[str, str]:
+    """Each completed output as a base64 data URL (or, past INLINE_MAX_BYTES in all, a signed URL)."""
+    done = [o for o in job.outputs if o.status is OutputStatus.completed]
+    if sum(o.file_size_bytes or 0 for o in done) > INLINE_MAX_BYTES:
+        return await _links(job, downloads)
+    urls = {}
+    for out in done:
+        data = await storage.read_bytes(
+            output_key(job.organization, job.id, out.id, out.type.value, out.path)
+        )
+        if data is None:
+            raise ApiError(503, "unavailable", f"output {out.id} is not in storage yet; try again")
+        urls[out.id] = f"data:{out.content_type};base64,{base64.b64encode(data).decode()}"
+    return urls
+
+
+@router.post(
+    "/api/v1/video/remove-background",
+    response_model=HypervideoSyncResult,
+    openapi_extra=SUBMIT_BODY,
+    summary="Remove a video's background and wait for it (Hypervideo)",
+    responses={
+        422: {"model": HypervideoError, "description": "the job failed (INVALID_VIDEO, PROCESSING_FAILED…)"},
+        202: {
+            "model": HypervideoError,
+            "description": "TIMEOUT: still running at RECAST_OPTIMIZE_WAIT; poll GET /api/v1/jobs/{jobId} "
+            "(`details.jobId`, the Location header)",
+        },
+    },
+)
+async def remove_background(
+    request: Request,
+    caller: CallerDep,
+    slot: SubmissionSlot,
+    submissions: SubmissionsDep,
+    store: JobStoreDep,
+    storage: StorageDep,
+    downloads: DownloadsDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """The same fields as the async submission; answers when the job has ended (up to
+    RECAST_OPTIMIZE_WAIT), with the outputs as base64 data URLs, as Hypervideo's sync endpoint does."""
+    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=translator(caller.key_id))
+    job, _ = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
+    done = await store.wait(job.id, caller.organization, settings.optimize_wait_s)
+    if done is None:
+        # Accepted and still running: a 202 (the job goes on; not a server error), whose body the SDK
+        # throws as a TIMEOUT error naming the job to poll.
+        message = f"job {job.id} is still running after {settings.optimize_wait_s:g} s: poll GET /api/v1/jobs/{job.id}"
+        body = {
+            "success": False,
+            "error": {"code": "TIMEOUT", "message": message, "details": {"jobId": job.id}},
+        }
+        return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+    if done.status not in (JobStatus.completed, JobStatus.partial):
+        error = job_data(done, {}).error
+        raise ApiError(
+            422, error.code if error else "PROCESSING_FAILED", error.message if error else "failed"
+        )
+    data = sync_result(done, await _inline(done, storage, downloads))
+    # `outputs` is there only when several formats were asked (Hypervideo's `outputs?`).
+    body = json.loads(data.model_dump_json())
+    if body["outputs"] is None:
+        del body["outputs"]
+    return JSONResponse({"success": True, "data": body})

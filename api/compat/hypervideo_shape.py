@@ -186,3 +186,66 @@ def job_data(job: Job, links: dict[str, str]) -> HypervideoJobData:
         error=_error(job),
         result=_result(job, links) if job.status in (JobStatus.completed, JobStatus.partial) else None,
     )
+
+
+class SyncOutput(BaseModel):
+    format: str
+    url: str = Field(description="A base64 data URL, or a signed URL for outputs too large to inline.")
+    size: int | None
+
+
+class SyncResult(BaseModel):
+    """The synchronous endpoint's answer: the first format's output, and every output."""
+
+    url: str
+    format: str
+    size: int | None
+    width: int | None
+    height: int | None
+    duration: float = Field(description="Seconds.")
+    frameCount: int
+    fps: float
+    processingTime: int = Field(description="Milliseconds.")
+    processingMethod: Literal["chromakey"] = "chromakey"
+    outputs: list[SyncOutput] | None = Field(
+        default=None, description="Only when several formats were asked (absent otherwise)."
+    )
+    detectedBackgroundColor: RgbColor | None
+
+
+class HypervideoSyncResult(BaseModel):
+    success: Literal[True] = True
+    data: SyncResult
+
+
+def sync_result(job: Job, urls: dict[str, str]) -> SyncResult:
+    """A completed job as the synchronous endpoint's answer; `urls`: each output's data or signed URL."""
+    done = [o for o in job.outputs if o.status is OutputStatus.completed]
+    first = done[0]
+    variant = first.video[0] if first.video else None
+    meta_fps = job.input_metadata.framerate if job.input_metadata else None
+    fps = (
+        variant.framerate
+        if variant and variant.framerate and (meta_fps is None or variant.framerate < meta_fps)
+        else meta_fps
+    )
+    duration = (first.duration_ms or 0) / 1000
+    started = job.probed_at or job.started_at
+    took = round((job.completed_at - started).total_seconds() * 1000) if job.completed_at and started else 0
+    outputs = [
+        SyncOutput(format=FORMAT_OF_TYPE.get(o.type, o.type.value), url=urls[o.id], size=o.file_size_bytes)
+        for o in done
+    ]
+    return SyncResult(
+        url=urls[first.id],
+        format=outputs[0].format,
+        size=first.file_size_bytes,
+        width=first.width,
+        height=_picture_height(first),
+        duration=duration,
+        frameCount=round(duration * (fps or 0)),
+        fps=fps or 0,
+        processingTime=took,
+        outputs=outputs if len(job.outputs) > 1 else None,
+        detectedBackgroundColor=next((o.background_color for o in done if o.background_color), None),
+    )

@@ -13,6 +13,7 @@ An API and worker of their own, with two keys of one organization and one of ano
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -395,3 +396,36 @@ def test_the_sdk_example_runs_unchanged(base_url: str, video: Path) -> None:
     # Another key's read is a 404 (the job is not its own); an unknown key an auth error.
     assert report["otherKey"] == {"code": "NOT_FOUND", "statusCode": 404, "isAuthError": False}
     assert report["unknownKey"] == {"code": "INVALID_API_KEY", "statusCode": 401, "isAuthError": True}
+    sync = report["sync"]
+    assert sync["url"] == "data:video/webm;base64" and sync["decodedBytes"] == sync["size"] > 0
+    assert (sync["format"], sync["width"], sync["height"], sync["processingMethod"]) == (
+        "webm",
+        320,
+        240,
+        "chromakey",
+    )
+    assert sync["fps"] == 25 and sync["frameCount"] == 50 and abs(sync["duration"] - 2) < 0.1
+    assert abs(sync["detectedBackgroundColor"]["g"] - GREEN[1]) <= 12 and "outputs" not in sync
+
+
+def test_sync_endpoint_inlines_every_format(base_url: str, video: Path, tmp_path: Path) -> None:
+    with client(base_url) as http:
+        resp = http.post(
+            "/api/v1/video/remove-background",
+            files=[
+                ("formats", (None, '["stacked-alpha","webm"]')),
+                ("file", ("v.mp4", video.read_bytes(), "video/mp4")),
+            ],
+            timeout=120,
+        )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert [o["format"] for o in data["outputs"]] == ["stacked-alpha", "webm"]
+    assert data["url"] == data["outputs"][0]["url"] and data["height"] == 240
+    webm = tmp_path / "sync.webm"
+    header, _, payload = data["outputs"][1]["url"].partition(",")
+    assert header == "data:video/webm;base64"
+    webm.write_bytes(base64.b64decode(payload))
+    assert webm.stat().st_size == data["outputs"][1]["size"]
+    stream = next(s for s in ffprobe(webm)["streams"] if s["codec_type"] == "video")
+    assert stream["tags"]["alpha_mode"] == "1"

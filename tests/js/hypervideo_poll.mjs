@@ -2,8 +2,9 @@
 // unchanged but for the client's configuration (a Recast key and base URL instead of `hc_...` and
 // https://api.hypervideo.dev):
 //   node hypervideo_poll.mjs BASE_URL API_KEY VIDEO
-// prints the example's progress lines and outputs, then one JSON line: the job the poll returned, and
-// what the SDK throws for a key that did not submit the job and for an unknown key.
+// prints the example's progress lines and outputs, then one JSON line: the job the poll returned, what
+// the SDK throws for a key that did not submit the job and for an unknown key, and a synchronous
+// `client.video.removeBackground` (its data URL replaced by its prefix and decoded size).
 import { readFileSync } from 'node:fs';
 import { Hypervideo, HypervideoError } from '@hypervideo-dev/sdk';
 
@@ -29,4 +30,10 @@ async function thrown(key) {
     return { code: error.code, statusCode: error.statusCode, isAuthError: error.isAuthError() };
   }
 }
-console.log(JSON.stringify({ jobId, job, otherKey: await thrown(otherKey), unknownKey: await thrown('hc_unknown') }));
+// The synchronous endpoint the document's submit "accepts the same parameters as".
+const sync = await client.video.removeBackground({ file: videoFile, format: 'webm', tolerance: 30 });
+const inline = Buffer.from(sync.url.slice(sync.url.indexOf(',') + 1), 'base64');
+const syncReport = { ...sync, url: sync.url.slice(0, sync.url.indexOf(',')), decodedBytes: inline.length };
+console.log(JSON.stringify({
+  jobId, job, otherKey: await thrown(otherKey), unknownKey: await thrown('hc_unknown'), sync: syncReport,
+}));
