@@ -46,14 +46,32 @@ class Submissions:
     jobs: JobStore
     base_url: str
 
-    async def start(self, request: Request, org: str, slot: Slot, model: type[JobCreate]) -> tuple[Job, bool]:
+    async def start(
+        self,
+        request: Request,
+        org: str,
+        slot: Slot,
+        model: type[JobCreate],
+        *,
+        file_field: str = "media",
+        translate: Callable[[dict[str, object]], dict[str, object]] | None = None,
+        compat: dict[str, str] | None = None,
+        header_key: bool = True,
+    ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
-        job an idempotency key already made, False). `slot` is the admission the limits granted."""
-        header_key = request.headers.get("idempotency-key")
+        job an idempotency key already made, False). `slot` is the admission the limits granted.
+
+        For the drop-in APIs (api/compat/): `file_field` names the form's media part, `translate` turns
+        their fields into `model`'s, `compat` is kept on the job (Job.compat), and `header_key=False`
+        ignores the Idempotency-Key header (an API whose key travels in the body)."""
+        header = request.headers.get("idempotency-key") if header_key else None
         job_id = ids.job_id()
-        raw, upload = await self._read(request, org, job_id)
+        raw, upload = await self._read(request, org, job_id, file_field)
         try:
-            params = await self.plan(raw, org, model, upload, header_key, job_id)
+            if translate is not None:
+                raw = translate(raw)
+            params = await self.plan(raw, org, model, upload, header, job_id)
+            params.compat = dict(compat or {})
             bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
@@ -99,7 +117,7 @@ class Submissions:
         return params
 
     async def _read(
-        self, request: Request, org: str, job_id: str
+        self, request: Request, org: str, job_id: str, file_field: str = "media"
     ) -> tuple[dict[str, object], StoredUpload | None]:
         """The submission's fields, and its media file part stored (a form) or None (JSON)."""
         limit = self.settings.max_upload_bytes
@@ -112,7 +130,7 @@ class Submissions:
             # one's input.
             folder = secrets.token_hex(6)
             form = await parse_form(
-                request, self.storage, "media", lambda name: input_key(org, job_id, name, folder), limit
+                request, self.storage, file_field, lambda name: input_key(org, job_id, name, folder), limit
             )
             raw: dict[str, object] = dict(form.fields)
             for name, default in _FORM_JSON.items():

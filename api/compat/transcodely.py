@@ -1,0 +1,256 @@
+"""Transcodely's JobService, as drop-in Connect-RPC routes: `POST /transcodely.v1.JobService/{Create, Get,
+List, Cancel, Confirm, Watch}`.
+
+A thin adapter: Create is a native submission (api/services/submission.py: the same validation, limits,
+SSRF checks and idempotency keys), the other methods read and update native jobs through the native job
+store, and Watch streams the native events (api/services/events.py). Answers are Transcodely's Job object
+(api/compat/transcodely_shapes.py); errors are Connect errors `{"code", "message", "details"}`, for these
+routes only. Watch answers newline-delimited JSON (`{"result": {...}}` per line) as the document shows,
+or Connect's enveloped stream when asked in `application/connect+json`, as Transcodely's SDKs do.
+What is and is not supported: docs/compat/transcodely.md.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from api.compat import transcodely_shapes as shapes
+from api.deps import (
+    DownloadsDep,
+    JobStoreDep,
+    Organization,
+    SettingsDep,
+    SubmissionsDep,
+    SubmissionSlot,
+)
+from api.errors import STATUS_CODES, ApiError, describe_validation
+from api.services import events, listing
+from api.services.downloads import Downloads
+from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
+from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.requests import JobCreate
+
+SERVICE = "/transcodely.v1.JobService"
+CONNECT_JSON = "application/connect+json"
+MAX_BODY = 64 * 1024
+
+
+def connect_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    http, body = shapes.connect_error(status, code, message)
+    return JSONResponse(body, status_code=http, headers=headers)
+
+
+class ConnectRoute(APIRoute):
+    """Every failure of these routes (the native ones raised below them too) as a Connect error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return connect_error(exc.status, exc.code, exc.message, exc.headers)
+            except (RequestValidationError, ValidationError) as exc:
+                return connect_error(400, "invalid-input", describe_validation(list(exc.errors())))
+            except HTTPException as exc:
+                code = STATUS_CODES.get(exc.status_code, "error")
+                return connect_error(exc.status_code, code, str(exc.detail))
+
+        return route
+
+
+router = APIRouter(prefix=SERVICE, tags=["transcodely"], route_class=ConnectRoute)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The request message: JSON, or one Connect envelope of JSON (a streaming call's request)."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY:
+            raise ApiError(413, "too-large", f"request messages are limited to {MAX_BODY} bytes")
+    data = bytes(raw)
+    if request.headers.get("content-type", "").startswith(CONNECT_JSON) and len(data) >= 5:
+        _, length = struct.unpack(">BI", data[:5])
+        data = data[5 : 5 + length]
+    if not data.strip():
+        return {}
+    try:
+        message = json.loads(data)
+    except ValueError as exc:
+        raise ApiError(400, "invalid-input", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ApiError(400, "invalid-input", "the request message must be a JSON object")
+    return message
+
+
+def _id(message: dict[str, Any]) -> str:
+    job_id = message.get("id")
+    if not isinstance(job_id, str) or not job_id:
+        raise ApiError(400, "invalid-input", "id: is required")
+    return job_id
+
+
+async def _urls(job: Job, org: str, downloads: Downloads) -> dict[str, str]:
+    """Download links signed now for the job's completed outputs (none once its files expired)."""
+    if job.outputs_expired:
+        return {}
+    return {
+        o.id: (await downloads.link(org, job.id, o, job.outputs_expire_at)).url
+        for o in job.outputs
+        if o.status is OutputStatus.completed
+    }
+
+
+async def _answer(job: Job, org: str, downloads: Downloads, storage_url: str) -> JSONResponse:
+    return JSONResponse({"job": shapes.job_view(job, storage_url, await _urls(job, org, downloads))})
+
+
+@router.post("/Create", summary="Transcodely: create a job")
+async def create(
+    request: Request,
+    org: Organization,
+    slot: SubmissionSlot,
+    submissions: SubmissionsDep,
+    downloads: DownloadsDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """A CreateJobRequest (JSON). Its `idempotency_key` (else the Idempotency-Key header) returns the
+    job that key already made."""
+    header = request.headers.get("idempotency-key")
+    kept: dict[str, str] = {}
+
+    def translate(raw: dict[str, object]) -> dict[str, object]:
+        native, compat = shapes.create_request(dict(raw), header)
+        kept.update(compat)
+        return native
+
+    if request.headers.get("content-type", "").split(";")[0].strip() not in ("application/json", ""):
+        raise ApiError(415, "unsupported-media-type", "send the request message as application/json")
+    # The body is read (and translated) before `compat` is needed, so it is filled in by then.
+    job, _ = await submissions.start(
+        request, org, slot, JobCreate, translate=translate, compat=kept, header_key=False
+    )
+    return await _answer(job, org, downloads, settings.storage)
+
+
+@router.post("/Get", summary="Transcodely: retrieve a job")
+async def get(
+    request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
+) -> JSONResponse:
+    job = await store.get(_id(await _body(request)), org)
+    return await _answer(job, org, downloads, settings.storage)
+
+
+@router.post("/List", summary="Transcodely: list jobs")
+async def list_jobs(
+    request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
+) -> JSONResponse:
+    """`status` (or one of `statuses`) and `pagination` {`limit` (default 20, max 100), `cursor`}."""
+    message = shapes.given(await _body(request))
+    wanted = message.get("status") or next(iter(message.get("statuses") or []), None)
+    if len(message.get("statuses") or []) > 1:
+        raise ApiError(400, "invalid-input", "statuses: one status per request on this server")
+    try:
+        status = JobStatus(wanted) if wanted else None
+    except ValueError as exc:
+        names = ", ".join(s.value for s in JobStatus)
+        raise ApiError(400, "invalid-input", f"status: one of {names}") from exc
+    page = shapes.given(message.get("pagination") or {})
+    limit = page.get("limit", listing.DEFAULT_LIMIT)
+    if not isinstance(limit, int) or not 1 <= limit <= listing.MAX_LIMIT:
+        raise ApiError(400, "invalid-input", f"pagination.limit: 1 to {listing.MAX_LIMIT}")
+    if "offset" in page:
+        raise ApiError(400, "invalid-input", "pagination.offset: not supported; use cursor")
+    result = await listing.list_jobs(store, org, status, limit, page.get("cursor"))
+    jobs = [shapes.job_view(j, settings.storage, await _urls(j, org, downloads)) for j in result.data]
+    return JSONResponse(
+        {
+            "jobs": jobs,
+            "pagination": {"next_cursor": result.next_cursor or "", "total_count": result.total_count},
+        }
+    )
+
+
+@router.post("/Cancel", summary="Transcodely: cancel a job")
+async def cancel(
+    request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
+) -> JSONResponse:
+    job = await store.get(_id(await _body(request)), org)
+    return await _answer(await store.control(job, UPDATE_CANCEL), org, downloads, settings.storage)
+
+
+@router.post("/Confirm", summary="Transcodely: confirm a delayed-start job")
+async def confirm(
+    request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
+) -> JSONResponse:
+    job = await store.get(_id(await _body(request)), org)
+    return await _answer(await store.control(job, UPDATE_CONFIRM), org, downloads, settings.storage)
+
+
+def _envelope(flags: int, payload: bytes) -> bytes:
+    return struct.pack(">BI", flags, len(payload)) + payload
+
+
+@router.post(
+    "/Watch",
+    summary="Transcodely: watch a job (server streaming)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": 'Newline-delimited JSON, one `{"result": {job, event, server_time}}` '
+            "per line; Connect's enveloped stream with `Content-Type: application/connect+json`."
+        }
+    },
+)
+async def watch(
+    request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
+) -> StreamingResponse:
+    """The current state at once (`snapshot`), then `progress`, `status_change`, `heartbeat`, and
+    `completed`, after which the stream ends."""
+    connect = request.headers.get("content-type", "").startswith(CONNECT_JSON)
+    first = await store.get(_id(await _body(request)), org)  # 404 before the stream starts
+
+    async def messages() -> AsyncIterator[bytes]:
+        try:
+            async for event in events.watch(store, first.id, org, first, settings.events_heartbeat_s):
+                urls = await _urls(event.job, org, downloads) if event.job.status.terminal else {}
+                message = {
+                    "job": shapes.job_view(event.job, settings.storage, urls),
+                    "event": event.event,
+                    "server_time": shapes.timestamp(event.server_time),
+                }
+                if connect:
+                    yield _envelope(0, json.dumps(message).encode())
+                else:
+                    yield (json.dumps({"result": message}) + "\n").encode()
+        except ApiError as exc:  # mid-stream: the error ends the stream, in the stream's own format
+            _, body = shapes.connect_error(exc.status, exc.code, exc.message)
+            error = {k: body[k] for k in ("code", "message")}
+            yield (
+                _envelope(2, json.dumps({"error": error}).encode())
+                if connect
+                else (json.dumps({"error": error}) + "\n").encode()
+            )
+            return
+        if connect:
+            yield _envelope(2, b"{}")
+
+    return StreamingResponse(
+        messages(),
+        media_type=CONNECT_JSON if connect else "application/x-ndjson",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
