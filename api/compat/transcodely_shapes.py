@@ -265,6 +265,8 @@ def job_view(job: Job, storage_url: str, urls: dict[str, str] | None = None) -> 
             for i, o in enumerate(o for o in job.outputs if o.type is OutputType.thumbnails)
         ]
     if job.probed_at is None and not job.status.terminal:
+        # As the document's Create answer shows: the outputs are listed once the input is probed.
+        view["outputs"] = []
         if job.webhook_url:
             view["webhook_url"] = job.webhook_url
         if job.confirmed_at:
