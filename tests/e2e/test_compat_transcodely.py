@@ -28,7 +28,7 @@ from tests.helpers.js import JS_DIR
 KEY, ORG_ID = "ak_live_abc123", "org_f6g7h8i9j0"  # the document's
 SERVICE = "/transcodely.v1.JobService"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-CREATE = {  # the Create example's body
+CREATE: dict[str, Any] = {  # the Create example's body
     "input_url": "gs://my-bucket/uploads/video.mp4",
     "output_origin_id": "ori_x9y8z7w6v5",
     "outputs": [{"type": "mp4", "video": [{"codec": "h264", "resolution": "1080p", "quality": "standard"}]}],
