@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from api.deps import (
@@ -61,7 +61,26 @@ class ConvertlyRoute(APIRoute):
         return route
 
 
-router = APIRouter(tags=["convertly"], route_class=ConvertlyRoute)
+class ConvertlyError(BaseModel):
+    """Convertly's error body."""
+
+    error: str
+
+
+class ConvertlyAccepted(BaseModel):
+    """A queued job (a media tool's answer has `tool`)."""
+
+    jobId: str
+    status: str
+    tool: str | None = None
+
+
+OBJECT: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ConvertlyError, "description": "Convertly's error body"}
+    for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)
+}
+router = APIRouter(tags=["convertly"], route_class=ConvertlyRoute, responses=ERRORS)
 
 # Convertly formats → the native output each becomes.
 VIDEO = {"mp4": "h264", "mov": "h264", "webm": "vp9"}
@@ -254,7 +273,13 @@ def _accepted(job: Job, created: bool, tool: str | None) -> JSONResponse:
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-@router.post("/api/jobs", summary="Convertly: create an async job", status_code=202)
+@router.post(
+    "/api/jobs",
+    summary="Convertly: create an async job",
+    status_code=202,
+    response_model=ConvertlyAccepted,
+    responses={200: {"model": ConvertlyAccepted, "description": "The job this Idempotency-Key already made"}},
+)
 async def create_job(
     request: Request, org: Organization, slot: SubmissionSlot, submissions: SubmissionsDep
 ) -> JSONResponse:
@@ -272,7 +297,18 @@ async def create_job(
     return _accepted(job, created, None)
 
 
-@router.post("/api/media/{tool}", summary="Convertly: run a media tool (async=true queues it as a job)")
+@router.post(
+    "/api/media/{tool}",
+    summary="Convertly: run a media tool (async=true queues it as a job)",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The tool's files (`{jobId, files}`), or with async=true a job key's job",
+            "content": OBJECT,
+        },
+        202: {"model": ConvertlyAccepted, "description": "Queued (async=true), or still running"},
+    },
+)
 async def media_tool(
     tool: str,
     request: Request,
@@ -324,7 +360,12 @@ async def media_tool(
     return JSONResponse({"jobId": done.id, "files": [{k: f[k] for k in keep} for f in files]})
 
 
-@router.get("/api/jobs/{job_id}", summary="Convertly: get a job")
+@router.get(
+    "/api/jobs/{job_id}",
+    summary="Convertly: get a job",
+    response_model=None,
+    responses={200: {"description": "The job (docs/compat/convertly.md)", "content": OBJECT}},
+)
 async def get_job(
     job_id: str, org: Organization, store: JobStoreDep, downloads: DownloadsDep
 ) -> JSONResponse:
@@ -332,7 +373,12 @@ async def get_job(
     return JSONResponse(convertly.job_view(job, await fresh_urls(job, org, downloads)))
 
 
-@router.delete("/api/jobs/{job_id}", summary="Convertly: cancel a queued job")
+@router.delete(
+    "/api/jobs/{job_id}",
+    summary="Convertly: cancel a queued job",
+    response_model=None,
+    responses={200: {"description": "The canceled job", "content": OBJECT}},
+)
 async def cancel_job(job_id: str, org: Organization, store: JobStoreDep) -> JSONResponse:
     """Only a pending job can be cancelled, as on Convertly: processing, completed and failed → 409."""
     job = await store.get(job_id, org)

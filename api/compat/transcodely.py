@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from api.compat import transcodely_shapes as shapes
@@ -72,7 +72,20 @@ class ConnectRoute(APIRoute):
         return route
 
 
-router = APIRouter(prefix=SERVICE, tags=["transcodely"], route_class=ConnectRoute)
+class ConnectError(BaseModel):
+    """A Connect error, as Transcodely documents it."""
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] = []
+
+
+OBJECT: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": '`{"job": Job}`', "content": OBJECT}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ConnectError, "description": "A Connect error"} for code in (400, 401, 403, 404, 429, 503)
+}
+router = APIRouter(prefix=SERVICE, tags=["transcodely"], route_class=ConnectRoute, responses=ERRORS)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -119,7 +132,7 @@ async def _answer(job: Job, org: str, downloads: Downloads, storage_url: str) ->
     return JSONResponse({"job": shapes.job_view(job, storage_url, await _urls(job, org, downloads))})
 
 
-@router.post("/Create", summary="Transcodely: create a job")
+@router.post("/Create", response_model=None, responses=ANSWER, summary="Transcodely: create a job")
 async def create(
     request: Request,
     org: Organization,
@@ -147,7 +160,7 @@ async def create(
     return await _answer(job, org, downloads, settings.storage)
 
 
-@router.post("/Get", summary="Transcodely: retrieve a job")
+@router.post("/Get", response_model=None, responses=ANSWER, summary="Transcodely: retrieve a job")
 async def get(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -155,7 +168,12 @@ async def get(
     return await _answer(job, org, downloads, settings.storage)
 
 
-@router.post("/List", summary="Transcodely: list jobs")
+@router.post(
+    "/List",
+    response_model=None,
+    responses={200: {"description": "`{jobs, pagination}`", "content": OBJECT}},
+    summary="Transcodely: list jobs",
+)
 async def list_jobs(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -185,7 +203,7 @@ async def list_jobs(
     )
 
 
-@router.post("/Cancel", summary="Transcodely: cancel a job")
+@router.post("/Cancel", response_model=None, responses=ANSWER, summary="Transcodely: cancel a job")
 async def cancel(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -193,7 +211,9 @@ async def cancel(
     return await _answer(await store.control(job, UPDATE_CANCEL), org, downloads, settings.storage)
 
 
-@router.post("/Confirm", summary="Transcodely: confirm a delayed-start job")
+@router.post(
+    "/Confirm", response_model=None, responses=ANSWER, summary="Transcodely: confirm a delayed-start job"
+)
 async def confirm(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -212,7 +232,8 @@ def _envelope(flags: int, payload: bytes) -> bytes:
     responses={
         200: {
             "description": 'Newline-delimited JSON, one `{"result": {job, event, server_time}}` '
-            "per line; Connect's enveloped stream with `Content-Type: application/connect+json`."
+            "per line; Connect's enveloped stream with `Content-Type: application/connect+json`.",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}, CONNECT_JSON: {"schema": {}}},
         }
     },
 )
