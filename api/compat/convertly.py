@@ -25,6 +25,7 @@ from api.deps import (
     DownloadsDep,
     JobStoreDep,
     Organization,
+    PolledJobDep,
     SettingsDep,
     SubmissionsDep,
     SubmissionSlot,
@@ -366,11 +367,10 @@ async def media_tool(
     response_model=None,
     responses={200: {"description": "The job (docs/compat/convertly.md)", "content": OBJECT}},
 )
-async def get_job(
-    job_id: str, org: Organization, store: JobStoreDep, downloads: DownloadsDep
-) -> JSONResponse:
-    job = await store.get(job_id, org)
-    return JSONResponse(convertly.job_view(job, await fresh_urls(job, org, downloads)))
+async def get_job(job: PolledJobDep, org: Organization, downloads: DownloadsDep) -> dict[str, object]:
+    """A poll, as `GET /v1/jobs/{id}` is: while Temporal is slow a running job may be its last read
+    (`Age` header); `Cache-Control: no-cache` asks for a fresh one."""
+    return convertly.job_view(job, await fresh_urls(job, org, downloads))
 
 
 @router.delete(

@@ -34,6 +34,7 @@ from api.deps import (
     SubmissionSlot,
 )
 from api.errors import STATUS_CODES, ApiError, describe_validation
+from api.job_store import read_age
 from api.services import events, listing
 from api.services.downloads import Downloads
 from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
@@ -164,8 +165,14 @@ async def create(
 async def get(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
-    job = await store.get(_id(await _body(request)), org)
-    return await _answer(job, org, downloads, settings.storage)
+    """A poll, as `GET /v1/jobs/{id}` is: while Temporal is slow a running job may be its last read
+    (`Age` header); `Cache-Control: no-cache` asks for a fresh one."""
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    job = await store.get(_id(await _body(request)), org, stale_ok=not fresh)
+    answer = await _answer(job, org, downloads, settings.storage)
+    if (age := read_age.get()) is not None:
+        answer.headers["Age"] = str(int(age))
+    return answer
 
 
 @router.post(

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import API_KEY, OTHER_KEY, Api, ffprobe, receiving, stream
+from recast.devstack.stack import Stack
+from tests.helpers import API_KEY, OTHER_KEY, Api, ffprobe, receiving, second_api, stream
 
 TERMINAL = {"completed", "failed"}
 
@@ -239,3 +240,13 @@ def test_unknown_job_and_cancel(api: Api, clips: dict[str, Path]) -> None:
         # Processing, completed and failed jobs cannot be cancelled.
         late = client.delete(f"/api/jobs/{job_id}")
         assert late.status_code == 409 and set(late.json()) == {"error"}
+
+
+def test_limits_are_shared(stack: Stack, temporal: Stack, tmp_path: Path) -> None:
+    """The organization's submission limit holds for Convertly's routes too, answered in its shape."""
+    with second_api(stack, temporal, tmp_path, RECAST_MAX_SUBMISSIONS_PER_MINUTE="1") as url:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
+            fields = {"sourceUrl": (None, "https://cdn.example.com/interview.mp4"), "async": (None, "true")}
+            answers = [client.post("/api/media/extract-audio", files=fields) for _ in range(2)]
+    assert answers[0].status_code == 202, answers[0].text
+    assert answers[1].status_code == 429 and set(answers[1].json()) == {"error"}

@@ -368,3 +368,16 @@ def test_python_sdk_runs_the_documents_examples(
         assert run(PY_CANCEL, paused["id"])["job"].status == job_pb2.JOB_STATUS_CANCELED
         with pytest.raises(InvalidRequestError):  # canceled: not awaiting confirmation
             run(PY_CONFIRM, paused["id"])
+
+
+def test_limits_are_shared(stack: Stack, temporal: Stack, tmp_path: Path) -> None:
+    """The organization's submission limit holds for Create too: `resource_exhausted`, 429."""
+    keys = f"{KEY}={ORG_ID}"
+    with second_api(
+        stack, temporal, tmp_path, RECAST_API_KEYS=keys, RECAST_MAX_SUBMISSIONS_PER_MINUTE="1"
+    ) as url:
+        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+            answers = [c.post(f"{SERVICE}/Create", content=json.dumps(CREATE)) for _ in range(2)]
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[1].status_code == 429 and answers[1].json()["code"] == "resource_exhausted"
