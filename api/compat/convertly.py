@@ -77,6 +77,62 @@ class ConvertlyAccepted(BaseModel):
 
 
 OBJECT: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+
+
+def _form(fields: dict[str, str], file_field: str) -> dict[str, Any]:
+    """The OpenAPI request body of a Convertly form (the route reads it itself, streaming the file)."""
+    properties: dict[str, Any] = {
+        file_field: {"type": "string", "format": "binary", "description": "the input file"}
+    }
+    properties |= {name: {"type": "string", "description": text} for name, text in fields.items()}
+    common = {
+        "sourceUrl": "instead of the file: an http(s) URL to fetch",
+        "callbackUrl": "receives the job's events, signed in Convertly-Signature",
+        "callbackSecret": "key of the callback's HMAC",
+    }
+    properties |= {name: {"type": "string", "description": text} for name, text in common.items()}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": {"type": "object", "properties": properties}}},
+        },
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 128},
+                "description": "The same key from the same organization returns the existing job.",
+            }
+        ],
+    }
+
+
+JOB_FORM = _form(
+    {
+        "formats": 'JSON array of output formats, e.g. ["webp"]',
+        "compressions": "JSON array of qualities 1–100 for image formats",
+        "resizes": 'JSON array: ["original"]',
+        "saveToStorage": "accepted (every output is stored)",
+        "jobType": "convert or compress",
+        "createArchive": "false",
+    },
+    "files",
+)
+TOOL_FORM = _form(
+    {
+        "async": "true: queue the tool as a job and answer {jobId, status, tool} at once",
+        "format": "the output format (extract-audio: mp3 …; poster-frame, thumbnail: jpg …; convert: mp4 …)",
+        "bitrate": "extract-audio: kb/s",
+        "timestamp": "poster-frame: the second the frame is taken from",
+        "width": "poster-frame, thumbnail: target width",
+        "height": "poster-frame, thumbnail: target height",
+        "quality": "thumbnail: 1–100",
+        "compressionLevel": "convert: 1–100",
+        "resize": "convert: original",
+    },
+    "file",
+)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ConvertlyError, "description": "Convertly's error body"}
     for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)
@@ -279,6 +335,7 @@ def _accepted(job: Job, created: bool, tool: str | None) -> JSONResponse:
     summary="Convertly: create an async job",
     status_code=202,
     response_model=ConvertlyAccepted,
+    openapi_extra=JOB_FORM,
     responses={200: {"model": ConvertlyAccepted, "description": "The job this Idempotency-Key already made"}},
 )
 async def create_job(
@@ -302,6 +359,7 @@ async def create_job(
     "/api/media/{tool}",
     summary="Convertly: run a media tool (async=true queues it as a job)",
     response_model=None,
+    openapi_extra=TOOL_FORM,
     responses={
         200: {
             "description": "The tool's files (`{jobId, files}`), or with async=true a job key's job",

@@ -82,6 +82,66 @@ class ConnectError(BaseModel):
 
 
 OBJECT: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+
+
+def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a method (the route reads it itself)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+BY_ID = _body_schema({"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}})
+_VARIANT = {
+    "type": "object",
+    "properties": {
+        "codec": {"enum": ["h264", "h265", "vp9", "av1"]},
+        "resolution": {"enum": ["480p", "720p", "1080p", "1440p", "2160p"]},
+        "quality": {"enum": ["economy", "standard", "premium"]},
+        **{name: {"type": "integer"} for name in ("framerate", "width", "height", "bitrate")},
+    },
+}
+CREATE_BODY = _body_schema(
+    {
+        "type": "object",
+        "required": ["input_url", "output_origin_id", "outputs"],
+        "properties": {
+            "input_url": {"type": "string", "description": "gs://, s3:// or https://"},
+            "output_origin_id": {"type": "string"},
+            "outputs": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 10,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["mp4", "webm", "mkv", "mov", "hls", "dash"]},
+                        "video": {"type": "array", "items": _VARIANT, "minItems": 1, "maxItems": 20},
+                        "preset": {"type": "string"},
+                        "segments": {"type": "object", "properties": {"duration": {"type": "integer"}}},
+                    },
+                },
+            },
+            "priority": {"enum": ["economy", "standard", "premium"]},
+            "thumbnails": {"type": "array", "maxItems": 5, "items": {"type": "object"}},
+            "webhook_url": {"type": "string", "maxLength": 2048},
+            "idempotency_key": {"type": "string", "maxLength": 128},
+            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+            "delayed_start": {"type": "boolean"},
+            "output_path_template": {"type": "string"},
+        },
+    }
+)
+LIST_BODY = _body_schema(
+    {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "pagination": {
+                "type": "object",
+                "properties": {"limit": {"type": "integer"}, "cursor": {"type": "string"}},
+            },
+        },
+    }
+)
 ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": '`{"job": Job}`', "content": OBJECT}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ConnectError, "description": "A Connect error"} for code in (400, 401, 403, 404, 429, 503)
@@ -133,7 +193,13 @@ async def _answer(job: Job, org: str, downloads: Downloads, storage_url: str) ->
     return JSONResponse({"job": shapes.job_view(job, storage_url, await _urls(job, org, downloads))})
 
 
-@router.post("/Create", response_model=None, responses=ANSWER, summary="Transcodely: create a job")
+@router.post(
+    "/Create",
+    response_model=None,
+    responses=ANSWER,
+    openapi_extra=CREATE_BODY,
+    summary="Transcodely: create a job",
+)
 async def create(
     request: Request,
     org: Organization,
@@ -161,7 +227,9 @@ async def create(
     return await _answer(job, org, downloads, settings.storage)
 
 
-@router.post("/Get", response_model=None, responses=ANSWER, summary="Transcodely: retrieve a job")
+@router.post(
+    "/Get", response_model=None, responses=ANSWER, openapi_extra=BY_ID, summary="Transcodely: retrieve a job"
+)
 async def get(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -178,6 +246,7 @@ async def get(
 @router.post(
     "/List",
     response_model=None,
+    openapi_extra=LIST_BODY,
     responses={200: {"description": "`{jobs, pagination}`", "content": OBJECT}},
     summary="Transcodely: list jobs",
 )
@@ -186,21 +255,25 @@ async def list_jobs(
 ) -> JSONResponse:
     """`status` (or one of `statuses`) and `pagination` {`limit` (default 20, max 100), `cursor`}."""
     message = shapes.given(await _body(request))
-    wanted = message.get("status") or next(iter(message.get("statuses") or []), None)
-    if len(message.get("statuses") or []) > 1:
+    statuses = shapes.repeated(message.get("statuses"), "statuses")
+    if len(statuses) > 1:
         raise ApiError(400, "invalid-input", "statuses: one status per request on this server")
+    wanted = message.get("status") or next(iter(statuses), None)
     try:
         status = JobStatus(wanted) if wanted else None
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         names = ", ".join(s.value for s in JobStatus)
         raise ApiError(400, "invalid-input", f"status: one of {names}") from exc
-    page = shapes.given(message.get("pagination") or {})
+    page = shapes.given(shapes.message(message.get("pagination"), "pagination"))
     limit = page.get("limit", listing.DEFAULT_LIMIT)
-    if not isinstance(limit, int) or not 1 <= limit <= listing.MAX_LIMIT:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= listing.MAX_LIMIT:
         raise ApiError(400, "invalid-input", f"pagination.limit: 1 to {listing.MAX_LIMIT}")
     if "offset" in page:
         raise ApiError(400, "invalid-input", "pagination.offset: not supported; use cursor")
-    result = await listing.list_jobs(store, org, status, limit, page.get("cursor"))
+    cursor = page.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ApiError(400, "invalid-input", "pagination.cursor: a next_cursor this API returned")
+    result = await listing.list_jobs(store, org, status, limit, cursor)
     jobs = [shapes.job_view(j, settings.storage, await _urls(j, org, downloads)) for j in result.data]
     return JSONResponse(
         {
@@ -210,7 +283,9 @@ async def list_jobs(
     )
 
 
-@router.post("/Cancel", response_model=None, responses=ANSWER, summary="Transcodely: cancel a job")
+@router.post(
+    "/Cancel", response_model=None, responses=ANSWER, openapi_extra=BY_ID, summary="Transcodely: cancel a job"
+)
 async def cancel(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -219,7 +294,11 @@ async def cancel(
 
 
 @router.post(
-    "/Confirm", response_model=None, responses=ANSWER, summary="Transcodely: confirm a delayed-start job"
+    "/Confirm",
+    response_model=None,
+    responses=ANSWER,
+    openapi_extra=BY_ID,
+    summary="Transcodely: confirm a delayed-start job",
 )
 async def confirm(
     request: Request, org: Organization, store: JobStoreDep, downloads: DownloadsDep, settings: SettingsDep
@@ -234,6 +313,7 @@ def _envelope(flags: int, payload: bytes) -> bytes:
 
 @router.post(
     "/Watch",
+    openapi_extra=BY_ID,
     summary="Transcodely: watch a job (server streaming)",
     response_class=StreamingResponse,
     responses={

@@ -44,12 +44,30 @@ def bad(field: str, description: str) -> ApiError:
     return ApiError(400, "invalid-input", f"{field}: {description}")
 
 
+def message(value: object, where: str) -> dict[str, Any]:
+    """A nested message: a JSON object, or unset."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad(where, "must be an object")
+    return value
+
+
+def repeated(value: object, where: str) -> list[Any]:
+    """A repeated field: a JSON array, or unset."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad(where, "must be an array")
+    return value
+
+
 def _variant(v: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise bad(where, "must be an object")
     v = given(v)
     for name in UNSUPPORTED_VARIANT:
-        if name in v and given(v[name]):
+        if name in v and (not isinstance(v[name], dict) or given(v[name])):
             raise bad(f"{where}.{name}", "codec-specific options are not supported by this server")
     extra = sorted(set(v) - set(VARIANT_FIELDS) - set(UNSUPPORTED_VARIANT))
     if extra:
@@ -77,16 +95,15 @@ def _outputs(spec: dict[str, Any], i: int) -> list[dict[str, Any]]:
         base["type"] = kind
     if "preset" in spec:
         base["preset"] = spec["preset"]
-    if "segments" in spec and isinstance(spec["segments"], dict) and "duration" in given(spec["segments"]):
-        base["segments"] = {"duration": spec["segments"]["duration"]}
+    segments = given(message(spec.get("segments"), f"{where}.segments"))
+    if "duration" in segments:
+        base["segments"] = {"duration": segments["duration"]}
     if spec.get("disable_audio"):
         base["audio"] = {"enabled": False}
-    tracks = spec.get("audio") or []
+    tracks = repeated(spec.get("audio"), f"{where}.audio")
     if len(tracks) > 1:
         raise bad(f"{where}.audio", "one audio track per output on this server")
-    variants = spec.get("video") or []
-    if not isinstance(variants, list):
-        raise bad(f"{where}.video", "must be an array of video variants")
+    variants = repeated(spec.get("video"), f"{where}.video")
     if not 1 <= len(variants) <= 20 and "preset" not in base:
         raise bad(f"{where}.video", "1 to 20 video variants")
     native = [_variant(v, f"{where}.video[{j}]") for j, v in enumerate(variants)]
@@ -98,7 +115,7 @@ def _outputs(spec: dict[str, Any], i: int) -> list[dict[str, Any]]:
 def _thumbnail(t: dict[str, Any], i: int) -> dict[str, Any]:
     """A Transcodely ThumbnailSpec → a native thumbnails spec."""
     where = f"thumbnails[{i}]"
-    t = given(t) if isinstance(t, dict) else {}
+    t = given(message(t, where))
     mode = t.get("mode", "single")
     native: dict[str, Any] = {}
     fmt = t.get("format", "jpeg")
@@ -132,11 +149,11 @@ def create_request(body: dict[str, Any], header_key: str | None) -> tuple[dict[s
         raise bad("input_url", "is required")
     if "output_origin_id" not in body and not body.get("managed"):
         raise bad("output_origin_id", "is required")
-    outputs = body.get("outputs") or []
-    if not isinstance(outputs, list) or not 1 <= len(outputs) <= 10:
+    outputs = repeated(body.get("outputs"), "outputs")
+    if not 1 <= len(outputs) <= 10:
         raise bad("outputs", "1 to 10 outputs")
-    thumbnails = body.get("thumbnails") or []
-    if not isinstance(thumbnails, list) or len(thumbnails) > 5:
+    thumbnails = repeated(body.get("thumbnails"), "thumbnails")
+    if len(thumbnails) > 5:
         raise bad("thumbnails", "at most 5 thumbnail specifications")
     if len(str(body.get("webhook_url", ""))) > 2048:
         raise bad("webhook_url", "at most 2048 characters")
@@ -151,7 +168,7 @@ def create_request(body: dict[str, Any], header_key: str | None) -> tuple[dict[s
             native[name] = body[name]
     if "idempotency_key" in body or header_key:
         native["idempotency_key"] = body.get("idempotency_key") or header_key
-    clip = given(body.get("clip") or {})
+    clip = given(message(body.get("clip"), "clip"))
     if clip:
         native["clip"] = {
             "start": clip.get("start_seconds", 0),
