@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +210,7 @@ class AsyncRecast:
 
     async def submit_batch(
         self,
-        jobs: builtins.list[JobCreate | Mapping[str, Any]],
+        jobs: Sequence[JobCreate | Mapping[str, Any]],
         *,
         metadata: dict[str, str] | None = None,
         webhook_url: str | None = None,

@@ -9,7 +9,7 @@ import asyncio
 import json
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,7 +132,7 @@ def json_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_jsonable_python(v, exclude_none=True) for k, v in fields.items() if v is not None}
 
 
-def batch_body(jobs: list[JobCreate | Mapping[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
+def batch_body(jobs: Sequence[JobCreate | Mapping[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
     """The JSON of `POST /v1/batches`: each job a `POST /v1/jobs` JSON body (a dict, or a JobCreate of
     which only the fields set are sent, so a template's fields are not overridden by defaults)."""
     bodies = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +228,7 @@ class Recast:
 
     def submit_batch(
         self,
-        jobs: builtins.list[JobCreate | Mapping[str, Any]],
+        jobs: Sequence[JobCreate | Mapping[str, Any]],
         *,
         metadata: dict[str, str] | None = None,
         webhook_url: str | None = None,
