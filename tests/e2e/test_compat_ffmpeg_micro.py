@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from recast.devstack.stack import ROOT
+from recast.devstack.stack import ROOT, Stack
 from recast.infra.signing import verify
-from tests.helpers import SECRET, Api, Server, ffprobe, make_clip, serving, stream
+from tests.helpers import SECRET, Api, Server, ffprobe, make_clip, moto_s3, own_api, serving, stream
 
 JS = ROOT / "tests" / "js" / "ffmpeg-micro"
 # The poll answer of the lesson's Step 2, field by field.
@@ -202,3 +203,38 @@ def test_client_mjs_runs_unchanged(api: Api, inputs: Server, tmp_path: Path) -> 
     assert steps["failed"]["message"].startswith(f"Job {steps['failed']['message'].split()[1]} failed: ")
     assert "unknown" not in steps["failed"]["message"]  # the reason came in error_message
     assert steps["download-refused"]["message"].startswith("download 409: ")
+
+
+def test_on_s3_storage(temporal: Stack, inputs: Server, tmp_path: Path) -> None:
+    """On object storage `output_url` is the output's `s3://bucket/key` (FFmpeg Micro's is a `gs://`
+    path) and reads back as another transcode's input; the download URL is the store's pre-signed GET,
+    signed for 10 minutes whatever RECAST_URL_TTL says."""
+    with moto_s3(tmp_path, ("fm-media",)) as endpoint:
+        env = {
+            "RECAST_STORAGE_URL": "s3://fm-media/recast",
+            "RECAST_S3_ENDPOINT": endpoint,
+            "RECAST_S3_REGION": "us-east-1",
+            "RECAST_S3_ACCESS_KEY_ID": "fm-access",
+            "RECAST_S3_SECRET_ACCESS_KEY": "fm-secret",
+            "RECAST_URL_TTL": "3600",
+        }
+        with own_api(temporal, tmp_path / "stack", "recast-ffmpeg-micro-s3", **env) as api:
+            body = {"inputs": [{"url": f"{inputs.url}/input.mp4"}], "outputFormat": "mp4"}
+            first, _ = wait(api, create(api, {**body, "preset": {"resolution": "480p"}}).json()["id"])
+            assert first["status"] == "completed", first
+            assert first["output_url"].startswith("s3://fm-media/recast/acme/") and first[
+                "output_url"
+            ].endswith(".mp4")
+            url = api.http.get(f"/v1/transcodes/{first['id']}/download").json()["url"]
+            assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["600"]
+            got = httpx.get(url, timeout=30)
+            assert got.status_code == 200
+            (tmp_path / "first.mp4").write_bytes(got.content)
+            video = stream(ffprobe(tmp_path / "first.mp4"), "video")
+            assert video and video["height"] == 480
+
+            chained = create(api, {"inputs": [{"url": first["output_url"]}], "outputFormat": "mov"})
+            assert chained.status_code == 201, chained.text
+            second, _ = wait(api, chained.json()["id"])
+            assert second["status"] == "completed" and second["output_format"] == "mov", second
+            assert second["duration_seconds"] == pytest.approx(1, abs=0.1)

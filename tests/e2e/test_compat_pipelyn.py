@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.helpers import Api, ffprobe, make_clip, make_tone, stream
+from recast.devstack.stack import Stack
+from tests.helpers import Api, ffprobe, make_clip, make_tone, moto_s3, own_api, stream
 
 # The document's "job done" example, field by field (values vary with the input; names and types do not).
 DONE_FIELDS = {"jobId", "status", "preset", "filename", "inputBytes", "result", "downloadUrl", "createdAt"}
@@ -172,3 +174,27 @@ def test_keys_and_organizations(api: Api, other_api: Api, media: dict[str, Path]
     assert other_api.http.get(f"/api/media/jobs/{job_id}").status_code == 404
     # The job is a native job: the same one at /v1/jobs/{id}.
     assert api.http.get(f"/v1/jobs/{job_id}").json()["metadata"] == {"pipelyn_preset": "web"}
+
+
+def test_presigned_download_url_on_s3(temporal: Stack, media: dict[str, Path], tmp_path: Path) -> None:
+    """With S3 storage downloadUrl is the store's pre-signed GET, with the document's 1 h TTL and the
+    output's Pipelyn file name."""
+    with moto_s3(tmp_path, ("pl-media",)) as endpoint:
+        env = {
+            "RECAST_STORAGE_URL": "s3://pl-media/recast",
+            "RECAST_S3_ENDPOINT": endpoint,
+            "RECAST_S3_REGION": "us-east-1",
+            "RECAST_S3_ACCESS_KEY_ID": "pl-access",
+            "RECAST_S3_SECRET_ACCESS_KEY": "pl-secret",
+        }
+        with own_api(temporal, tmp_path / "stack", "recast-pipelyn-s3", **env) as api:
+            resp = submit(api, media["clip"], preset="web")
+            assert resp.status_code == 202, resp.text
+            job = poll(api, resp.json()["jobId"])
+            assert job["status"] == "done", job
+            url = job["downloadUrl"]
+            query = parse_qs(urlsplit(url).query)
+            assert url.startswith(endpoint) and query["X-Amz-Expires"] == ["3600"]
+            assert query["response-content-disposition"] == ['attachment; filename="clip.mp4"']
+            got = httpx.get(url, timeout=30)  # no key: the URL is the credential
+            assert got.status_code == 200 and len(got.content) == job["result"]["outputBytes"]
