@@ -36,6 +36,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
             settings.task_queue,
             read_cache_s=settings.read_cache_ms / 1000,
             output_ttl_s=settings.output_ttl_s,
+            read_wait_s=settings.read_wait_ms / 1000,
+            read_max_age_s=settings.read_max_age_ms / 1000,
         )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
