@@ -137,6 +137,15 @@ def test_several_inputs_and_presets(api: Api, inputs: Server, tmp_path: Path) ->
     variant = api.http.get(f"/v1/jobs/{webm.json()['id']}").json()["outputs"][0]["video"][0]
     assert variant["codec"] == "vp9" and variant["quality"] == "premium" and variant["resolution"] == "2160p"
     api.http.post(f"/v1/jobs/{webm.json()['id']}/cancel")
+    # The lesson's last example: 1080p, answered { id, status: 'pending' }.
+    body = {"inputs": urls[:1], "outputFormat": "mp4", "preset": {"quality": "medium", "resolution": "1080p"}}
+    hd = create(api, body)
+    assert hd.status_code == 201 and hd.json()["status"] == "pending", hd.text
+    variant = api.http.get(f"/v1/jobs/{hd.json()['id']}").json()["outputs"][0]["video"][0]
+    assert (
+        variant["codec"] == "h264" and variant["quality"] == "standard" and variant["resolution"] == "1080p"
+    )
+    api.http.post(f"/v1/jobs/{hd.json()['id']}/cancel")
 
 
 def test_failed_job_and_errors(api: Api, other_api: Api, inputs: Server) -> None:
