@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -31,6 +31,7 @@ from api.deps import (
     SubmissionSlot,
 )
 from api.errors import ApiError, describe_validation
+from api.multipart_stream import StoredUpload
 from api.services.downloads import Downloads
 from recast.core import convertly
 from recast.core.contract import UPDATE_CANCEL
@@ -137,7 +138,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ConvertlyError, "description": "Convertly's error body"}
     for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)
 }
-router = APIRouter(tags=["convertly"], route_class=ConvertlyRoute, responses=ERRORS)
+router = APIRouter(tags=["compat: Convertly"], route_class=ConvertlyRoute, responses=ERRORS)
 
 # Convertly formats → the native output each becomes.
 VIDEO = {"mp4": "h264", "mov": "h264", "webm": "vp9"}
@@ -330,6 +331,10 @@ def _accepted(job: Job, created: bool, tool: str | None) -> JSONResponse:
     return JSONResponse(body, status_code=202 if created else 200)
 
 
+async def _job_fields(raw: dict[str, object], _: StoredUpload | None) -> dict[str, object]:
+    return translate_job(raw)
+
+
 @router.post(
     "/api/jobs",
     summary="Convertly: create an async job",
@@ -349,7 +354,7 @@ async def create_job(
         slot,
         JobCreate,
         file_field="files",
-        translate=translate_job,
+        translate=_job_fields,
         compat={"api": convertly.API, convertly.JOB_TYPE: "convert"},
     )
     return _accepted(job, created, None)
@@ -369,7 +374,11 @@ async def create_job(
     },
 )
 async def media_tool(
-    tool: str,
+    tool: Annotated[
+        str,
+        # Published as an enum (the tools there are); any other name is a 404 in Convertly's shape.
+        Path(description="The media tool.", json_schema_extra={"enum": list(TOOLS)}),
+    ],
     request: Request,
     org: Organization,
     slot: SubmissionSlot,
@@ -387,7 +396,7 @@ async def media_tool(
     queued = _bool(request.query_params.get("async", "")) or _bool(request.query_params.get("background", ""))
     fields: dict[str, object] = {}
 
-    def translate(raw: dict[str, object]) -> dict[str, object]:
+    async def translate(raw: dict[str, object], _: StoredUpload | None) -> dict[str, object]:
         fields.update(raw)
         return translate_tool(tool)(raw)
 

@@ -35,6 +35,7 @@ from api.deps import (
 )
 from api.errors import STATUS_CODES, ApiError, describe_validation
 from api.job_store import read_age
+from api.multipart_stream import StoredUpload
 from api.services import events, listing
 from api.services.downloads import Downloads
 from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
@@ -146,7 +147,7 @@ ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": '`{"job": Job}`'
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ConnectError, "description": "A Connect error"} for code in (400, 401, 403, 404, 429, 503)
 }
-router = APIRouter(prefix=SERVICE, tags=["transcodely"], route_class=ConnectRoute, responses=ERRORS)
+router = APIRouter(prefix=SERVICE, tags=["compat: Transcodely"], route_class=ConnectRoute, responses=ERRORS)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -213,7 +214,7 @@ async def create(
     header = request.headers.get("idempotency-key")
     kept: dict[str, str] = {}
 
-    def translate(raw: dict[str, object]) -> dict[str, object]:
+    async def translate(raw: dict[str, object], _: StoredUpload | None) -> dict[str, object]:
         native, compat = shapes.create_request(dict(raw), header)
         kept.update(compat)
         return native

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +38,9 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
     "thumbnails": list,
 }
 
+# An adapter's translation of a read submission (its fields, its stored media part) into native fields.
+Translate = Callable[[dict[str, object], StoredUpload | None], Awaitable[dict[str, object]]]
+
 
 @dataclass(frozen=True)
 class Submissions:
@@ -52,24 +55,25 @@ class Submissions:
         org: str,
         slot: Slot,
         model: type[JobCreate],
+        translate: Translate | None = None,
         *,
         file_field: str = "media",
-        translate: Callable[[dict[str, object]], dict[str, object]] | None = None,
         compat: dict[str, str] | None = None,
         header_key: bool = True,
     ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
         job an idempotency key already made, False). `slot` is the admission the limits granted.
-
-        For the drop-in APIs (api/compat/): `file_field` names the form's media part, `translate` turns
-        their fields into `model`'s, `compat` is kept on the job (Job.compat), and `header_key=False`
-        ignores the Idempotency-Key header (an API whose key travels in the body)."""
+        `translate`: a compatibility adapter's (api/compat/) turning its own fields into native ones,
+        after the body is read and before anything is checked, so its jobs get every native check.
+        Adapters may also name their form's media part (`file_field`), keep their own fields on the job
+        (`compat`, Job.compat), and ignore the Idempotency-Key header (`header_key=False`, an API whose
+        key travels in the body)."""
         header = request.headers.get("idempotency-key") if header_key else None
         job_id = ids.job_id()
         raw, upload = await self._read(request, org, job_id, file_field)
         try:
             if translate is not None:
-                raw = translate(raw)
+                raw = await translate(raw, upload)
             params = await self.plan(raw, org, model, upload, header, job_id)
             params.compat = dict(compat or {})
             bind_job(params.job_id)  # the request's log lines and span name the job
