@@ -48,11 +48,8 @@ async def parse_form(
     file_field: str,
     key_for: Callable[[str], str],
     max_bytes: int,
-    repeated: frozenset[str] = frozenset(),
 ) -> ParsedForm:
-    """Stream the form: text fields are returned, the `file_field` part is written to `key_for(name)`.
-    A field sent several times keeps its last value, except the `repeated` ones: their values joined
-    with commas (a list sent the way browsers' FormData.append sends one)."""
+    """Stream the form: text fields are returned, the `file_field` part is written to `key_for(name)`."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if not boundary:
@@ -148,10 +145,7 @@ async def parse_form(
                     elif name:
                         if name not in form.fields and len(form.fields) >= MAX_FIELDS:
                             raise ApiError(413, "too-large", f"a form has at most {MAX_FIELDS} fields")
-                        value = text.decode(errors="replace")
-                        if name in repeated and name in form.fields:
-                            value = f"{form.fields[name]},{value}"
-                        form.fields[name] = value
+                        form.fields[name] = text.decode(errors="replace")
             events.clear()
         parser.finalize()
     except BaseException:

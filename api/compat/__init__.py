@@ -1,2 +1,2 @@
-"""Drop-in routes for hosted media APIs (docs/compat/): each module is one API's routes, request
-fields, answers and errors, a thin adapter onto the native submission service and job store."""
+"""Drop-in routes for hosted media APIs (one module each): thin adapters that translate their requests
+into native submissions and the native Job back into their answers (docs/compat/)."""

@@ -6,7 +6,7 @@ A thin adapter: the submission is turned into a native job (a `webm` output with
 a `stacked-alpha` mp4, both with the native `background` option) and started by the native submission
 service, so limits, validation, storage and SSRF rules are the native ones; the job is read from the
 native job store and re-shaped (api/compat/hypervideo_shape.py). Hypervideo shows a job only to the key
-that submitted it: the key's hash is kept in the job's metadata and checked on every read.
+that submitted it: the key's hash is kept with the job (Job.compat) and checked on every read.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import authenticate, bearer
-from api.compat.hypervideo_request import FORMATS, KEY_METADATA, error_code, translator
+from api.compat.hypervideo_request import API, FORMATS, KEY, error_code, translator
 from api.compat.hypervideo_shape import (
     HypervideoError,
     HypervideoJob,
@@ -39,7 +39,6 @@ from api.deps import DownloadsDep, JobStoreDep, SettingsDep, State, StorageDep, 
 from api.errors import STATUS_CODES, ApiError, describe_validation
 from api.job_store import read_age
 from api.services.downloads import Downloads
-from api.services.submission import Adapter
 from recast.core.job import Job, JobStatus, OutputStatus
 from recast.core.requests import JobCreate
 from recast.infra.storage import Storage, output_key
@@ -115,11 +114,17 @@ async def _caller(request: Request, state: State, key: Annotated[str | None, Sec
 
 CallerDep = Annotated[Caller, Depends(_caller)]
 
+
+def _compat(caller: Caller) -> dict[str, str]:
+    """What a job submitted here keeps (Job.compat): this API and the submitting key's identity."""
+    return {"api": API, KEY: caller.key_id}
+
+
 _FIELDS: dict[str, Any] = {
     "format": {"type": "string", "description": "one output: " + ", ".join(FORMATS)},
     "formats": {
         "type": "string",
-        "description": "outputs: a JSON array (as the SDK sends it), repeated or comma-separated",
+        "description": "outputs: a JSON array (as the SDK sends it) or comma-separated",
     },
     "tolerance": {
         "type": "string",
@@ -167,8 +172,9 @@ async def submit(
 ) -> JSONResponse:
     """Multipart with a `file` part (or `url`, `inputStorageId`) and `format` or `formats`, as Hypervideo's
     SDK sends them. The background colour is detected unless `chromaKey` gives it."""
-    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=translator(caller.key_id))
-    job, created = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
+    job, created = await submissions.start(
+        request, caller.organization, slot, JobCreate, translator(), file_field="file", compat=_compat(caller)
+    )
     status = "queued" if created else job_data(job, {}).status
     body = {"success": True, "data": {"jobId": job.id, "status": status}}
     return JSONResponse(body, status_code=202 if created else 200)
@@ -203,7 +209,7 @@ async def get_job(
     fresh = "no-cache" in request.headers.get("cache-control", "").lower()
     job = await store.get(jobId, caller.organization, stale_ok=not fresh)
     age = read_age.get()
-    if job.metadata.get(KEY_METADATA) != caller.key_id:
+    if job.compat != _compat(caller):  # another key's job, or one not made through these routes
         raise ApiError(404, "not-found", f"no job {jobId}")
     data = job_data(job, await _links(job, downloads))
     headers = {"Age": str(int(age))} if age is not None else None
@@ -252,8 +258,9 @@ async def remove_background(
 ) -> JSONResponse:
     """The same fields as the async submission; answers when the job has ended (up to
     RECAST_OPTIMIZE_WAIT), with the outputs as base64 data URLs, as Hypervideo's sync endpoint does."""
-    adapter = Adapter(file_field="file", repeated=frozenset({"formats"}), translate=translator(caller.key_id))
-    job, _ = await submissions.start(request, caller.organization, slot, JobCreate, adapter)
+    job, _ = await submissions.start(
+        request, caller.organization, slot, JobCreate, translator(), file_field="file", compat=_compat(caller)
+    )
     done = await store.wait(job.id, caller.organization, settings.optimize_wait_s)
     if done is None:
         # Accepted and still running: a 202 (the job goes on; not a server error), whose body the SDK

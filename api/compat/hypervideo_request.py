@@ -9,10 +9,11 @@ only for formats Recast does not make), `webhookUrl`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from api.errors import ApiError
+from api.multipart_stream import StoredUpload
+from api.services.submission import Translate
 from recast.core.background import RgbColor
 
 # Hypervideo's output formats Recast makes → the native output that makes each: VP9 with an alpha channel
@@ -26,7 +27,10 @@ UNSUPPORTED_FORMATS = ("webp", "apng", "mov")
 # Asked for nothing: both, Hypervideo's default.
 DEFAULT_FORMATS = ["webm", "stacked-alpha"]
 DEFAULT_TOLERANCE = 30
-KEY_METADATA = "hypervideo_key"
+# Job.compat of a Hypervideo job: which API made it, and which key (the first 32 hex digits of its
+# SHA-256, as the keys file stores keys): Hypervideo shows a job only to the key that submitted it.
+API = "hypervideo"
+KEY = "key"
 
 # Recast's error codes → Hypervideo's (its SDK's ErrorCode names where one fits).
 ERROR_CODES = {
@@ -68,7 +72,7 @@ def job_error_code(code: str) -> str:
 
 
 def formats_of(formats: object, single: object) -> list[str]:
-    """`formats` (a list, a JSON array as the SDK sends it, repeated or comma-separated) or `format` →
+    """`formats` (a list, a JSON array as the SDK sends it, or comma-separated) or `format` →
     the formats asked, in order; 400 `INVALID_FORMATS` naming the supported ones for anything else."""
     if formats not in (None, "") and single not in (None, ""):
         raise ApiError(400, "INVALID_REQUEST", "Cannot specify both 'format' and 'formats'")
@@ -131,11 +135,12 @@ def _chroma_key(value: object) -> str | None:
     return RgbColor.of(*parts).hex
 
 
-def translator(key_id: str) -> Callable[[dict[str, object], bool], dict[str, object]]:
+def translator() -> Translate:
     """Hypervideo's fields → the native submission: one output per format, each keying the background
-    out; the submitting key's identity in the metadata. Fields it does not know are ignored."""
+    out. Fields it does not know are ignored."""
 
-    def translate(raw: dict[str, object], uploaded: bool) -> dict[str, object]:
+    async def translate(raw: dict[str, object], upload: StoredUpload | None) -> dict[str, object]:
+        uploaded = upload is not None
         formats = formats_of(raw.get("formats"), raw.get("format"))
         tolerance = _integer(raw, "tolerance", 0, 100, "INVALID_TOLERANCE")
         fps = _integer(raw, "fps", 1, 60, "INVALID_FPS")
@@ -147,10 +152,7 @@ def translator(key_id: str) -> Callable[[dict[str, object], bool], dict[str, obj
         }
         if color := _chroma_key(raw.get("chromaKey")):
             background["color"] = color
-        native: dict[str, object] = {
-            "outputs": [output_format(name, background, fps) for name in formats],
-            "metadata": {KEY_METADATA: key_id},
-        }
+        native: dict[str, object] = {"outputs": [output_format(name, background, fps) for name in formats]}
         if isinstance(raw.get("webhookUrl"), str) and raw["webhookUrl"]:
             native["webhook_url"] = raw["webhookUrl"]
         sources = [name for name in ("url", "inputStorageId") if raw.get(name) not in (None, "")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,15 +38,8 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
     "thumbnails": list,
 }
 
-
-@dataclass(frozen=True)
-class Adapter:
-    """How a compatibility route's submission differs from `POST /v1/jobs`: the name of its file part,
-    the form fields that may repeat, and `translate`: its fields (and whether a file came) → native ones."""
-
-    file_field: str = "media"
-    repeated: frozenset[str] = frozenset()
-    translate: Callable[[dict[str, object], bool], dict[str, object]] | None = None
+# An adapter's translation of a read submission (its fields, its stored media part) into native fields.
+Translate = Callable[[dict[str, object], StoredUpload | None], Awaitable[dict[str, object]]]
 
 
 @dataclass(frozen=True)
@@ -62,19 +55,27 @@ class Submissions:
         org: str,
         slot: Slot,
         model: type[JobCreate],
-        adapter: Adapter | None = None,
+        translate: Translate | None = None,
+        *,
+        file_field: str = "media",
+        compat: dict[str, str] | None = None,
+        header_key: bool = True,
     ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
         job an idempotency key already made, False). `slot` is the admission the limits granted.
-        `adapter`: a compatibility route's own field names (api/compat/), turned into the native ones."""
-        header_key = request.headers.get("idempotency-key")
+        `translate`: a compatibility adapter's (api/compat/) turning its own fields into native ones,
+        after the body is read and before anything is checked, so its jobs get every native check.
+        Adapters may also name their form's media part (`file_field`), keep their own fields on the job
+        (`compat`, Job.compat), and ignore the Idempotency-Key header (`header_key=False`, an API whose
+        key travels in the body)."""
+        header = request.headers.get("idempotency-key") if header_key else None
         job_id = ids.job_id()
-        adapter = adapter or Adapter()
-        raw, upload = await self._read(request, org, job_id, adapter)
+        raw, upload = await self._read(request, org, job_id, file_field)
         try:
-            if adapter.translate is not None:
-                raw = adapter.translate(raw, upload is not None)
-            params = await self.plan(raw, org, model, upload, header_key, job_id)
+            if translate is not None:
+                raw = await translate(raw, upload)
+            params = await self.plan(raw, org, model, upload, header, job_id)
+            params.compat = dict(compat or {})
             bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
@@ -120,7 +121,7 @@ class Submissions:
         return params
 
     async def _read(
-        self, request: Request, org: str, job_id: str, adapter: Adapter
+        self, request: Request, org: str, job_id: str, file_field: str = "media"
     ) -> tuple[dict[str, object], StoredUpload | None]:
         """The submission's fields, and its media file part stored (a form) or None (JSON)."""
         limit = self.settings.max_upload_bytes
@@ -133,16 +134,9 @@ class Submissions:
             # one's input.
             folder = secrets.token_hex(6)
             form = await parse_form(
-                request,
-                self.storage,
-                adapter.file_field,
-                lambda name: input_key(org, job_id, name, folder),
-                limit,
-                adapter.repeated,
+                request, self.storage, file_field, lambda name: input_key(org, job_id, name, folder), limit
             )
             raw: dict[str, object] = dict(form.fields)
-            if adapter.translate is not None:
-                return raw, form.upload  # an adapter's fields are its own: no native JSON parts
             for name, default in _FORM_JSON.items():
                 if name in form.fields:
                     raw[name] = _form_json(form.fields, name)

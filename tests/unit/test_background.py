@@ -3,6 +3,7 @@ ffmpeg filters it adds, its price; and Hypervideo's mapping of a native job (sta
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 from api.compat.hypervideo_request import formats_of, output_format, translator
 from api.compat.hypervideo_shape import STAGE_RANGES, job_data
 from api.errors import ApiError
+from api.multipart_stream import StoredUpload
+from api.services.submission import Translate
 from recast.core import pricing
 from recast.core.background import RgbColor
 from recast.core.job import InputInfo, InputMetadata, Job, JobStatus, Output, Stage
@@ -177,16 +180,27 @@ def test_statuses_stages_and_progress_ranges() -> None:
     assert data.result is None
 
 
+UPLOAD = StoredUpload(key="acme/uploads/v.mp4", filename="v.mp4", size=1)
+
+
+def run(translate: Translate, raw: dict[str, object], upload: StoredUpload | None) -> dict[str, object]:
+    async def call() -> dict[str, object]:
+        return await translate(raw, upload)
+
+    return asyncio.run(call())
+
+
 def test_sdk_fields_become_the_native_submission() -> None:
-    translate = translator("k" * 32)
-    native = translate(
+    translate = translator()
+    native = run(
+        translate,
         {
             "formats": '["stacked-alpha"]',
             "tolerance": "20",
             "chromaKey": '{"r":0,"g":255,"b":0}',
             "fps": "24",
         },
-        True,
+        UPLOAD,
     )
     assert native == {
         "outputs": [
@@ -196,10 +210,11 @@ def test_sdk_fields_become_the_native_submission() -> None:
                 "background": {"similarity": 0.1, "color": "#00FF00", "layout": "stacked"},
             }
         ],
-        "metadata": {"hypervideo_key": "k" * 32},
     }
-    assert translate({"url": "https://example.com/v.mp4"}, False)["input_url"] == "https://example.com/v.mp4"
-    assert translate({"inputStorageId": "up_x"}, False)["input_url"] == "upload://up_x"
+    assert (
+        run(translate, {"url": "https://example.com/v.mp4"}, None)["input_url"] == "https://example.com/v.mp4"
+    )
+    assert run(translate, {"inputStorageId": "up_x"}, None)["input_url"] == "upload://up_x"
     for raw, code in [
         ({"tolerance": "101"}, "INVALID_TOLERANCE"),
         ({"tolerance": "2.5"}, "INVALID_TOLERANCE"),
@@ -208,7 +223,7 @@ def test_sdk_fields_become_the_native_submission() -> None:
         ({"format": "webp"}, "INVALID_FORMATS"),
     ]:
         with pytest.raises(ApiError) as caught:
-            translate(dict(raw), True)
+            run(translate, dict(raw), UPLOAD)
         assert caught.value.code == code, raw
     with pytest.raises(ApiError, match="Either 'file', 'url', or 'inputStorageId'"):
-        translate({"url": "https://example.com/v.mp4"}, True)
+        run(translate, {"url": "https://example.com/v.mp4"}, UPLOAD)
