@@ -313,6 +313,13 @@ def test_only_the_submitting_key_sees_the_job(base_url: str, video: Path) -> Non
     # The native API is organization-wide: the same organization's other keys read the job there.
     assert Api(base_url, SAME_ORG_KEY).job(job_id)["id"] == job_id
     Api(base_url, KEY).wait(job_id)
+    # A job the same key made through POST /v1/jobs is not a Hypervideo job: 404 here.
+    native = Api(base_url, KEY).submit(
+        video, [{"type": "mp4", "video": {"codec": "h264", "quality": "economy"}}]
+    )
+    with client(base_url) as http:
+        assert http.get(f"/api/v1/jobs/{native['id']}").status_code == 404
+    Api(base_url, KEY).wait(native["id"])
 
 
 def test_errors_in_the_envelope(base_url: str, video: Path) -> None:
