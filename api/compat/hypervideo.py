@@ -1,6 +1,7 @@
-"""Hypervideo's async jobs API (docs/compat/hypervideo.md): `POST /api/v1/jobs/video/remove-background`
-and `GET /api/v1/jobs/{jobId}`, in its `{"success", "data"}` envelope — errors included — with its
-statuses, stages and progress ranges.
+"""Hypervideo's background-removal API (docs/compat/hypervideo.md): the async jobs
+(`POST /api/v1/jobs/video/remove-background`, `GET /api/v1/jobs/{jobId}`) and the synchronous
+`POST /api/v1/video/remove-background`, in its `{"success", "data"}` envelope — errors included — with
+its statuses, stages and progress ranges, as its SDK (`@hypervideo-dev/sdk`) expects them.
 
 A thin adapter: the submission is turned into a native job (a `webm` output with an alpha channel and/or
 a `stacked-alpha` mp4, both with the native `background` option) and started by the native submission
