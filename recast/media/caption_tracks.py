@@ -117,7 +117,7 @@ def add_to_hls(package: Path, master: str, boundaries: Sequence[float], files: S
     """Write each language's segmented WebVTT rendition (cut at `boundaries`, the video segments'
     durations) and list them as a SUBTITLES group every variant of the master playlist refers to."""
     media_lines = []
-    for i, file in enumerate(files):
+    for file in files:
         folder = package / "captions" / _folder_name(file)
         folder.mkdir(parents=True, exist_ok=True)
         cues = captions.parse(file.path.read_bytes(), file.track.language)
@@ -135,7 +135,7 @@ def add_to_hls(package: Path, master: str, boundaries: Sequence[float], files: S
         uri = f"captions/{_folder_name(file)}/index.m3u8"
         media_lines.append(
             f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{HLS_GROUP}",NAME="{file.track.name}",'
-            f'LANGUAGE="{file.track.language}",DEFAULT={"YES" if i == 0 else "NO"},AUTOSELECT=YES,'
+            f'LANGUAGE="{file.track.language}",DEFAULT=NO,AUTOSELECT=YES,'
             f'URI="{uri}"'
         )
     path = package / master
@@ -172,7 +172,8 @@ def add_to_dash(package: Path, mpd: str, files: Sequence[CaptionFile]) -> None:
         )
     if "</Period>" not in text:
         raise MediaError("output-mismatch", "the MPD has no Period to add captions to")
-    path.write_text(text.replace("</Period>", "".join(sets) + "\t</Period>", 1))
+    # The MPD's own `\t</Period>` indentation stays in front of the first inserted set.
+    path.write_text(text.replace("</Period>", "".join(sets).lstrip("\t") + "\t</Period>", 1))
 
 
 def add_package_tracks(
