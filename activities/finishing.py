@@ -70,7 +70,7 @@ async def _loudness_plan(
     source = loudness.source_audio(src, req.input_metadata, parts, req.clip, audio_format)
     measured = await loudness.measure(loudness.measure_args(source))
     loudness.check_measurable(wanted, measured)
-    return LoudnessPlan(wanted, measured, spec.audio.channels)
+    return LoudnessPlan(wanted, measured, spec.audio.channels, lossy=not spec.audio_codec.lossless)
 
 
 async def package_audio_report(

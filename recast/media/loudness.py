@@ -38,6 +38,11 @@ MAX_LRA = 50.0
 MIN_MEASURED_LRA = 0.01
 # Below this loudnorm's analysis reports -inf/-70: silence, which no gain can bring to a target.
 SILENCE_LUFS = -69.0
+# A lossy encoder (AAC, Opus, MP3) rebuilds the waveform and its peaks overshoot what went in: by up
+# to ~1 dB on limited material, measured here. loudnorm aims this far under the ceiling for them, so the
+# finished file's true peak stays at or under what was asked.
+LOSSY_PEAK_MARGIN_DB = 1.0
+MIN_TRUE_PEAK_DB = -9.0  # loudnorm's lowest TP
 MEASURE_TIMEOUT_S = 3600.0
 
 
@@ -56,6 +61,13 @@ class LoudnessPlan:
     spec: LoudnessSpec
     source: Measurement
     channels: int
+    lossy: bool = True
+
+    @property
+    def ceiling(self) -> float:
+        """The true peak loudnorm aims under: the one asked, less the lossy encoder's overshoot."""
+        margin = LOSSY_PEAK_MARGIN_DB if self.lossy else 0.0
+        return max(MIN_TRUE_PEAK_DB, self.spec.true_peak_db - margin)
 
     @property
     def normalizes(self) -> bool:
@@ -70,7 +82,7 @@ class LoudnessPlan:
         """loudnorm's own rule: linear when the one gain keeps the true peak under the ceiling (the
         loudness range is within target by construction, see target_lra)."""
         gain = self.spec.target_lufs - self.source.levels.integrated_lufs
-        return self.source.levels.true_peak_db + gain <= self.spec.true_peak_db
+        return self.source.levels.true_peak_db + gain <= self.ceiling
 
     def apply(self, audio: Any) -> Any:
         """The ffmpeg-python audio stream, normalized (or unchanged with measure_only)."""
@@ -80,7 +92,7 @@ class LoudnessPlan:
         return downmixed(audio, self.channels).filter(
             "loudnorm",
             I=self.spec.target_lufs,
-            TP=self.spec.true_peak_db,
+            TP=self.ceiling,
             LRA=self.target_lra,
             measured_I=levels.integrated_lufs,
             measured_TP=levels.true_peak_db,
