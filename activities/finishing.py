@@ -55,6 +55,11 @@ async def prepare(
     deps: Deps, req: EncodeRequest, src: Path, parts: list[tuple[Path, InputMetadata]], workdir: Path
 ) -> Finishing:
     """Fetch the captions this output carries and measure the audio it normalizes (or reports)."""
+    burn = req.spec.burn_in
+    if burn is not None and burn not in [c.language for c in req.captions]:
+        # The API refuses this at submit; a retry's override or a child workflow may still ask it.
+        named = ", ".join(c.language for c in req.captions) or "none given"
+        raise MediaError("invalid-input", f"burn_in {burn!r} names no caption file; captions: {named}")
     files = await caption_files(deps, req, workdir)
     return Finishing(await _loudness_plan(req, src, parts), CaptionPlan.for_output(req.spec, files))
 

@@ -36,6 +36,7 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
     "inputs": None,
     "clip": None,
     "thumbnails": list,
+    "captions": list,
 }
 
 
