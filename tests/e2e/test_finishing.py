@@ -8,14 +8,17 @@ and test_loudness.py, run on the activities directly.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from recast.core import pricing
-from tests.helpers import Api, make_clip, stream, upload_form
+from recast.devstack.stack import Stack
+from tests.helpers import API_KEY, Api, ffprobe, make_clip, stream, upload_form
 from tests.helpers.finishing import ebur128
 
 VTT = "WEBVTT\n\n00:00.300 --> 00:01.500\nHello <b>world</b>\n\n00:01.500 --> 00:02.000\nBye\n"
@@ -102,3 +105,25 @@ def test_bad_combinations_are_400_naming_what_is_allowed(
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
     assert error["code"] == code and message in error["message"], error
+
+
+def test_the_cli_uploads_a_caption_file_and_asks_for_loudness(
+    stack: Stack, media: dict[str, Path], tmp_path: Path
+) -> None:
+    captions = tmp_path / "talk.srt"
+    captions.write_text("1\n00:00:00,200 --> 00:00:01,000\nHallo\n")
+    env = {**os.environ, "RECAST_API_URL": stack.env["API_URL"], "RECAST_API_KEY": API_KEY}
+    args = [str(media["clip"]), "-o", "mkv:h264", "--loudness", "-20", "--captions", f"{captions}:de:Deutsch"]
+    run = subprocess.run(
+        [sys.executable, "-m", "recast.client.cli", "submit", *args, "--download", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    [saved] = [Path(line) for line in run.stdout.split()]
+    subtitle = stream(ffprobe(saved), "subtitle")
+    assert subtitle is not None and subtitle["codec_name"] == "webvtt"
+    assert subtitle["tags"]["language"] == "ger" and subtitle["tags"]["title"] == "Deutsch"
+    assert abs(ebur128(saved).integrated_lufs + 20) <= 1.0
