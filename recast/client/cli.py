@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
 from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.specs import OutputSpec
 
 __all__ = ["main", "parse_clip", "parse_output", "render_bar"]
 
@@ -215,7 +217,9 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "clip": args.clip,
         "captions": finishing.caption_fields(args.captions, lambda p: client.upload(p).input_url) or None,
     }
-    outputs = finishing.apply(args.output, args.loudness, args.burn_in)
+    outputs: list[OutputSpec | Mapping[str, Any]] = [
+        *finishing.apply(args.output, args.loudness, args.burn_in)
+    ]
     source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_captions_forms() -> None:
 
 
 def test_options_apply_to_the_outputs_they_fit() -> None:
-    outputs = [
+    outputs: list[dict[str, Any]] = [
         {"type": "mp4", "video": {"codec": "h264"}},
         {"type": "mp3"},
         {"type": "jpg"},
