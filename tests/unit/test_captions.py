@@ -225,6 +225,31 @@ def test_burn_in_renders_the_captions_into_the_picture(
     assert difference(with_text.crop(top), without.crop(top)) < 2
 
 
+def test_a_ladder_burns_the_captions_into_every_rung(
+    deps: Deps, clip: Path, files: Path, tmp_path: Path
+) -> None:
+    spec = {"type": "hls", "video": [{"codec": "h264"}, {"codec": "h264", "width": 160}], "burn_in": "pt-BR"}
+    with serving(files) as server:
+        result, master = run_output(deps, clip, spec, "job_hls_burn", _tracks(server.url))
+    assert result.captions is not None and result.captions.burned_in == "pt-BR"
+    assert "SUBTITLES" not in master.read_text() and not (master.parent / "captions").exists()
+    rungs, _ = streaming.read_hls(master.parent)
+    for rung in rungs:
+        # The rung's first segment decoded at 1 s (during "Olá mundo") against the same time of the input.
+        joined = tmp_path / f"{rung.uri.replace('/', '_')}.mp4"
+        joined.write_bytes(
+            b"".join((master.parent / n).read_bytes() for n in [rung.init or "", rung.segments[0][0]])
+        )
+        frame = frame_at(joined, 1.0, tmp_path / "burned.png")
+        source = frame_at(clip, 1.0, tmp_path / "source.png").resize(frame.size)
+        w, h = frame.size
+        # Where the line of text goes (bottom centre), and a box of the same size above it.
+        text = (w * 3 // 10, h * 17 // 20, w * 7 // 10, h)
+        above = (w * 3 // 10, h * 8 // 20, w * 7 // 10, h * 11 // 20)
+        changed = difference(frame.crop(text), source.crop(text))
+        assert changed > difference(frame.crop(above), source.crop(above)) + 5
+
+
 def test_caption_urls_obey_the_ssrf_rules(tmp_path: Path, clip: Path, files: Path) -> None:
     settings = config.Settings(
         data_dir=tmp_path, scratch_dir=tmp_path / "scratch", storage_url=f"fs://{tmp_path}/s"
