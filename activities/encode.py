@@ -12,6 +12,7 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities import finishing
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_file
@@ -19,7 +20,7 @@ from recast.core import contract
 from recast.core.background import RgbColor
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_key
-from recast.media import background, probe, renditions
+from recast.media import background, caption_tracks, probe, renditions
 
 
 class EncodeActivities:
@@ -32,9 +33,18 @@ class EncodeActivities:
             src, parts = await local_inputs(self.deps, req)
             dst = workdir / f"{req.output_id}.{req.spec.type.value}"
             key_color = await _key_color(req, src)
+            finish = await finishing.prepare(self.deps, req, src, parts, workdir)  # captions, loudness
             # A MediaError here: e.g. a video output of an audio-only input.
             plan = renditions.encode_plan(
-                req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip, key_color=key_color
+                req.spec,
+                req.input_metadata,
+                src,
+                dst,
+                parts=parts,
+                clip=req.clip,
+                key_color=key_color,
+                loudness=finish.loudness,
+                captions=finish.captions,
             )
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
             await run_encode(plan.args, expected_s, req, progress)
@@ -42,6 +52,8 @@ class EncodeActivities:
             renditions.check_output(data, req.spec, plan, req.input_metadata)
             if req.spec.background is not None:
                 background.check_alpha(data, req.spec.background)
+            caption_tracks.check_tracks(data, req.spec, finish.captions)
+            audio = await finish.audio_report(renditions.audio_info(data), dst)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
             size, staged = await finish_file(self.deps, req, dst, key)
@@ -51,7 +63,8 @@ class EncodeActivities:
                 duration_ms=round(probe.duration_s(data) * 1000),
                 width=plan.width,
                 height=plan.height,
-                audio=renditions.audio_info(data),
+                audio=audio,
+                captions=finish.captions.report() if finish.captions else None,
                 staged=staged,
                 background_color=key_color,
             )

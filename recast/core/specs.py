@@ -33,6 +33,7 @@ from recast.core.formats import (
     Resolution,
     VideoCodec,
 )
+from recast.core.loudness import LoudnessSpec
 
 
 class Strict(BaseModel):
@@ -129,6 +130,11 @@ class AudioSpec(Strict):
     )
     channels: int = Field(default=2, ge=1, le=2, description="1 (mono) or 2 (stereo, default).")
     sample_rate: int | None = Field(default=None, description="Hz; default 48000 (44100 for mp3).")
+    loudness: LoudnessSpec | None = Field(
+        default=None,
+        description='EBU R128 loudness: {"target_lufs": -23, "true_peak_db": -1} normalizes (two passes, '
+        'linear where the ceiling allows), {"measure_only": true} only reports (docs/outputs.md, Loudness).',
+    )
 
     @field_validator("sample_rate")
     @classmethod
@@ -296,6 +302,12 @@ class OutputSpec(Strict):
         description="Single-file video outputs: key out a solid background colour (docs/outputs.md, "
         "Background removal): {remove, color, similarity, blend, layout}.",
     )
+    burn_in: str | None = Field(
+        default=None,
+        max_length=35,
+        description="Video outputs: the language of a job caption file (`captions`) to render into the "
+        "picture, instead of carrying the captions as a track.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -312,6 +324,10 @@ class OutputSpec(Strict):
 
     @model_validator(mode="after")
     def _codec_fits_container(self) -> OutputSpec:
+        if self.burn_in is not None and not self.video:
+            raise ValueError(
+                f"burn_in is only for video outputs (mp4, mov, mkv, webm, hls, dash), not {self.type.value}"
+            )
         if self.type.is_visual:
             return self._visual_consistent()
         if self.image is not None:
@@ -324,6 +340,8 @@ class OutputSpec(Strict):
             why = background_problem(self.background, self.type, [v.codec for v in self.video])
             if why:
                 raise ValueError(why)
+        if self.audio.loudness is not None and not self.audio.enabled:
+            raise ValueError("audio.loudness needs the audio track; this output's audio is disabled")
         if self.type.is_audio:
             if self.video:
                 raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
