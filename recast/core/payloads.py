@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from recast.core.chunking import Chunking
 from recast.core.formats import CONTENT_TYPES
 from recast.core.job import (
     AudioInfo,
@@ -90,6 +91,8 @@ class JobParams(BaseModel):
         default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
     )
     attempt: int = 0
+    chunking: Chunking = Chunking.auto
+    chunk_duration: float | None = None
 
 
 def initial_job(params: JobParams) -> Job:

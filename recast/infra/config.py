@@ -349,6 +349,33 @@ class Settings(BaseSettings):
         "is encoded again on another.",
     )
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
+    chunk_slots: int = Field(
+        default=1,
+        ge=1,
+        description="Chunks of a split-and-stitch encode one worker encodes at once (it polls "
+        "`{task queue}-chunks` with this many slots); each chunk's ffmpeg uses every core it can.",
+    )
+    chunk_duration_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        validation_alias="RECAST_CHUNK_DURATION",
+        description="Seconds of video per chunk when a job gives no `chunk_duration`.",
+    )
+    chunking_min_duration_s: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="RECAST_CHUNKING_MIN_DURATION",
+        description='`"chunking": "auto"` chunks inputs at least this long (and only with more than one '
+        "chunk slot in the fleet); shorter ones are encoded whole.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `make run` starts (each with its chunk slots), to see split-and-stitch "
+        "spread one encode over them on one machine.",
+    )
     scratch_dir: Path = Field(
         default_factory=lambda data: Path(data.get("data_dir", "var")) / "scratch",
         description="Worker's local working space.",

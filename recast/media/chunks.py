@@ -1,0 +1,139 @@
+"""Split-and-stitch, the cutting side: how many frames the source has and at what constant rate, where
+the chunk boundaries fall (whole frames), and the ffmpeg command that encodes one chunk's frames.
+
+A chunk is its own encode of frames `[start, start + frames)` of the source, with exactly the settings
+of the whole output's encode (`renditions._video_options`, the same scaler and pixel format). Its first
+frame is a keyframe the encoder must make, and no frame of it refers to another chunk (a closed GOP by
+construction), so the chunks join by stream copy (recast/media/stitch.py). The seek lands half a frame
+before the chunk's first frame, so rounding can never take the frame before it or skip it, and
+`-frames:v` cuts the chunk after exactly its frames. Audio is never in a chunk: the stitch encodes it
+once for the whole timeline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from recast.core.formats import OutputType
+from recast.core.job import InputMetadata
+from recast.core.requests import Clip
+from recast.core.specs import OutputSpec, target_size
+from recast.media import renditions
+from recast.media.probe import ffprobe_json
+from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError
+
+# Containers chunks are written in: the output's own (the concat demuxer reads them back), matroska
+# for both webm and mkv.
+CHUNK_EXT: dict[OutputType, str] = {
+    OutputType.mp4: "mp4",
+    OutputType.mov: "mov",
+    OutputType.webm: "webm",
+    OutputType.mkv: "mkv",
+}
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """The source's video: how many frames, at which rate, and whether that rate is constant."""
+
+    frames: int
+    rate: Fraction
+    constant: bool
+
+
+async def frame_layout(path: Path, meta: InputMetadata) -> FrameLayout:
+    """Count the source's video packets (a demux, no decode: well under a second for a minute of
+    1080p) and read its frame rate. Constant: ffprobe's two rates agree and the count matches the
+    duration within a frame and a half."""
+    data, detail = await ffprobe_json(
+        *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
+        "-select_streams",
+        "v:0",
+        "-count_packets",
+        "-show_entries",
+        "stream=nb_read_packets,r_frame_rate,avg_frame_rate",
+        f"file:{path}",
+    )
+    streams = (data or {}).get("streams") or []
+    if not streams:
+        raise MediaError(
+            "invalid-media", "the input's video stream cannot be read: " + " | ".join(detail[-3:])
+        )
+    stream = streams[0]
+    frames = int(stream.get("nb_read_packets") or 0)
+    rate = _fraction(stream.get("r_frame_rate"))
+    avg = _fraction(stream.get("avg_frame_rate"))
+    constant = bool(rate and avg and rate == avg)
+    if constant and rate:
+        constant = abs(frames - meta.duration_ms / 1000 * float(rate)) <= 1.5
+    return FrameLayout(frames, rate or Fraction(0), constant)
+
+
+def _fraction(text: str | None) -> Fraction | None:
+    try:
+        value = Fraction(text or "")
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def ranges(frames: int, rate: Fraction, chunk_s: float) -> list[tuple[int, int]]:
+    """(start frame, frames) of each chunk: `chunk_s` of frames each, the last one taking the rest
+    (merged into the one before when it would be shorter than half a chunk)."""
+    per = max(1, round(float(rate) * chunk_s))
+    starts = list(range(0, frames, per))
+    if len(starts) > 1 and frames - starts[-1] < per / 2:
+        starts.pop()
+    bounds = [*starts, frames]
+    return [(a, b - a) for a, b in itertools.pairwise(bounds)]
+
+
+def chunk_command(
+    spec: OutputSpec,
+    meta: InputMetadata,
+    src: Path,
+    dst: Path,
+    start_frame: int,
+    frames: int,
+    rate: Fraction,
+    threads: int = 0,
+) -> list[str]:
+    """The ffmpeg command encoding frames `[start_frame, start_frame + frames)` of `src` into `dst`,
+    video only, with the output's own encoder settings."""
+    assert meta.width and meta.height
+    variant = spec.video[0]
+    size = target_size(variant, meta.width, meta.height)
+    # Half a frame before the first frame: accurate seeking drops every frame before that instant.
+    seek = Clip(start=float((start_frame - Fraction(1, 2)) / rate)) if start_frame > 0 else None
+    video, _ = renditions.source_streams(src, meta, [], seek, size, None, None, variant.fit)
+    # The chunk's timestamps start at 0, as the whole encode's first frame does.
+    video = video.filter("setpts", "PTS-STARTPTS")
+    opts: dict[str, Any] = {
+        "threads": threads,
+        "frames:v": frames,
+        **renditions._video_options(spec, variant),
+    }
+    out = ffmpeg.output(video, f"file:{dst}", format=renditions.MUXERS[spec.type], **opts)
+    return [FFMPEG, *GLOBAL_ARGS, *out.get_args()]
+
+
+def chunk_name(index: int, spec: OutputSpec) -> str:
+    return f"chunk_{index:05d}.{CHUNK_EXT[spec.type]}"
+
+
+def unchunkable(layout: FrameLayout, spec: OutputSpec) -> str | None:
+    """Why this source cannot be cut at exact frames for this output (then it is encoded whole)."""
+    lowered = spec.video[0].framerate
+    if lowered and lowered < float(layout.rate):
+        return "the output lowers the frame rate"
+    if not layout.constant:
+        return "the input's frame rate is not constant"
+    if layout.frames < 2:
+        return "the input has fewer than two frames"
+    return None
