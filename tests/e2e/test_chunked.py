@@ -1,0 +1,107 @@
+"""Split-and-stitch encoding through the API: chunked outputs are whole (exact frame count, audio to the
+end, clean decode), say how many chunks they were made of, leave no chunk behind; what chunking does
+not do yet is a 400."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from recast.devstack.stack import Stack
+from tests.helpers import Api, activity_attempts, make_clip, upload_form
+
+
+def frames_and_ends(path: Path) -> tuple[int, float, float]:
+    """(video frames decoded, video end, audio end) of a file: ffprobe's full decode count and the last
+    packets' end times."""
+    count = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    packets = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of",
+         "json", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    ends: dict[str, float] = {}
+    for p in json.loads(packets)["packets"]:
+        end = float(p["pts_time"]) + float(p.get("duration_time", 0))
+        ends[p["codec_type"]] = max(ends.get(p["codec_type"], 0.0), end)
+    return int(count.strip().rstrip(",")), ends["video"], ends["audio"]
+
+
+def decode_errors(path: Path) -> str:
+    run = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
+    return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")
+
+
+@pytest.fixture(scope="module")
+def four_seconds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("chunked") / "four.mp4", seconds=4, size="320x180", rate=25)
+
+
+def test_chunked_outputs_are_whole_and_report_their_chunks(
+    api: Api, four_seconds: Path, temporal: Stack, stack_storage: Path, tmp_path: Path
+) -> None:
+    outputs = [{"type": "mp4", "video": {"codec": "h264"}}, {"type": "webm", "video": {"codec": "vp9"}}]
+    resp = upload_form(api, four_seconds, outputs, chunking="on", chunk_duration="1")
+    assert resp.status_code == 202, resp.text
+    done = api.wait(resp.json()["id"], timeout=120)
+    assert done["status"] == "completed", done
+    for index, name in enumerate(("o.mp4", "o.webm")):
+        out = done["outputs"][index]
+        assert out["chunks"] == 4, out
+        assert out["stitch_duration_ms"] is not None and out["stitch_duration_ms"] >= 0
+        api.download(done["id"], out["id"], tmp_path / name)
+        frames, video_end, audio_end = frames_and_ends(tmp_path / name)
+        assert frames == 100  # 4 s at 25 fps: no frame lost or doubled at the seams
+        assert abs(video_end - 4.0) <= 1 / 25 + 0.002
+        assert abs(audio_end - video_end) <= 0.040
+        assert decode_errors(tmp_path / name) == ""
+    assert done["execution"]["stitch_duration_ms"] is not None
+    # Eight chunks (four per output), each encoded once, and none left in storage.
+    assert activity_attempts(temporal, done["id"], "encode_chunk") == [1] * 8
+    assert not list((stack_storage / "acme" / "jobs" / done["id"]).glob("chunks/*/*"))
+
+
+def test_auto_encodes_a_short_input_whole(api: Api, four_seconds: Path, temporal: Stack) -> None:
+    # The test stack's single worker is one chunk slot, and the input is short: one encode.
+    resp = upload_form(api, four_seconds, [{"type": "mp4", "video": {"codec": "h264"}}])
+    assert resp.status_code == 202, resp.text
+    done = api.wait(resp.json()["id"])
+    assert done["status"] == "completed", done
+    assert done["outputs"][0]["chunks"] == 1
+    assert done["outputs"][0]["stitch_duration_ms"] is None
+    assert activity_attempts(temporal, done["id"], "encode_chunk") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "outputs", "message"),
+    [
+        ({"chunking": "on"}, [{"type": "hls", "video": [{"codec": "h264"}]}], "ladders"),
+        ({"chunking": "on", "clip": '{"start": 1}'}, [{"type": "mp4", "video": {"codec": "h264"}}], "clip"),
+        ({"chunk_duration": "0.5"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunk_duration"),
+        ({"chunking": "sometimes"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunking"),
+    ],
+)
+def test_what_chunking_does_not_do_is_a_400(
+    api: Api, four_seconds: Path, fields: dict[str, str], outputs: list[dict[str, object]], message: str
+) -> None:
+    resp = upload_form(api, four_seconds, outputs, **fields)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "invalid-input"
+    assert message in resp.json()["error"]["message"]
+
+
+def test_auto_still_encodes_a_ladder_whole(api: Api, four_seconds: Path) -> None:
+    resp = upload_form(api, four_seconds, [{"type": "hls", "video": [{"codec": "h264"}]}], chunking="auto")
+    assert resp.status_code == 202, resp.text
+    done = api.wait(resp.json()["id"])
+    assert done["status"] == "completed", done
+    assert done["outputs"][0]["chunks"] == 1
