@@ -106,11 +106,11 @@ class Stack:
         # Children import the project's top-level packages (api, workflows, …) from the checkout.
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:  # type: ignore[type-arg]
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
         log = None if not self.quiet else open(self.data_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
             args,
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT if log else None,
@@ -162,8 +162,9 @@ class Stack:
         )
         return address
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:  # type: ignore[type-arg]
-        return self._spawn(name, [sys.executable, str(ROOT / "worker.py")])
+    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        """A worker process; `env`: variables of its own (another metrics port, chunk slots)."""
+        return self._spawn(name, [sys.executable, str(ROOT / "worker.py")], env)
 
     def start_api(self, host: str, port: int, name: str = "api") -> subprocess.Popen:  # type: ignore[type-arg]
         proc = self._spawn(

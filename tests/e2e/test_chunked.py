@@ -4,41 +4,12 @@ not do yet is a 400."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from recast.devstack.stack import Stack
-from tests.helpers import Api, activity_attempts, make_clip, upload_form
-
-
-def frames_and_ends(path: Path) -> tuple[int, float, float]:
-    """(video frames decoded, video end, audio end) of a file: ffprobe's full decode count and the last
-    packets' end times."""
-    count = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    packets = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of",
-         "json", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    ends: dict[str, float] = {}
-    for p in json.loads(packets)["packets"]:
-        end = float(p["pts_time"]) + float(p.get("duration_time", 0))
-        ends[p["codec_type"]] = max(ends.get(p["codec_type"], 0.0), end)
-    return int(count.strip().rstrip(",")), ends["video"], ends["audio"]
-
-
-def decode_errors(path: Path) -> str:
-    run = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
-    )
-    return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")
+from tests.helpers import Api, activity_attempts, decode_errors, frames_and_ends, make_clip, upload_form
 
 
 @pytest.fixture(scope="module")

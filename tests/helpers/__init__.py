@@ -7,7 +7,9 @@ running API (api), test media and probing (media), coloured pictures (pictures),
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
 from tests.helpers.media import (
+    decode_errors,
     ffprobe,
+    frames_and_ends,
     long_clip,
     make_clip,
     make_tone,
@@ -59,11 +61,13 @@ __all__ = [
     "alive",
     "colour_of",
     "colour_strip",
+    "decode_errors",
     "delivery",
     "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
+    "frames_and_ends",
     "long_clip",
     "make_clip",
     "make_job",

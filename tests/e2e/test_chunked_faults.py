@@ -1,0 +1,133 @@
+"""Split-and-stitch under faults, with real processes: a worker killed while chunks run costs only the
+chunk it held (the job's history counts the attempts); a cancelled job stops every chunk and leaves
+none in storage; `make run` with RECAST_WORKERS starts that many workers, and ends them all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recast.devstack.stack import Stack, free_port
+from tests.helpers import (
+    Api,
+    activity_attempts,
+    alive,
+    ffmpeg_pids,
+    frames_and_ends,
+    make_clip,
+    new_stack,
+    upload_form,
+)
+from tests.helpers.launcher import Launcher, wait_gone
+
+
+@pytest.fixture
+def two_workers(temporal: Stack, tmp_path: Path) -> Iterator[tuple[Stack, Api]]:
+    """An API and two workers (one chunk slot each) on a task queue of their own."""
+    s = new_stack(temporal, tmp_path / "stack", f"recast-{tmp_path.name}", RECAST_HEARTBEAT_TIMEOUT="3")
+    s.start_worker("worker-a")
+    s.start_worker("worker-b")
+    port = free_port()
+    s.start_api("127.0.0.1", port)
+    yield s, Api(f"http://127.0.0.1:{port}")
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def eight_seconds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("faults") / "eight.mp4", seconds=8, size="480x270", rate=25)
+
+
+def parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def frozen(pid: int) -> bool:
+    """SIGSTOP `pid` so that the chunk it encodes cannot finish before its worker is killed; whether it
+    is stopped now (False: it had already ended)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.05)
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
+def chunk_ffmpeg(job_id: str) -> list[int]:
+    # A chunk's ffmpeg writes into its scratch folder, named after the job; chunks are the only
+    # encodes that use `-frames:v`.
+    return [p for p in ffmpeg_pids(job_id) if p in ffmpeg_pids("-frames:v")]
+
+
+def test_a_killed_worker_costs_only_the_chunk_it_held(
+    two_workers: tuple[Stack, Api], eight_seconds: Path, temporal: Stack, tmp_path: Path
+) -> None:
+    stack, api = two_workers
+    outputs = [{"type": "webm", "video": {"codec": "vp9"}}]
+    resp = upload_form(api, eight_seconds, outputs, chunking="on", chunk_duration="1")
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
+    victim = stack.procs["worker-b"]
+    deadline = time.monotonic() + 60
+    held: list[int] = []
+    while time.monotonic() < deadline and not held:
+        held = [p for p in chunk_ffmpeg(job_id) if parent(p) == victim.pid and frozen(p)]
+        time.sleep(0.01)
+    assert held, "worker-b never took a chunk"
+    stack.kill("worker-b")  # SIGKILL of its process group: the worker and its ffmpeg
+    assert not any(alive(p) for p in held)
+
+    done = api.wait(job_id, timeout=120)
+    assert done["status"] == "completed", done
+    assert done["outputs"][0]["chunks"] == 8
+    # One chunk slot per worker: the killed worker held one chunk, encoded again (attempt 2) on the
+    # other; every other chunk, including those it had finished and stored, was encoded once.
+    attempts = activity_attempts(temporal, job_id, "encode_chunk")
+    assert sorted(attempts) == [1] * 7 + [2], attempts
+    api.download(job_id, done["outputs"][0]["id"], tmp_path / "o.webm")
+    frames, video_end, audio_end = frames_and_ends(tmp_path / "o.webm")
+    assert frames == 200 and abs(audio_end - video_end) <= 0.040
+
+
+def test_a_cancelled_chunked_job_stops_every_chunk_and_keeps_none(
+    two_workers: tuple[Stack, Api], eight_seconds: Path
+) -> None:
+    stack, api = two_workers
+    outputs = [{"type": "webm", "video": {"codec": "vp9"}}]
+    resp = upload_form(api, eight_seconds, outputs, chunking="on", chunk_duration="1")
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not chunk_ffmpeg(job_id):
+        time.sleep(0.02)
+    assert chunk_ffmpeg(job_id), "no chunk started"
+    cancel = api.http.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancel.status_code == 200, cancel.text
+    done = api.wait(job_id, timeout=60)
+    assert done["status"] == "canceled", done
+    assert not chunk_ffmpeg(job_id)
+    storage = stack.data_dir / "storage" / "acme" / "jobs" / job_id
+    assert not list(storage.glob("chunks/*/*")), "chunks left in storage"
+
+
+def test_make_run_starts_recast_workers_workers(tmp_path: Path) -> None:
+    launcher = Launcher.start(tmp_path / "data", RECAST_WORKERS="2")
+    try:
+        out = launcher.wait_for("Recast is running.")
+        assert "workers      2 × 1 chunk slot(s)" in out
+        started = launcher.descendants()
+        workers = [p for p in started if b"worker.py" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(workers) == 2, started
+        launcher.proc.send_signal(signal.SIGINT)
+        launcher.proc.wait(60)
+        left, _ = wait_gone(started, [launcher.api_port])
+        assert not left
+    finally:
+        launcher.stop()
