@@ -51,10 +51,12 @@ class ChunkActivities:
     @activity.defn(name=contract.PLAN_CHUNKS)
     async def plan_chunks(self, req: ChunkPlanRequest) -> ChunkPlan:
         enc, settings = req.encode, self.deps.settings
-        if enc.clip is not None or enc.parts:
-            return ChunkPlan(reason="chunking does not do a clip or joined inputs yet")
+        if enc.parts:
+            return ChunkPlan(reason="chunking does not do joined inputs yet")
         chunk_s = req.chunk_duration_s or settings.chunk_duration_s
         duration_s = enc.input_metadata.duration_ms / 1000
+        if enc.clip is not None and enc.clip.end is not None:
+            duration_s = enc.clip.end - enc.clip.start
         if req.chunking is Chunking.auto and duration_s < settings.chunking_min_duration_s:
             return ChunkPlan(reason=f"the input is shorter than {settings.chunking_min_duration_s:g} s")
         slots = await self._fleet_slots()
@@ -64,14 +66,15 @@ class ChunkActivities:
         layout = await chunks.frame_layout(src, enc.input_metadata)
         if why := chunks.unchunkable(layout, enc.spec):
             return ChunkPlan(reason=why)
-        cut = chunks.ranges(layout.frames, layout.rate, chunk_s)
+        first, end = chunks.frame_span(layout, enc.clip)
+        cut = chunks.ranges(end - first, layout.rate, chunk_s, first)
         if len(cut) < 2:
             return ChunkPlan(reason=f"the input is shorter than two chunks of {chunk_s:g} s")
         return ChunkPlan(
             chunks=[ChunkRange(index=i, start_frame=a, frames=n) for i, (a, n) in enumerate(cut)],
             rate_num=layout.rate.numerator,
             rate_den=layout.rate.denominator,
-            total_frames=layout.frames,
+            total_frames=end - first,
             prefix=chunk_prefix(enc.organization, enc.job_id, enc.output_id),
             reason=f"{len(cut)} chunks of {chunk_s:g} s over {slots} chunk slot(s)",
         )
@@ -123,13 +126,13 @@ class ChunkActivities:
             listing.write_text(stitch.concat_list(parts))
             dst = workdir / f"{enc.output_id}.{enc.spec.type.value}"
             args = stitch.stitch_command(
-                enc.spec, enc.input_metadata, listing, src, dst, req.total_frames, rate
+                enc.spec, enc.input_metadata, listing, src, dst, req.total_frames, rate, req.first_frame
             )
             await run_encode(args, float(req.total_frames / rate), enc, progress)
             stitched = time.monotonic()
             report = await stitch_check.full_decode(dst)
             # The same expectations as a whole encode of this output (size, codec, audio, container).
-            plan = renditions.encode_plan(enc.spec, enc.input_metadata, src, dst)
+            plan = renditions.encode_plan(enc.spec, enc.input_metadata, src, dst, clip=enc.clip)
             stitch_check.verify(report, req.total_frames, rate, audio=plan.audio_codec is not None)
             data = await self.deps.probes.probe_raw(dst)
             renditions.check_output(data, enc.spec, plan, enc.input_metadata)

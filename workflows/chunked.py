@@ -40,12 +40,7 @@ MISMATCH = "stitch-mismatch"
 
 def applies(params: JobParams, request: EncodeRequest) -> bool:
     """Whether this output may be chunked at all (the plan step decides whether it will be)."""
-    return (
-        params.chunking is not Chunking.off
-        and chunkable(request.spec)
-        and request.clip is None
-        and not request.parts
-    )
+    return params.chunking is not Chunking.off and chunkable(request.spec) and not request.parts
 
 
 async def encode(
@@ -149,6 +144,7 @@ async def _stitch_and_store(
         encode=request.model_copy(update={"stage_upload": True}),
         chunks=chunks,
         total_frames=plan.total_frames,
+        first_frame=plan.chunks[0].start_frame,
         rate_num=plan.rate_num,
         rate_den=plan.rate_den,
     )

@@ -47,9 +47,7 @@ def validate(
     for i, spec in enumerate(req.outputs):
         if why := timeline_unsupported(spec, clipped=req.clip is not None, joined=joined):
             raise ApiError(400, "invalid-input", f"outputs[{i}]: {why}")
-    if req.chunking is Chunking.on and (
-        why := chunking_unsupported(req.outputs, clipped=req.clip is not None, joined=joined)
-    ):
+    if req.chunking is Chunking.on and (why := chunking_unsupported(req.outputs, joined=joined)):
         raise ApiError(400, "invalid-input", why)
     _check_image_formats(req)
     return req

@@ -57,6 +57,7 @@ class StitchRequest(BaseModel):
     encode: EncodeRequest
     chunks: list[ChunkResult]
     total_frames: int
+    first_frame: int = 0  # the source's frame the output starts on (a clip's): the audio starts there too
     rate_num: int
     rate_den: int
 

@@ -40,11 +40,11 @@ def chunkable(spec: OutputSpec) -> bool:
     return bool(spec.video) and not spec.type.is_stream and spec.type is not OutputType.thumbnails
 
 
-def chunking_unsupported(specs: list[OutputSpec], *, clipped: bool, joined: bool) -> str | None:
+def chunking_unsupported(specs: list[OutputSpec], *, joined: bool) -> str | None:
     """Why `"chunking": "on"` cannot apply to this job (the API answers 400); None when it can. `auto`
     never refuses: it encodes such outputs whole."""
-    if clipped or joined:
-        return 'chunking "on" does not do a clip or joined inputs yet; use "auto" or "off"'
+    if joined:
+        return 'chunking "on" does not do joined inputs yet; use "auto" (encoded whole) or "off"'
     for i, spec in enumerate(specs):
         if spec.type.is_stream:
             return (

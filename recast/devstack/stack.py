@@ -162,9 +162,11 @@ class Stack:
         )
         return address
 
-    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
-        """A worker process; `env`: variables of its own (another metrics port, chunk slots)."""
-        return self._spawn(name, [sys.executable, str(ROOT / "worker.py")], env)
+    def start_worker(self, name: str = "worker", cpus: str | None = None, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        """A worker process; `cpus`: pinned to these cores (`taskset -c`, e.g. "0" or "0,1"), its ffmpeg
+        runs too; `env`: variables of its own (another metrics port, chunk slots)."""
+        pin = ["taskset", "-c", cpus] if cpus else []
+        return self._spawn(name, [*pin, sys.executable, str(ROOT / "worker.py")], env)
 
     def start_api(self, host: str, port: int, name: str = "api") -> subprocess.Popen:  # type: ignore[type-arg]
         proc = self._spawn(

@@ -13,6 +13,7 @@ once for the whole timeline.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -83,14 +84,25 @@ def _fraction(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
-def ranges(frames: int, rate: Fraction, chunk_s: float) -> list[tuple[int, int]]:
-    """(start frame, frames) of each chunk: `chunk_s` of frames each, the last one taking the rest
-    (merged into the one before when it would be shorter than half a chunk)."""
+def frame_span(layout: FrameLayout, clip: Clip | None) -> tuple[int, int]:
+    """[first, end) frames of the output: all of them, or a clip's — the frames whose time is within
+    [start, end), as a whole encode's accurate seek and `-t` keep them."""
+    if clip is None:
+        return 0, layout.frames
+    nudge = Fraction(1, 10**6)
+    first = min(layout.frames, math.ceil(Fraction(clip.start) * layout.rate - nudge))
+    end = layout.frames if clip.end is None else math.ceil(Fraction(clip.end) * layout.rate - nudge)
+    return first, max(first, min(end, layout.frames))
+
+
+def ranges(frames: int, rate: Fraction, chunk_s: float, first: int = 0) -> list[tuple[int, int]]:
+    """(start frame, frames) of each chunk of `frames` frames from `first`: `chunk_s` of frames each,
+    the last one taking the rest (merged into the one before when shorter than half a chunk)."""
     per = max(1, round(float(rate) * chunk_s))
-    starts = list(range(0, frames, per))
-    if len(starts) > 1 and frames - starts[-1] < per / 2:
+    starts = list(range(first, first + frames, per))
+    if len(starts) > 1 and first + frames - starts[-1] < per / 2:
         starts.pop()
-    bounds = [*starts, frames]
+    bounds = [*starts, first + frames]
     return [(a, b - a) for a, b in itertools.pairwise(bounds)]
 
 

@@ -44,9 +44,11 @@ def stitch_command(
     dst: Path,
     frames: int,
     rate: Fraction,
+    first_frame: int = 0,
 ) -> list[str]:
-    """ffmpeg: the chunks in `listing` joined by stream copy, with the source's audio encoded once (cut
-    or padded to the video's `frames / rate` seconds) when the input has audio and the output keeps it."""
+    """ffmpeg: the chunks in `listing` joined by stream copy, with the source's audio encoded once (from
+    the time of `first_frame`, cut or padded to the video's `frames / rate` seconds) when the input has
+    audio and the output keeps it."""
     chunks = ffmpeg.input(
         f"file:{listing}", format="concat", safe=0, protocol_whitelist="file", format_whitelist=CHUNK_DEMUXERS
     )
@@ -58,7 +60,9 @@ def stitch_command(
             opts["tag:v"] = "hvc1"
     if meta.audio_codec and spec.audio.enabled:
         length = f"{float(frames / rate):.6f}"
-        source = ffmpeg.input(f"file:{src}", t=length, **INPUT_OPTIONS)
+        # A clip's audio starts with its first frame.
+        seek = {"ss": f"{float(first_frame / rate):.6f}"} if first_frame else {}
+        source = ffmpeg.input(f"file:{src}", **seek, t=length, **INPUT_OPTIONS)
         streams.append(source.audio.filter("apad", whole_dur=length))
         codec = spec.audio_codec
         opts.update(

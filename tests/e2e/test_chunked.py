@@ -56,7 +56,6 @@ def test_auto_encodes_a_short_input_whole(api: Api, four_seconds: Path, temporal
     ("fields", "outputs", "message"),
     [
         ({"chunking": "on"}, [{"type": "hls", "video": [{"codec": "h264"}]}], "ladders"),
-        ({"chunking": "on", "clip": '{"start": 1}'}, [{"type": "mp4", "video": {"codec": "h264"}}], "clip"),
         ({"chunk_duration": "0.5"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunk_duration"),
         ({"chunking": "sometimes"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunking"),
     ],
@@ -68,6 +67,40 @@ def test_what_chunking_does_not_do_is_a_400(
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "invalid-input"
     assert message in resp.json()["error"]["message"]
+
+
+def test_joined_inputs_with_chunking_on_are_a_400(api: Api) -> None:
+    body = {
+        "inputs": ["http://127.0.0.1:9/a.mp4", "http://127.0.0.1:9/b.mp4"],
+        "chunking": "on",
+        "outputs": [{"type": "mp4", "video": {"codec": "h264"}}],
+    }
+    resp = api.http.post("/v1/jobs", json=body)
+    assert resp.status_code == 400, resp.text
+    assert "joined inputs" in resp.json()["error"]["message"]
+
+
+def test_a_chunked_clip_has_the_frames_of_a_whole_encoded_one(
+    api: Api, four_seconds: Path, tmp_path: Path
+) -> None:
+    outputs = [{"type": "mkv", "video": {"codec": "h264"}}]
+    clip = '{"start": 0.5, "end": 3.3}'
+    results = {}
+    for chunking in ("on", "off"):
+        resp = upload_form(api, four_seconds, outputs, chunking=chunking, chunk_duration="1", clip=clip)
+        assert resp.status_code == 202, resp.text
+        done = api.wait(resp.json()["id"], timeout=120)
+        assert done["status"] == "completed", done
+        api.download(done["id"], done["outputs"][0]["id"], tmp_path / f"{chunking}.mkv")
+        results[chunking] = (done["outputs"][0]["chunks"], frames_and_ends(tmp_path / f"{chunking}.mkv"))
+    (chunks, (frames, video_end, audio_end)), (whole_chunks, (whole_frames, _, _)) = (
+        results["on"],
+        results["off"],
+    )
+    assert (chunks, whole_chunks) == (3, 1)
+    assert frames == whole_frames == 70  # the frames from 0.5 s up to 3.3 s at 25 fps
+    assert abs(audio_end - video_end) <= 0.040
+    assert decode_errors(tmp_path / "on.mkv") == ""
 
 
 def test_auto_still_encodes_a_ladder_whole(api: Api, four_seconds: Path) -> None:

@@ -21,7 +21,12 @@ HISTORIES = sorted((Path(__file__).parent / "feature_histories").glob("*.json"))
 
 
 def test_the_feature_histories_are_there() -> None:
-    assert {p.stem for p in HISTORIES} == {"retry_run", "batch_three_jobs", "batch_canceled", "chunked_output"}
+    assert {p.stem for p in HISTORIES} == {
+        "retry_run",
+        "batch_three_jobs",
+        "batch_canceled",
+        "chunked_output",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
