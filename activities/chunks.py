@@ -67,7 +67,7 @@ class ChunkActivities:
         if why := chunks.unchunkable(layout, enc.spec):
             return ChunkPlan(reason=why)
         first, end = chunks.frame_span(layout, enc.clip)
-        cut = chunks.ranges(end - first, layout.rate, chunk_s, first)
+        cut = chunks.ranges(end - first, layout.rate, chunk_s, first, layout.keyframes)
         if len(cut) < 2:
             return ChunkPlan(reason=f"the input is shorter than two chunks of {chunk_s:g} s")
         return ChunkPlan(

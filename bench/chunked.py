@@ -11,8 +11,9 @@ workers), each worker pinned with `taskset` to one core of its own:
   chunked-N    N workers, `"chunking": "on"`, for every N in --workers and every --chunk-duration
 
 and prints, as it goes and then side by side: the encode time (the job's `encode_duration_ms`: chunks,
-stitch, check and store), the wall time from submit to completed, the chunks and the stitch time, the
-output's bytes and its SSIM against the source scaled to 720p. Then the ratios the issue sets targets
+stitch, check and store), the wall time from submit to completed, the CPU seconds of the workers'
+ffmpeg/ffprobe runs (what other load on the machine barely changes), the chunks and the stitch time,
+the output's bytes and its SSIM against the source scaled to 720p. Then the ratios the issue sets targets
 for (issue 14): chunked on 2 workers vs chunked on 1 worker (target ≥ 1.8×), chunked vs whole on 1
 worker (target ≤ 1.05×), SSIM of chunked vs whole (within 0.003) and size (within 5 %). A 3-rung ladder
 is not chunked yet (chunking "on" refuses it with a 400, "auto" encodes it whole): the run says so.
@@ -49,6 +50,8 @@ TARGETS = {
     "cost_1_worker": "<= 1.05 (chunked vs whole, both on 1 worker)",
     "ssim_delta": "|chunked - whole| <= 0.003 (each against the source)",
     "size_ratio": "within 5 % (chunked / whole)",
+    "cpu_cost": "no target: ffmpeg CPU seconds, chunked / whole (the cost of cutting, stitching and the "
+    "full decode check, barely moved by other load)",
 }
 
 
@@ -61,6 +64,14 @@ def ssim(out: Path, src: Path, width: int, height: int) -> float:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return float(re.findall(r"All:([0-9.]+)", run.stderr)[-1])
+
+
+def ffmpeg_cpu_s(pid: int) -> float:
+    """CPU seconds the finished children (ffmpeg, ffprobe) of process `pid` used, from /proc: the
+    encoding work itself, which other load on the machine changes far less than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: cutime and cstime are fields 16 and 17 (proc(5)).
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 class Bench:
@@ -87,6 +98,8 @@ class Bench:
         data = {"outputs": json.dumps([output]), "chunking": chunking}
         if chunk_s:
             data["chunk_duration"] = f"{chunk_s:g}"
+        pids = [self.stack.procs[name].pid for name in self.workers]
+        cpu_before = sum(ffmpeg_cpu_s(pid) for pid in pids)
         started = time.monotonic()
         with self.src.open("rb") as fh:
             resp = self.http.post("/v1/jobs", files={"media": (self.src.name, fh, "video/mp4")}, data=data)
@@ -101,6 +114,8 @@ class Bench:
         ):
             time.sleep(0.5)
         wall = time.monotonic() - started
+        time.sleep(1)  # the last probes reaped
+        cpu = sum(ffmpeg_cpu_s(pid) for pid in pids) - cpu_before
         if job["status"] != "completed":
             raise SystemExit(f"{label}: the job ended {job['status']}: {job.get('error_message')}")
         out = job["outputs"][0]
@@ -111,6 +126,7 @@ class Bench:
             "workers": len(self.workers),
             "encode_s": round(job["execution"]["encode_duration_ms"] / 1000, 2),
             "wall_s": round(wall, 2),
+            "ffmpeg_cpu_s": round(cpu, 2),
             "chunks": out["chunks"],
             "stitch_s": round(out["stitch_duration_ms"] / 1000, 2) if out["stitch_duration_ms"] else None,
             "bytes": out["file_size_bytes"],
@@ -122,6 +138,7 @@ class Bench:
             result["ssim"] = round(ssim(dst, self.src, out["width"], out["height"]), 5)
         print(
             f"  {label:<24} encode {result['encode_s']:>7.1f} s   wall {result['wall_s']:>7.1f} s   "
+            f"ffmpeg CPU {result['ffmpeg_cpu_s']:>7.1f} s   "
             f"chunks {result['chunks']:>3}   stitch {result['stitch_s'] or 0:>5.2f} s   "
             f"{result['bytes'] / 1e6:>6.2f} MB"
             + (f"   SSIM {result['ssim']:.5f}" if "ssim" in result else ""),
@@ -138,6 +155,7 @@ def ratios(runs: dict[str, dict[str, Any]], chunk_s: float) -> dict[str, Any]:
         found["speedup_2_workers"] = round(one["encode_s"] / two["encode_s"], 3)
     if one:
         found["cost_1_worker"] = round(one["encode_s"] / whole["encode_s"], 3)
+        found["cpu_cost"] = round(one["ffmpeg_cpu_s"] / whole["ffmpeg_cpu_s"], 3)
         found["size_ratio"] = round(one["bytes"] / whole["bytes"], 4)
         if "ssim" in one and "ssim" in whole:
             found["ssim_delta"] = round(one["ssim"] - whole["ssim"], 5)

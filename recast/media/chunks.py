@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,24 +42,25 @@ CHUNK_EXT: dict[OutputType, str] = {
 
 @dataclass(frozen=True)
 class FrameLayout:
-    """The source's video: how many frames, at which rate, and whether that rate is constant."""
+    """The source's video: how many frames, at which rate, whether that rate is constant, and which
+    frames (by index in presentation order) are keyframes."""
 
     frames: int
     rate: Fraction
     constant: bool
+    keyframes: tuple[int, ...] = ()
 
 
 async def frame_layout(path: Path, meta: InputMetadata) -> FrameLayout:
-    """Count the source's video packets (a demux, no decode: well under a second for a minute of
-    1080p) and read its frame rate. Constant: ffprobe's two rates agree and the count matches the
-    duration within a frame and a half."""
+    """Read the source's video packets (a demux, no decode: well under a second for a minute of 1080p):
+    one per frame, and where its keyframes are; and its frame rate. Constant: ffprobe's two rates
+    agree and the count matches the duration within a frame and a half."""
     data, detail = await ffprobe_json(
         *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
         "-select_streams",
         "v:0",
-        "-count_packets",
         "-show_entries",
-        "stream=nb_read_packets,r_frame_rate,avg_frame_rate",
+        "stream=r_frame_rate,avg_frame_rate:packet=pts_time,flags",
         f"file:{path}",
     )
     streams = (data or {}).get("streams") or []
@@ -67,13 +69,24 @@ async def frame_layout(path: Path, meta: InputMetadata) -> FrameLayout:
             "invalid-media", "the input's video stream cannot be read: " + " | ".join(detail[-3:])
         )
     stream = streams[0]
-    frames = int(stream.get("nb_read_packets") or 0)
+    packets = [p for p in (data or {}).get("packets") or [] if p.get("pts_time") not in (None, "N/A")]
+    frames = len(packets)
     rate = _fraction(stream.get("r_frame_rate"))
     avg = _fraction(stream.get("avg_frame_rate"))
     constant = bool(rate and avg and rate == avg)
     if constant and rate:
         constant = abs(frames - meta.duration_ms / 1000 * float(rate)) <= 1.5
-    return FrameLayout(frames, rate or Fraction(0), constant)
+    keyframes: tuple[int, ...] = ()
+    if packets and rate:
+        start = min(float(p["pts_time"]) for p in packets)
+        keyframes = tuple(
+            sorted(
+                round((float(p["pts_time"]) - start) * float(rate))
+                for p in packets
+                if "K" in str(p.get("flags", ""))
+            )
+        )
+    return FrameLayout(frames, rate or Fraction(0), constant, keyframes)
 
 
 def _fraction(text: str | None) -> Fraction | None:
@@ -95,14 +108,27 @@ def frame_span(layout: FrameLayout, clip: Clip | None) -> tuple[int, int]:
     return first, max(first, min(end, layout.frames))
 
 
-def ranges(frames: int, rate: Fraction, chunk_s: float, first: int = 0) -> list[tuple[int, int]]:
-    """(start frame, frames) of each chunk of `frames` frames from `first`: `chunk_s` of frames each,
-    the last one taking the rest (merged into the one before when shorter than half a chunk)."""
+def ranges(
+    frames: int, rate: Fraction, chunk_s: float, first: int = 0, keyframes: Sequence[int] = ()
+) -> list[tuple[int, int]]:
+    """(start frame, frames) of each chunk of `frames` frames from `first`: about `chunk_s` of frames
+    each, the last one taking the rest (merged into the one before when shorter than half a chunk).
+
+    A boundary moves to a keyframe of the source within a tenth of a chunk of it, when there is one:
+    a chunk's seek then decodes nothing it throws away (from a boundary inside a GOP, ffmpeg decodes
+    from the keyframe before it: with 10 s chunks over a source with a keyframe every 250 frames, some
+    3 % more decoding). The output is the same either way."""
     per = max(1, round(float(rate) * chunk_s))
-    starts = list(range(first, first + frames, per))
-    if len(starts) > 1 and first + frames - starts[-1] < per / 2:
+    end = first + frames
+    starts = [first]
+    # Targets stay on the grid (never drifting with a moved boundary), so the chunks keep their count
+    # and stay near one length: what spreads them evenly over the workers.
+    for target in range(first + per, end, per):
+        near = [k for k in keyframes if abs(k - target) <= per // 10 and starts[-1] < k < end]
+        starts.append(min(near, key=lambda k: abs(k - target)) if near else target)
+    if len(starts) > 1 and end - starts[-1] < per / 2:
         starts.pop()
-    bounds = [*starts, first + frames]
+    bounds = [*starts, end]
     return [(a, b - a) for a, b in itertools.pairwise(bounds)]
 
 
