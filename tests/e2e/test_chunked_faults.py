@@ -1,9 +1,11 @@
-"""Split-and-stitch under faults, with real processes: a worker killed while chunks run costs only the
-chunk it held (the job's history counts the attempts); a cancelled job stops every chunk and leaves
-none in storage; `make run` with RECAST_WORKERS starts that many workers, and ends them all."""
+"""Split-and-stitch under faults and across machines, with real processes: a worker killed while chunks
+run costs only the chunk it held (the job's history counts the attempts); a cancelled job stops every
+chunk and leaves none in storage; on S3 two workers with scratch spaces of their own (two machines)
+share a job's chunks through the bucket; `make run` with RECAST_WORKERS starts that many workers."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from recast.devstack.stack import Stack, free_port
+from recast.infra.config import Settings
+from recast.infra.storage import Storage
 from tests.helpers import (
     Api,
     activity_attempts,
@@ -21,6 +25,7 @@ from tests.helpers import (
     ffmpeg_pids,
     frames_and_ends,
     make_clip,
+    moto_s3,
     new_stack,
     upload_form,
 )
@@ -115,6 +120,45 @@ def test_a_cancelled_chunked_job_stops_every_chunk_and_keeps_none(
     assert not chunk_ffmpeg(job_id)
     storage = stack.data_dir / "storage" / "acme" / "jobs" / job_id
     assert not list(storage.glob("chunks/*/*")), "chunks left in storage"
+
+
+def test_on_s3_workers_on_two_machines_share_the_chunks_through_the_bucket(
+    temporal: Stack, eight_seconds: Path, tmp_path: Path
+) -> None:
+    keys = {"RECAST_S3_ACCESS_KEY_ID": "chunk-access", "RECAST_S3_SECRET_ACCESS_KEY": "chunk-secret"}
+    (tmp_path / "moto").mkdir()
+    with moto_s3(tmp_path / "moto", ("chunks-bucket",)) as endpoint:
+        env = {"RECAST_STORAGE_URL": "s3://chunks-bucket/media", "RECAST_S3_ENDPOINT": endpoint, **keys}
+        s = new_stack(temporal, tmp_path / "one", f"recast-s3-{tmp_path.name}", **env)
+        try:
+            s.start_worker("worker-a")
+            # Another "machine": a scratch space of its own; only the bucket is shared.
+            s.start_worker("worker-b", RECAST_DATA_DIR=str(tmp_path / "two"))
+            port = free_port()
+            s.start_api("127.0.0.1", port)
+            api = Api(f"http://127.0.0.1:{port}")
+            outputs = [{"type": "mp4", "video": {"codec": "h264"}}]
+            resp = upload_form(api, eight_seconds, outputs, chunking="on", chunk_duration="1")
+            assert resp.status_code == 202, resp.text
+            done = api.wait(resp.json()["id"], timeout=120)
+            assert done["status"] == "completed", done
+            assert done["outputs"][0]["chunks"] == 8
+            api.download(done["id"], done["outputs"][0]["id"], tmp_path / "o.mp4")
+            frames, video_end, audio_end = frames_and_ends(tmp_path / "o.mp4")
+            assert frames == 200 and abs(audio_end - video_end) <= 0.040
+            settings = Settings(
+                s3_endpoint=endpoint, s3_access_key_id=keys["RECAST_S3_ACCESS_KEY_ID"],
+                s3_secret_access_key=keys["RECAST_S3_SECRET_ACCESS_KEY"],
+            )  # fmt: skip
+            storage = Storage("s3://chunks-bucket/media", settings)
+            left = asyncio.run(storage.list_keys(f"acme/jobs/{done['id']}/chunks/"))
+            assert left == [], left
+            # Both "machines" encoded chunks (each logs its activities); one of them stitched them all.
+            logs = {name: (s.data_dir / f"{name}.log").read_text() for name in ("worker-a", "worker-b")}
+            assert all("encode_chunk" in text for text in logs.values())
+            assert sum("stitch_chunks" in text for text in logs.values()) >= 1
+        finally:
+            s.stop()
 
 
 def test_make_run_starts_recast_workers_workers(tmp_path: Path) -> None:
