@@ -52,3 +52,19 @@ def chunking_unsupported(specs: list[OutputSpec], *, joined: bool) -> str | None
                 '(the ladder is encoded whole, from one decode) or "off"'
             )
     return None
+
+
+# The split-and-stitch settings' descriptions (recast/infra/config.py, docs/configuration.md).
+CHUNK_SLOTS_DOC = (
+    "Chunks of a split-and-stitch encode one worker encodes at once (it polls `{task queue}-chunks` with "
+    "this many slots); each chunk's ffmpeg uses every core it can."
+)
+CHUNK_DURATION_DOC = "Seconds of video per chunk when a job gives no `chunk_duration`."
+CHUNKING_MIN_DOC = (
+    '`"chunking": "auto"` chunks inputs at least this long (and only with more than one chunk slot in the '
+    "fleet); shorter ones are encoded whole."
+)
+WORKERS_DOC = (
+    "Worker processes `make run` starts (each with its chunk slots), to see split-and-stitch spread one "
+    "encode over them on one machine."
+)

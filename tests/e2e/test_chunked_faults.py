@@ -66,9 +66,9 @@ def frozen(pid: int) -> bool:
 
 
 def chunk_ffmpeg(job_id: str) -> list[int]:
-    # A chunk's ffmpeg writes into its scratch folder, named after the job; chunks are the only
-    # encodes that use `-frames:v`.
-    return [p for p in ffmpeg_pids(job_id) if p in ffmpeg_pids("-frames:v")]
+    # A chunk's ffmpeg writes `chunk_NNNNN.<ext>` into its scratch folder, named after the job (the
+    # probe's decode check reads the same input, so the job's ID alone is not enough).
+    return [p for p in ffmpeg_pids(job_id) if p in ffmpeg_pids("/chunk_0")]
 
 
 def test_a_killed_worker_costs_only_the_chunk_it_held(
