@@ -50,6 +50,12 @@ class ChunkActivities:
 
     @activity.defn(name=contract.PLAN_CHUNKS)
     async def plan_chunks(self, req: ChunkPlanRequest) -> ChunkPlan:
+        # Heartbeats while it reads the input (a long download from object storage, a long listing).
+        async with output_step(req.encode, self.deps.scratch) as _:
+            return await self._plan(req)
+        raise AssertionError("unreachable")  # output_step re-raises every failure
+
+    async def _plan(self, req: ChunkPlanRequest) -> ChunkPlan:
         enc, settings = req.encode, self.deps.settings
         if enc.parts:
             return ChunkPlan(reason="chunking does not do joined inputs yet")

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from recast.core import contract
@@ -53,13 +53,24 @@ async def encode(
 ) -> EncodeResult | None:
     """The output made of chunks, stitched, checked and stored; None when it should be encoded whole
     (the plan said so, or the stitched file failed its check)."""
-    plan: ChunkPlan = await workflow.execute_activity(
-        contract.plan_chunks,
-        ChunkPlanRequest(encode=request, chunking=params.chunking, chunk_duration_s=params.chunk_duration),
-        start_to_close_timeout=timedelta(minutes=10),
-        heartbeat_timeout=timedelta(minutes=2),
-        retry_policy=SHORT_RETRY,
-    )
+    try:
+        plan: ChunkPlan = await workflow.execute_activity(
+            contract.plan_chunks,
+            ChunkPlanRequest(
+                encode=request, chunking=params.chunking, chunk_duration_s=params.chunk_duration
+            ),
+            # It reads the input (a download from object storage first): as long as an encode may wait.
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(seconds=params.settings.heartbeat_timeout_s),
+            retry_policy=SHORT_RETRY,
+        )
+    except ActivityError as err:
+        if is_cancelled_exception(err):
+            raise
+        # Planning is an optimisation: whatever went wrong there (a worker of a release without it
+        # during a deploy, an input ffprobe cannot list), the output can still be encoded whole.
+        workflow.logger.warning("output %s: planning chunks failed (%s); encoding it whole", out.id, err)
+        return None
     if not plan.chunked:
         workflow.logger.info("output %s encoded whole: %s", out.id, plan.reason, extra={"output_id": out.id})
         return None
