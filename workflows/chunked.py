@@ -39,8 +39,16 @@ MISMATCH = "stitch-mismatch"
 
 
 def applies(params: JobParams, request: EncodeRequest) -> bool:
-    """Whether this output may be chunked at all (the plan step decides whether it will be)."""
-    return params.chunking is not Chunking.off and chunkable(request.spec) and not request.parts
+    """Whether this output may be chunked at all (the plan step decides whether it will be): `auto`
+    only asks for an output at least RECAST_CHUNKING_MIN_DURATION long, so a short job has no extra
+    step."""
+    if params.chunking is Chunking.off or not chunkable(request.spec) or request.parts:
+        return False
+    clip = request.clip
+    seconds = request.input_metadata.duration_ms / 1000
+    if clip is not None:
+        seconds = (clip.end if clip.end is not None else seconds) - clip.start
+    return params.chunking is Chunking.on or seconds >= params.settings.chunking_min_duration_s
 
 
 async def encode(

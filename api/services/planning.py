@@ -124,6 +124,7 @@ def job_settings(settings: Settings, base_url: str, local_storage: bool) -> JobS
         max_duration_s=settings.max_duration_s,
         upload_attempts=settings.upload_attempts,
         upload_pickup_timeout_s=settings.upload_pickup_timeout_s,
+        chunking_min_duration_s=settings.chunking_min_duration_s,
     )
 
 

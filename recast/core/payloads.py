@@ -52,6 +52,9 @@ class JobSettings(BaseModel):
     # may wait for that worker to pick it up before the output is encoded again elsewhere.
     upload_attempts: int = 8
     upload_pickup_timeout_s: float = 60.0
+    # `"chunking": "auto"` plans chunks only for outputs at least this long (RECAST_CHUNKING_MIN_DURATION):
+    # a shorter one is encoded whole without even asking the fleet.
+    chunking_min_duration_s: float = 30.0
 
 
 class PlannedOutput(BaseModel):

@@ -49,6 +49,8 @@ def test_auto_encodes_a_short_input_whole(api: Api, four_seconds: Path, temporal
     assert done["status"] == "completed", done
     assert done["outputs"][0]["chunks"] == 1
     assert done["outputs"][0]["stitch_duration_ms"] is None
+    # `auto` does not even plan an output shorter than RECAST_CHUNKING_MIN_DURATION (30 s).
+    assert activity_attempts(temporal, done["id"], "plan_chunks") == []
     assert activity_attempts(temporal, done["id"], "encode_chunk") == []
 
 

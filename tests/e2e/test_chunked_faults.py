@@ -35,7 +35,13 @@ from tests.helpers.launcher import Launcher, wait_gone
 @pytest.fixture
 def two_workers(temporal: Stack, tmp_path: Path) -> Iterator[tuple[Stack, Api]]:
     """An API and two workers (one chunk slot each) on a task queue of their own."""
-    s = new_stack(temporal, tmp_path / "stack", f"recast-{tmp_path.name}", RECAST_HEARTBEAT_TIMEOUT="3")
+    s = new_stack(
+        temporal,
+        tmp_path / "stack",
+        f"recast-{tmp_path.name}",
+        RECAST_HEARTBEAT_TIMEOUT="3",
+        RECAST_CHUNKING_MIN_DURATION="5",
+    )
     s.start_worker("worker-a")
     s.start_worker("worker-b")
     port = free_port()
@@ -99,6 +105,24 @@ def test_a_killed_worker_costs_only_the_chunk_it_held(
     api.download(job_id, done["outputs"][0]["id"], tmp_path / "o.webm")
     frames, video_end, audio_end = frames_and_ends(tmp_path / "o.webm")
     assert frames == 200 and abs(audio_end - video_end) <= 0.040
+
+
+def test_auto_chunks_a_long_enough_input_over_two_workers(
+    two_workers: tuple[Stack, Api], eight_seconds: Path, temporal: Stack
+) -> None:
+    _, api = two_workers
+    short = make_clip(eight_seconds.with_name("three.mp4"), seconds=3, size="320x180", rate=25)
+    jobs = {}
+    for name, clip in (("long", eight_seconds), ("short", short)):
+        resp = upload_form(api, clip, [{"type": "mp4", "video": {"codec": "h264"}}], chunk_duration="2")
+        assert resp.status_code == 202, resp.text
+        jobs[name] = resp.json()["id"]
+    long, short_job = (api.wait(jobs[n], timeout=120) for n in ("long", "short"))
+    assert long["status"] == short_job["status"] == "completed"
+    # 8 s ≥ RECAST_CHUNKING_MIN_DURATION (5 s here) with two chunk slots polling: chunked; 3 s: whole.
+    assert long["outputs"][0]["chunks"] == 4
+    assert short_job["outputs"][0]["chunks"] == 1
+    assert activity_attempts(temporal, jobs["short"], "plan_chunks") == []
 
 
 def test_a_cancelled_chunked_job_stops_every_chunk_and_keeps_none(
