@@ -20,12 +20,17 @@ def four_seconds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_chunked_outputs_are_whole_and_report_their_chunks(
     api: Api, four_seconds: Path, temporal: Stack, stack_storage: Path, tmp_path: Path
 ) -> None:
-    outputs = [{"type": "mp4", "video": {"codec": "h264"}}, {"type": "webm", "video": {"codec": "vp9"}}]
+    outputs = [
+        {"type": "mp4", "video": {"codec": "h264"}},
+        {"type": "webm", "video": {"codec": "vp9"}},
+        {"type": "mkv", "video": {"codec": "av1", "quality": "economy"}},
+        {"type": "mov", "video": {"codec": "h265"}},
+    ]
     resp = upload_form(api, four_seconds, outputs, chunking="on", chunk_duration="1")
     assert resp.status_code == 202, resp.text
     done = api.wait(resp.json()["id"], timeout=120)
     assert done["status"] == "completed", done
-    for index, name in enumerate(("o.mp4", "o.webm")):
+    for index, name in enumerate(("o.mp4", "o.webm", "o.mkv", "o.mov")):
         out = done["outputs"][index]
         assert out["chunks"] == 4, out
         assert out["stitch_duration_ms"] is not None and out["stitch_duration_ms"] >= 0
@@ -36,8 +41,8 @@ def test_chunked_outputs_are_whole_and_report_their_chunks(
         assert abs(audio_end - video_end) <= 0.040
         assert decode_errors(tmp_path / name) == ""
     assert done["execution"]["stitch_duration_ms"] is not None
-    # Eight chunks (four per output), each encoded once, and none left in storage.
-    assert activity_attempts(temporal, done["id"], "encode_chunk") == [1] * 8
+    # Sixteen chunks (four per output), each encoded once, and none left in storage.
+    assert activity_attempts(temporal, done["id"], "encode_chunk") == [1] * 16
     assert not list((stack_storage / "acme" / "jobs" / done["id"]).glob("chunks/*/*"))
 
 
