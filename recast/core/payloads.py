@@ -96,6 +96,9 @@ class JobParams(BaseModel):
     attempt: int = 0
     chunking: Chunking = Chunking.auto
     chunk_duration: float | None = None
+    compat: dict[str, str] = Field(
+        default_factory=dict, description="The drop-in API's own fields (Job.compat), kept as given."
+    )
 
 
 def initial_job(params: JobParams) -> Job:
@@ -129,6 +132,7 @@ def initial_job(params: JobParams) -> Job:
         batch_id=params.batch_id,
         retry_of=params.retry_of,
         attempt=params.attempt,
+        compat=params.compat,
     )
 
 
