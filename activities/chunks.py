@@ -20,6 +20,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from activities import ladder_chunks as ladder
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.scratch import remove
@@ -36,8 +37,9 @@ from recast.core.chunk_payloads import (
 )
 from recast.core.chunking import Chunking, chunk_queue
 from recast.core.payloads import EncodeResult
+from recast.core.specs import segment_duration
 from recast.infra.storage import chunk_prefix, output_key
-from recast.media import chunks, probe, renditions, stitch, stitch_check
+from recast.media import chunks, ladder_chunks, probe, renditions, stitch, stitch_check
 from recast.media.probe import ffprobe_json
 from recast.media.tools import MediaError
 
@@ -66,14 +68,26 @@ class ChunkActivities:
             return ChunkPlan(reason=f"{slots} chunk slot(s) in the fleet")
         src, _ = await local_inputs(self.deps, enc)
         layout = await chunks.frame_layout(src, enc.input_metadata)
-        if why := chunks.unchunkable(layout, enc.spec):
+        ladder = enc.spec.type.is_stream
+        why = chunks.unchunkable(layout, enc.spec)
+        if ladder and why is None:
+            why = ladder_chunks.unchunkable(enc.spec, layout.rate)
+            if why is None and enc.captions:
+                why = "caption tracks are added to whole ladders only"
+        if why:
             return ChunkPlan(reason=why)
         first, end = chunks.frame_span(layout, enc.clip)
-        cut = chunks.ranges(end - first, layout.rate, chunk_s, first, layout.keyframes)
+        if ladder:  # whole segments: chunk boundaries on segment starts
+            seg = segment_duration(enc.spec)
+            cut = ladder_chunks.ranges(end - first, layout.rate, chunk_s, seg, first)
+        else:
+            cut = chunks.ranges(end - first, layout.rate, chunk_s, first, layout.keyframes)
         if len(cut) < 2:
             return ChunkPlan(reason=f"the input is shorter than two chunks of {chunk_s:g} s")
         return ChunkPlan(
-            chunks=[ChunkRange(index=i, start_frame=a, frames=n) for i, (a, n) in enumerate(cut)],
+            chunks=[
+                ChunkRange(index=i, start_frame=a, frames=n, offset=a - first) for i, (a, n) in enumerate(cut)
+            ],
             rate_num=layout.rate.numerator,
             rate_den=layout.rate.denominator,
             total_frames=end - first,
@@ -102,6 +116,8 @@ class ChunkActivities:
         rate = Fraction(req.rate_num, req.rate_den)
         async with output_step(enc, self.deps.scratch) as (progress, workdir):
             src, _ = await local_inputs(self.deps, enc)
+            if enc.spec.type.is_stream:
+                return await ladder.encode_chunk(self.deps, req, src, workdir, progress)
             dst = workdir / chunks.chunk_name(chunk.index, enc.spec)
             args = chunks.chunk_command(
                 enc.spec, enc.input_metadata, src, dst, chunk.start_frame, chunk.frames, rate
@@ -123,6 +139,8 @@ class ChunkActivities:
         async with output_step(enc, self.deps.scratch) as (progress, workdir):
             started = time.monotonic()
             src, _ = await local_inputs(self.deps, enc)
+            if enc.spec.type.is_stream:
+                return await ladder.stitch_ladder(self.deps, req, src, workdir, progress)
             parts = [await self._chunk_file(c, workdir) for c in sorted(req.chunks, key=lambda c: c.index)]
             listing = workdir / "chunks.ffconcat"
             listing.write_text(stitch.concat_list(parts))

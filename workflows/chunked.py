@@ -48,7 +48,10 @@ def applies(params: JobParams, request: EncodeRequest) -> bool:
     seconds = request.input_metadata.duration_ms / 1000
     if clip is not None:
         seconds = (clip.end if clip.end is not None else seconds) - clip.start
-    return params.chunking is Chunking.on or seconds >= params.settings.chunking_min_duration_s
+    wanted = params.chunking is Chunking.on or seconds >= params.settings.chunking_min_duration_s
+    # Ladders are chunked since this patch: a run that reached its ladder before it encodes it whole.
+    ladder = request.spec.type.is_stream
+    return wanted and (not ladder or workflow.patched(contract.CHUNKED_LADDER_PATCH))
 
 
 async def encode(

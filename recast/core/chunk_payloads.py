@@ -15,6 +15,8 @@ class ChunkRange(BaseModel):
     index: int
     start_frame: int
     frames: int
+    # A ladder's chunk: its first frame counted from the output's first (where the segment grid starts).
+    offset: int = 0
 
 
 class ChunkPlanRequest(BaseModel):
@@ -51,6 +53,9 @@ class ChunkResult(BaseModel):
     key: str
     frames: int
     size: int
+    rung_keys: list[str] = Field(
+        default_factory=list, description="A ladder's chunk: each rung's file, in rung order (`key` unused)."
+    )
 
 
 class StitchRequest(BaseModel):

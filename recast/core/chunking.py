@@ -36,8 +36,8 @@ def chunk_queue(task_queue: str) -> str:
 
 def chunkable(spec: OutputSpec) -> bool:
     """Whether this kind of output can be chunked: a single-file video output (h264, h265, vp9, av1 in
-    mp4, mov, webm or mkv). Ladders (hls, dash) are encoded whole for now."""
-    return bool(spec.video) and not spec.type.is_stream and spec.type is not OutputType.thumbnails
+    mp4, mov, webm or mkv) or an hls/dash ladder (each chunk encodes every rung)."""
+    return bool(spec.video) and spec.type is not OutputType.thumbnails
 
 
 def chunking_unsupported(specs: list[OutputSpec], *, joined: bool) -> str | None:
@@ -45,12 +45,6 @@ def chunking_unsupported(specs: list[OutputSpec], *, joined: bool) -> str | None
     never refuses: it encodes such outputs whole."""
     if joined:
         return 'chunking "on" does not do joined inputs yet; use "auto" (encoded whole) or "off"'
-    for i, spec in enumerate(specs):
-        if spec.type.is_stream:
-            return (
-                f'outputs[{i}]: chunking "on" does not do {spec.type.value} ladders yet; use "auto" '
-                '(the ladder is encoded whole, from one decode) or "off"'
-            )
     return None
 
 

@@ -235,6 +235,9 @@ replay the encode-and-store-in-one-activity path (docs/workflow-changes.md)."""
 CHUNKED_ENCODE_PATCH = "chunked-encode"
 """`workflow.patched` ID of split-and-stitch encoding (workflows/chunked.py): jobs that reached their
 encodes before it replay the whole-output path."""
+CHUNKED_LADDER_PATCH = "chunked-ladder"
+"""`workflow.patched` ID of split-and-stitch for hls/dash ladders (workflows/chunked.py `applies`): jobs
+that reached a ladder's encode before it replay the whole-ladder path."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has

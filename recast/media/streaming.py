@@ -211,12 +211,32 @@ def ladder_plan(
                 "b:a": f"{spec.audio_bitrate_kbps}k",
             }
         )
-    n = len(rungs)
+    entry, target = package_options(spec, rungs, outdir, bool(audio_codec), opts)
+    out = ffmpeg.output(*streams, target, format=spec.type.value, **opts)
+    return LadderPlan(
+        [tools.FFMPEG, *tools.GLOBAL_ARGS, *out.get_args()],
+        rungs,
+        entry,
+        audio_codec,
+        channels,
+        sample_rate,
+        seg,
+        timeline.output_duration_s(meta.duration_ms, clip),
+    )
+
+
+def package_options(
+    spec: OutputSpec, rungs: Sequence[Rung], outdir: Path, audio: bool, opts: dict[str, Any]
+) -> tuple[str, str]:
+    """The hls/dash muxer's options (into `opts`) for `rungs` (the first outputs' video streams, in
+    order) and one shared audio stream after them when `audio`; returns (entry, muxer target). Shared
+    by the whole-ladder encode and the packaging of a chunked ladder (ladder_chunks.py)."""
+    n, seg = len(rungs), segment_duration(spec)
     if spec.type is OutputType.hls:
         entry = HLS_ENTRY
-        group = ",agroup:audio" if audio_codec else ""
+        group = ",agroup:audio" if audio else ""
         stream_map = [f"v:{r.index}{group},name:{r.name}" for r in rungs]
-        if audio_codec:
+        if audio:
             stream_map.append("a:0,agroup:audio,name:audio")
         opts.update(
             {
@@ -238,7 +258,7 @@ def ladder_plan(
         for r in rungs:
             by_codec.setdefault(r.variant.codec, []).append(r.index)
         sets = [f"id={i},streams={','.join(map(str, idx))}" for i, idx in enumerate(by_codec.values())]
-        if audio_codec:
+        if audio:
             sets.append(f"id={len(sets)},streams={n}")
         opts.update(
             {
@@ -253,17 +273,7 @@ def ladder_plan(
             }
         )
         target = str(outdir / DASH_ENTRY)
-    out = ffmpeg.output(*streams, target, format=spec.type.value, **opts)
-    return LadderPlan(
-        [tools.FFMPEG, *tools.GLOBAL_ARGS, *out.get_args()],
-        rungs,
-        entry,
-        audio_codec,
-        channels,
-        sample_rate,
-        seg,
-        timeline.output_duration_s(meta.duration_ms, clip),
-    )
+    return entry, target
 
 
 # ---------------------------------------------------------------- reading a package -----------------------

@@ -62,7 +62,6 @@ def test_auto_encodes_a_short_input_whole(api: Api, four_seconds: Path, temporal
 @pytest.mark.parametrize(
     ("fields", "outputs", "message"),
     [
-        ({"chunking": "on"}, [{"type": "hls", "video": [{"codec": "h264"}]}], "ladders"),
         ({"chunk_duration": "0.5"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunk_duration"),
         ({"chunking": "sometimes"}, [{"type": "mp4", "video": {"codec": "h264"}}], "chunking"),
     ],
