@@ -97,6 +97,17 @@ async def chunked_output(ctx: Ctx) -> str:
     return await ctx.upload("small", [SMALL_MP4], chunking="on", chunk_duration="1")
 
 
+async def chunked_ladder(ctx: Ctx) -> str:
+    """Split-and-stitch of an HLS ladder: two chunks of 1 s, each encoding both rungs, stitched and
+    packaged (workflows/chunked.py, patch chunked-ladder)."""
+    ladder = {
+        "type": "hls",
+        "video": [{"codec": "h264"}, {"codec": "h264", "height": 180}],
+        "segments": {"duration": 1},
+    }
+    return await ctx.upload("small", [ladder], chunking="on", chunk_duration="1")
+
+
 async def ladder_thumbnails_image_join_clip(ctx: Ctx) -> str:
     return await ctx.submit(
         {
@@ -186,6 +197,7 @@ SCENARIOS: dict[str, Callable[[Ctx], Awaitable[str]]] = {
         webhook_retries,
         child_job,
         chunked_output,
+        chunked_ladder,
     )
 }
 

@@ -1,7 +1,8 @@
 """Histories of the features that came with their own workflow or path — a retry run of a failed output
 (its `retry-writes-original-keys` patch marker), a batch of three jobs and a cancelled batch
-(BatchJob) — recorded when they came (before the upload step), and a split-and-stitch job (its
-`chunked-encode` patch marker and chunk activities), replayed on today's workflows. Kept
+(BatchJob) — recorded when they came (before the upload step), and split-and-stitch jobs of a single
+file and of an HLS ladder (their `chunked-encode` and `chunked-ladder` patch markers and chunk
+activities), replayed on today's workflows. Kept
 apart from tests/workflow/histories/, whose sets hold one history of every kind of job."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def test_the_feature_histories_are_there() -> None:
         "batch_three_jobs",
         "batch_canceled",
         "chunked_output",
+        "chunked_ladder",
     }
 
 
