@@ -93,11 +93,17 @@ async def stitch_ladder(
         enc,
         progress,
     )
+    audio_kbps = spec.audio_bitrate_kbps if audio_file else None
     if spec.type is OutputType.hls:
-        ladder_chunks.set_hls_bandwidth(package, plan.rungs, spec.audio_bitrate_kbps if audio_file else None)
+        ladder_chunks.set_hls_bandwidth(package, plan.rungs, audio_kbps)
+    else:
+        ladder_chunks.set_dash_bandwidth(package, plan.rungs, audio_kbps)
     stitched = time.monotonic()
     await _verify(rung_files, audio_file, req.total_frames, rate)
-    info = await streaming.check_package(package, spec, plan, meta, workdir)
+    try:
+        info = await streaming.check_package(package, spec, plan, meta, workdir)
+    except MediaError as err:  # not what a whole ladder makes: encoded whole instead (workflows/chunked.py)
+        raise MediaError("stitch-mismatch", f"the chunked package: {err}") from err
     verified = time.monotonic()
     for path in [*rung_files, *([audio_file] if audio_file else [])]:
         path.unlink()  # not part of the package: not staged with it

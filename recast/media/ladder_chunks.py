@@ -213,3 +213,23 @@ def set_hls_bandwidth(outdir: Path, rungs: Sequence[streaming.Rung], audio_kbps:
             value = bits + bits // 10
         lines[i] = re.sub(r"BANDWIDTH=\d+", f"BANDWIDTH={value}", line)
     master.write_text("\n".join(lines) + "\n")
+
+
+def set_dash_bandwidth(outdir: Path, rungs: Sequence[streaming.Rung], audio_kbps: int | None) -> None:
+    """Rewrite the MPD's bandwidth where a whole ladder announces its encoder's target rather than the
+    measured average (the dash muxer's rule): a rung with a target bitrate (`b:v`: VP9's cap, or an asked
+    `bitrate`) and the audio. Stream copies carry no target, so the muxer measured them all."""
+    mpd = outdir / streaming.DASH_ENTRY
+    text = mpd.read_text()
+    targets = {
+        str(r.index): r.peak_kbps for r in rungs if r.variant.bitrate or r.variant.codec is VideoCodec.vp9
+    }
+    if audio_kbps:
+        targets[str(len(rungs))] = audio_kbps
+
+    def fix(match: re.Match[str]) -> str:
+        kbps = targets.get(match.group(2))
+        tag = match.group(0)
+        return re.sub(r'bandwidth="\d+"', f'bandwidth="{kbps * 1000}"', tag) if kbps else tag
+
+    mpd.write_text(re.sub(r'<Representation (id="([^"]*)")[^>]*>', fix, text))

@@ -196,6 +196,8 @@ def test_a_chunked_dash_clip_has_the_whole_ladders_frames_and_segments(
         for key in ("id", "mimeType", "codecs", "width", "height"):
             assert attrs.get(key) == want.get(key), key
         assert int(attrs["bandwidth"]) > 0
+        if attrs["mimeType"].startswith("audio"):
+            assert attrs["bandwidth"] == want["bandwidth"]  # the encoder's bitrate, as the whole ladder says
         if attrs["mimeType"].startswith("video"):
             # The same segment timeline in every rung; the last segment may differ by the whole encode's
             # last frame, which lasts until the clip's end time rather than one frame (a frame at most).
