@@ -86,7 +86,8 @@ class ChunkActivities:
             return ChunkPlan(reason=f"the input is shorter than two chunks of {chunk_s:g} s")
         return ChunkPlan(
             chunks=[
-                ChunkRange(index=i, start_frame=a, frames=n, offset=a - first) for i, (a, n) in enumerate(cut)
+                ChunkRange(index=i, start_frame=a, frames=n, offset=a - first, count=len(cut))
+                for i, (a, n) in enumerate(cut)
             ],
             rate_num=layout.rate.numerator,
             rate_den=layout.rate.denominator,
@@ -115,6 +116,8 @@ class ChunkActivities:
         enc, chunk = req.encode, req.chunk
         rate = Fraction(req.rate_num, req.rate_den)
         async with output_step(enc, self.deps.scratch) as (progress, workdir):
+            # The API folds chunk heartbeats into the output's progress (chunking.live_chunks_progress).
+            progress.chunk, progress.chunks = chunk.index, chunk.count or None
             src, _ = await local_inputs(self.deps, enc)
             if enc.spec.type.is_stream:
                 return await ladder.encode_chunk(self.deps, req, src, workdir, progress)

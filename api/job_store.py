@@ -29,9 +29,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from recast.core import retries
+from recast.core.chunking import live_chunks_progress
 from recast.core.contract import (
     BATCH_KEY,
     CREATED_AT_KEY,
+    ENCODE_CHUNK,
     JOB_MEMO,
     ORGANIZATION_KEY,
     OUTPUT_ACTIVITIES,
@@ -352,8 +354,10 @@ class JobStore:
         """Live per-output progress from the output activities' heartbeats (every kind: encode, package,
         image, thumbnails), folded into the job's progress."""
         changed = False
+        chunks: dict[str, tuple[int, list[float]]] = {}  # output → (its chunk count, running chunks' %)
         for act in pending:  # type: ignore[attr-defined]
-            if act.activity_type.name not in OUTPUT_ACTIVITIES or not act.heartbeat_details.payloads:
+            kind = act.activity_type.name
+            if kind not in (*OUTPUT_ACTIVITIES, ENCODE_CHUNK) or not act.heartbeat_details.payloads:
                 continue
             raw = self.client.data_converter.payload_converter.from_payloads(
                 act.heartbeat_details.payloads, [EncodeProgress]
@@ -361,11 +365,20 @@ class JobStore:
             beat = raw[0] if raw else None
             if not isinstance(beat, EncodeProgress):
                 continue
+            if kind == ENCODE_CHUNK:
+                if beat.chunks:
+                    chunks.setdefault(beat.output_id, (beat.chunks, []))[1].append(beat.percent)
+                continue
             for out in job.outputs:
                 if out.id == beat.output_id and out.status is OutputStatus.processing:
                     # Verifying and uploading are the last stretch; hold at 99 until done.
                     out.progress = max(out.progress, min(99, int(beat.percent)))
                     changed = True
+        for out in job.outputs:
+            if out.id in chunks and out.status is OutputStatus.processing:
+                count, running = chunks[out.id]
+                out.progress = live_chunks_progress(out.progress, count, running)
+                changed = True
         if changed and job.stage is Stage.encoding:
             job.progress = max(job.progress, encoding_progress(job.outputs))
 

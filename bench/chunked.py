@@ -15,8 +15,12 @@ stitch, check and store), the wall time from submit to completed, the CPU second
 ffmpeg/ffprobe runs (what other load on the machine barely changes), the chunks and the stitch time,
 the output's bytes and its SSIM against the source scaled to 720p. Then the ratios the issue sets targets
 for (issue 14): chunked on 2 workers vs chunked on 1 worker (target ≥ 1.8×), chunked vs whole on 1
-worker (target ≤ 1.05×), SSIM of chunked vs whole (within 0.003) and size (within 5 %). A 3-rung ladder
-is not chunked yet (chunking "on" refuses it with a 400, "auto" encodes it whole): the run says so.
+worker (target ≤ 1.05×), SSIM of chunked vs whole (within 0.003) and size (within 5 %).
+
+Then the same for a 3-rung DASH ladder of the codec (720p, 480p, 360p; 2 s segments; h265 goes in
+HLS, which is its only ladder), chunked with the first --chunk-duration rounded to whole segments:
+whole-1 vs chunked on each worker count, with SSIM and size per rung (each rung's init + segments
+against the source scaled to the rung's size). `--no-ladder` skips it.
 
 Needs as many idle cores as the largest --workers (2 by default). The default run (60 s, workers 1
 and 2, 10 s chunks) takes about 6–8 minutes on 2 idle cores. Results: bench/results/chunked.json.
@@ -45,6 +49,8 @@ from recast.devstack.stack import Stack, free_port  # noqa: E402
 
 KEY = "bench-chunked"
 CONTAINER = {"vp9": "webm", "av1": "webm", "h264": "mp4", "h265": "mp4"}
+LADDER_TYPE = {"vp9": "dash", "av1": "dash", "h264": "dash", "h265": "hls"}
+LADDER_HEIGHTS = (720, 480, 360)
 TARGETS = {
     "speedup_2_workers": ">= 1.8 (chunked on 2 workers vs chunked on 1, one core each)",
     "cost_1_worker": "<= 1.05 (chunked vs whole, both on 1 worker)",
@@ -93,8 +99,16 @@ class Bench:
             self.workers.append(name)
         time.sleep(3)  # every worker polling before the job is planned
 
-    def run(self, label: str, chunking: str, chunk_s: float | None, with_ssim: bool) -> dict[str, Any]:
-        output = {"type": CONTAINER[self.codec], "video": {"codec": self.codec, "resolution": "720p"}}
+    def run(
+        self, label: str, chunking: str, chunk_s: float | None, with_ssim: bool, ladder: bool = False
+    ) -> dict[str, Any]:
+        output: dict[str, Any] = {
+            "type": CONTAINER[self.codec],
+            "video": {"codec": self.codec, "resolution": "720p"},
+        }
+        if ladder:
+            rungs = [{"codec": self.codec, "height": h} for h in LADDER_HEIGHTS]
+            output = {"type": LADDER_TYPE[self.codec], "video": rungs, "segments": {"duration": 2}}
         data = {"outputs": json.dumps([output]), "chunking": chunking}
         if chunk_s:
             data["chunk_duration"] = f"{chunk_s:g}"
@@ -131,7 +145,9 @@ class Bench:
             "stitch_s": round(out["stitch_duration_ms"] / 1000, 2) if out["stitch_duration_ms"] else None,
             "bytes": out["file_size_bytes"],
         }
-        if with_ssim:
+        if ladder:
+            result.update(self.rungs(job_id, out["id"], label, with_ssim))
+        elif with_ssim:
             link = self.http.get(f"/v1/jobs/{job_id}/outputs/{out['id']}/download").json()["url"]
             dst = self.work / f"{label}.{output['type']}"
             dst.write_bytes(httpx.get(link, timeout=300).content)
@@ -141,10 +157,33 @@ class Bench:
             f"ffmpeg CPU {result['ffmpeg_cpu_s']:>7.1f} s   "
             f"chunks {result['chunks']:>3}   stitch {result['stitch_s'] or 0:>5.2f} s   "
             f"{result['bytes'] / 1e6:>6.2f} MB"
-            + (f"   SSIM {result['ssim']:.5f}" if "ssim" in result else ""),
+            + (f"   SSIM {result['ssim']:.5f}" if isinstance(result.get("ssim"), float) else "")
+            + (f"   SSIM per rung {result['ssim']}" if isinstance(result.get("ssim"), list) else ""),
             flush=True,
         )
         return result
+
+    def rungs(self, job_id: str, output_id: str, label: str, with_ssim: bool) -> dict[str, Any]:
+        """A ladder's bytes per rung and, with `with_ssim`, each rung's SSIM (its init segment and every
+        media segment joined, as a player plays it) against the source at the rung's size."""
+        from recast.media import streaming
+
+        folder = self.work / label
+        link = self.http.get(f"/v1/jobs/{job_id}/outputs/{output_id}/download").json()
+        for f in link["files"]:
+            (folder / f["name"]).parent.mkdir(parents=True, exist_ok=True)
+            (folder / f["name"]).write_bytes(httpx.get(f["url"], timeout=300).content)
+        read = streaming.read_hls if (folder / streaming.HLS_ENTRY).exists() else streaming.read_dash
+        variants, _ = read(folder)
+        sizes, scores = [], []
+        for i, v in enumerate(variants):
+            names = ([v.init] if v.init else []) + [name for name, _ in v.segments]
+            joined = folder / f"rung{i}.mp4"
+            joined.write_bytes(b"".join((folder / name).read_bytes() for name in names))
+            sizes.append(joined.stat().st_size)
+            if with_ssim and v.width and v.height:
+                scores.append(round(ssim(joined, self.src, v.width, v.height), 5))
+        return {"rung_bytes": sizes, **({"ssim": scores} if scores else {})}
 
 
 def ratios(runs: dict[str, dict[str, Any]], chunk_s: float) -> dict[str, Any]:
@@ -162,6 +201,23 @@ def ratios(runs: dict[str, dict[str, Any]], chunk_s: float) -> dict[str, Any]:
     return found
 
 
+def ladder_ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ladder's ratios: speed-up on 2 workers, cost on 1, and per rung the SSIM delta and size ratio."""
+    whole, one, two = runs.get("ladder-whole-1"), runs.get("ladder-chunked-1"), runs.get("ladder-chunked-2")
+    found: dict[str, Any] = {}
+    if one and two:
+        found["speedup_2_workers"] = round(one["encode_s"] / two["encode_s"], 3)
+    if whole and one:
+        found["cost_1_worker"] = round(one["encode_s"] / whole["encode_s"], 3)
+        found["cpu_cost"] = round(one["ffmpeg_cpu_s"] / whole["ffmpeg_cpu_s"], 3)
+        found["size_ratio"] = [
+            round(a / b, 4) for a, b in zip(one["rung_bytes"], whole["rung_bytes"], strict=True)
+        ]
+        if "ssim" in one and "ssim" in whole:
+            found["ssim_delta"] = [round(a - b, 5) for a, b in zip(one["ssim"], whole["ssim"], strict=True)]
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,6 +229,7 @@ def main() -> None:
     )
     parser.add_argument("--codec", default="vp9", choices=sorted(CONTAINER), help="default vp9")
     parser.add_argument("--no-ssim", action="store_true", help="skip the SSIM measurements")
+    parser.add_argument("--no-ladder", action="store_true", help="skip the 3-rung ladder case")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
@@ -205,6 +262,14 @@ def main() -> None:
                         # SSIM once per chunk length: the output does not depend on the worker count.
                         measure = not args.no_ssim and count == counts[0]
                         runs[label] = bench.run(label, "on", chunk_s, measure)
+                if not args.no_ladder:
+                    bench.use_workers(1)
+                    runs["ladder-whole-1"] = bench.run("ladder-whole-1", "off", None, not args.no_ssim, True)
+                    for count in counts:
+                        bench.use_workers(count)
+                        label = f"ladder-chunked-{count}"
+                        measure = not args.no_ssim and count == counts[0]
+                        runs[label] = bench.run(label, "on", chunk_lengths[0], measure, True)
     print("\nratios (the issue's targets in brackets):")
     summary = {}
     for chunk_s in chunk_lengths:
@@ -219,8 +284,9 @@ def main() -> None:
                 print(
                     f"  speed-up with {count} worker(s), {chunk_s:g} s chunks: {base['encode_s'] / run['encode_s']:.2f}×"
                 )
-    ladder = 'not measured: HLS/DASH ladders are not chunked yet ("on" → 400, "auto" encodes them whole)'
-    print(f"  3-rung ladder: {ladder}")
+    ladder: dict[str, Any] = {} if args.no_ladder else ladder_ratios(runs)
+    for name, value in ladder.items():
+        print(f"  3-rung ladder     {name:<18} {value!s:<9} [{TARGETS[name]}]")
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
         "input_s": args.duration,

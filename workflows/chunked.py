@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ChunkResult,
         StitchRequest,
     )
-    from recast.core.chunking import Chunking, chunk_queue, chunkable
+    from recast.core.chunking import Chunking, chunk_queue, chunkable, chunks_progress
     from recast.core.job import Job, Output
     from recast.core.payloads import EncodeRequest, EncodeResult, JobParams
 
@@ -123,7 +123,7 @@ async def _encode_chunks(
             contract.encode_chunk, req, task_queue=queue, **options
         )
         done += 1
-        out.progress = max(out.progress, 90 * done // len(plan.chunks))
+        out.progress = max(out.progress, chunks_progress(done, len(plan.chunks)))
         on_progress()
         return result
 

@@ -17,6 +17,7 @@ class ChunkRange(BaseModel):
     frames: int
     # A ladder's chunk: its first frame counted from the output's first (where the segment grid starts).
     offset: int = 0
+    count: int = 0  # how many chunks the output has (for the live progress of its heartbeats)
 
 
 class ChunkPlanRequest(BaseModel):

@@ -9,6 +9,7 @@ for the whole timeline. Only pydantic and recast.core: importable inside the wor
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from recast.core.formats import OutputType
@@ -28,6 +29,25 @@ class Chunking(StrEnum):
     auto = "auto"  # when it pays: a long enough input, more than one chunk slot in the fleet
     on = "on"  # whenever the output and input allow it
     off = "off"  # never: each output is one encode
+
+
+CHUNKS_SHARE = 90
+"""Percent of a chunked output's progress its chunks make; the stitch, check and upload the rest."""
+
+
+def chunks_progress(done: int, count: int) -> int:
+    """A chunked output's progress with `done` of `count` chunks encoded (the workflow's own state)."""
+    return CHUNKS_SHARE * done // count
+
+
+def live_chunks_progress(progress: int, count: int, running: list[float]) -> int:
+    """A chunked output's live progress: the mean over its `count` chunks, those finished (recovered
+    from the workflow's `progress`, chunks_progress) at 100 %, the running ones at their heartbeats'
+    percent (`running`), the others at 0, scaled to the chunks' share."""
+    done = min(count, math.ceil(progress * count / CHUNKS_SHARE - 1e-9))
+    percents = sorted(running, reverse=True)[: count - done]
+    mean = (100 * done + sum(min(100.0, max(0.0, p)) for p in percents)) / count
+    return max(progress, min(CHUNKS_SHARE, int(CHUNKS_SHARE * mean / 100)))
 
 
 def chunk_queue(task_queue: str) -> str:

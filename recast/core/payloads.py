@@ -214,6 +214,9 @@ class EncodeProgress(BaseModel):
     output_id: str
     percent: float = 0.0
     stage: str = "encoding"
+    # A chunk of a split-and-stitch encode (encode_chunk): its index and how many the output has.
+    chunk: int | None = None
+    chunks: int | None = None
 
 
 class SignRequest(BaseModel):

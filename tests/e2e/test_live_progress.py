@@ -20,7 +20,7 @@ import pytest
 
 from recast.core.job import STAGE_PROGRESS, Stage
 from recast.devstack.stack import Stack
-from tests.helpers import TERMINAL, Api, make_with_ffmpeg, own_api
+from tests.helpers import TERMINAL, Api, make_with_ffmpeg, own_api, upload_form
 
 ENCODING_FLOOR = STAGE_PROGRESS[Stage.encoding][0]
 
@@ -41,10 +41,14 @@ def still(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def part_way(api: Api, clip: Path, output: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
-    """Submit a one-output job and poll it until its output is part way; that view of the job, after
-    cancelling the rest of the work."""
-    job_id = api.submit(clip, [output])["id"]
+def part_way(
+    api: Api, clip: Path, output: dict[str, Any], timeout: float = 60, below: int = 100, **fields: str
+) -> dict[str, Any]:
+    """Submit a one-output job (with the form `fields`) and poll it until its output is part way (more
+    than 0, less than `below`); that view of the job, after cancelling the rest of the work."""
+    resp = upload_form(api, clip, [output], **fields)
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
     seen: list[tuple[str, int, int]] = []
     deadline = time.monotonic() + timeout
     try:
@@ -52,7 +56,7 @@ def part_way(api: Api, clip: Path, output: dict[str, Any], timeout: float = 60) 
             job = api.job(job_id)
             out = job["outputs"][0]
             seen.append((job["status"], job["progress"], out["progress"]))
-            if 0 < out["progress"] < 100:
+            if 0 < out["progress"] < below:
                 return job
             assert job["status"] not in TERMINAL, f"the output was never seen part way: {seen}"
             time.sleep(0.05)
@@ -91,3 +95,11 @@ def test_thumbnails_progress_is_live(slow_api: Api, clips: dict[str, Path]) -> N
     assert_live(job)
     # Seen in the first half of the thumbnails, not only once ffmpeg reports with the sprite (at ~96%).
     assert job["outputs"][0]["progress"] < 50, job
+
+
+def test_chunked_output_progress_is_live(slow_api: Api, clips: dict[str, Path]) -> None:
+    # Two chunks on the one chunk slot: the workflow itself moves the output only when a chunk is done
+    # (to 45 %, then 90 %); seen below 45 %, the progress came from the running chunk's heartbeats.
+    webm = {"type": "webm", "video": {"codec": "vp9", "quality": "premium"}}
+    job = part_way(slow_api, clips["long720"], webm, below=45, chunking="on", chunk_duration="3")
+    assert_live(job)

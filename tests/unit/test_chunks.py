@@ -81,3 +81,15 @@ def test_a_stitched_file_that_is_not_whole_is_refused(report: DecodeReport, why:
 def test_a_whole_stitched_file_passes() -> None:
     verify(DecodeReport(100, [], 4.007, 4.03), 100, Fraction(25), audio=True)
     verify(DecodeReport(100, [], 4.0, None), 100, Fraction(25), audio=False)
+
+
+def test_live_progress_of_a_chunked_output_is_the_mean_over_its_chunks() -> None:
+    from recast.core.chunking import chunks_progress, live_chunks_progress
+
+    # Four chunks: one done (the workflow's 22 %), two running at 50 % and 10 %, one waiting.
+    assert chunks_progress(1, 4) == 22
+    assert live_chunks_progress(22, 4, [50.0, 10.0]) == int(90 * (100 + 50 + 10) / 4 / 100)
+    # Nothing done yet, one chunk of seven half way; never below what the workflow says, never past 90.
+    assert live_chunks_progress(0, 7, [50.0]) == 6
+    assert live_chunks_progress(chunks_progress(3, 7), 7, []) == chunks_progress(3, 7)
+    assert live_chunks_progress(chunks_progress(6, 7), 7, [100.0, 100.0]) == 90
