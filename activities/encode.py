@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities import finishing
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_file
@@ -31,9 +32,14 @@ class EncodeActivities:
             # A MediaError here: e.g. a video output of an audio-only input.
             plan = renditions.encode_plan(req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip)
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
-            await run_encode(plan.args, expected_s, req, progress)
+            # A copy of the input's streams when they already are what is asked (strategy remux-…).
+            strategy = await finishing.try_remux(self.deps, req, src, dst, plan, progress)
+            if strategy is None:
+                await run_encode(plan.args, expected_s, req, progress)
             data = await self.deps.probes.probe_raw(dst)
             renditions.check_output(data, req.spec, plan, req.input_metadata)
+            await finishing.verify_file(dst, data, plan, req.input_metadata)  # a full decode
+            quality = await finishing.measure_file(req, dst, plan, src, parts, workdir)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
             size, staged = await finish_file(self.deps, req, dst, key)
@@ -45,5 +51,7 @@ class EncodeActivities:
                 height=plan.height,
                 audio=renditions.audio_info(data),
                 staged=staged,
+                quality=quality,
+                strategy=strategy,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

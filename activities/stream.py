@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities import finishing
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_dir
@@ -35,6 +36,9 @@ class StreamActivities:
             )
             await run_encode(plan.args, plan.duration_s, req, progress)
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)
+            # Every rung decoded in full, then (with `metrics`) measured against the source.
+            joined = await finishing.verify_package(package, plan, req.input_metadata, workdir, parts)
+            quality = await finishing.measure_package(req, joined, plan, src, parts, workdir)
             progress.stage = "uploading"
             prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
             files, staged = await finish_dir(self.deps, req, package, prefix)
@@ -57,5 +61,6 @@ class StreamActivities:
                 files=files,
                 entry=plan.entry,
                 staged=staged,
+                quality=quality,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

@@ -350,7 +350,8 @@ class TranscodeJob:
             out.status, out.progress = OutputStatus.completed, 100
             out.file_size_bytes, out.duration_ms = result.file_size_bytes, result.duration_ms
             out.width, out.height, out.audio = result.width, result.height, result.audio
-            out.files = result.files
+            out.files, out.quality = result.files, result.quality
+            out.strategy = result.strategy or out.strategy
             out.filename = result.entry or out.filename
             # A folder is served as its entry file, whose type may depend on the result (a thumbnail set
             # with a sprite opens on its WebVTT index).

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from recast.core.formats import STREAM_ENTRY, InputKind, OutputType
+from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import VideoVariant, size_label
 
@@ -125,7 +126,9 @@ class Output(BaseModel):
     type: OutputType
     preset: str | None = Field(default=None, description="The preset this output was made from, if any.")
     strategy: str | None = Field(
-        default=None, description="What is made, e.g. `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`."
+        default=None,
+        description="What is made, e.g. `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`; once made, "
+        "`remux-mp4-h264` when the input's streams were copied into the new container, not encoded.",
     )
     status: OutputStatus = OutputStatus.pending
     progress: int = 0
@@ -163,6 +166,11 @@ class Output(BaseModel):
     download_expires_at: datetime | None = None
     path: str | None = Field(
         default=None, description="Where the output is stored, under the organization's prefix."
+    )
+    quality: list[RungQuality] = Field(
+        default_factory=list,
+        description="With `metrics`: the measured quality of each video variant (per rung for hls/dash), "
+        "in the order of `video`.",
     )
     error_code: str | None = None
     error_message: str | None = None

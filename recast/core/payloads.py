@@ -19,6 +19,7 @@ from recast.core.job import (
     OutputFile,
     TemplateRef,
 )
+from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 
@@ -186,6 +187,8 @@ class EncodeResult(BaseModel):
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
     staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
+    quality: list[RungQuality] = Field(default_factory=list)  # with `metrics`: per video variant
+    strategy: str | None = None  # how it was made, when not the planned encode (`remux-mp4-h264`)
 
 
 class EncodeProgress(BaseModel):

@@ -1,0 +1,189 @@
+"""What the video output activities do after (or instead of) their encode: remux when nothing needs
+re-encoding (recast/media/remux.py), decode every video output in full before it may be `completed`
+(recast/media/verify.py), and measure its quality when `metrics` are asked (recast/media/measure.py).
+
+Kept out of activities/encode.py and activities/stream.py, which only call in here, so that each
+feature is one module and the output activities stay a list of steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from activities.deps import Deps
+from activities.ffmpeg_process import FfmpegFailed, run_ffmpeg
+from activities.output_step import run_encode
+from recast.core import timeline
+from recast.core.job import InputMetadata
+from recast.core.payloads import EncodeProgress, EncodeRequest
+from recast.core.quality import RungQuality, remux_strategy
+from recast.media import measure, probe, remux, renditions, streaming, verify
+from recast.media.tools import MediaError
+
+log = logging.getLogger("recast.finishing")
+
+
+async def try_remux(
+    deps: Deps,
+    req: EncodeRequest,
+    src: Path,
+    dst: Path,
+    plan: renditions.EncodePlan,
+    progress: EncodeProgress,
+) -> str | None:
+    """Copy the input's streams into `dst` when they already are what the output asks; the output's
+    `strategy` then (`remux-mp4-h264`), or None: nothing written, encode it. A copy that ffmpeg refuses
+    or that fails the output's check is thrown away and the output encoded instead."""
+    if req.spec.type not in remux.REMUX_TYPES or req.clip is not None or len(req.parts) > 1:
+        return None  # spares the input probe for what can never be a copy
+    why = remux.why_encode(req.spec, req.input_metadata, await deps.probes.probe_raw(src))
+    if why is not None:
+        log.info("encoding, not remuxing: %s", why, extra={"output_id": req.output_id})
+        return None
+    expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
+    try:
+        await run_encode(remux.remux_args(req.spec, req.input_metadata, src, dst), expected_s, req, progress)
+        renditions.check_output(await deps.probes.probe_raw(dst), req.spec, plan, req.input_metadata)
+    except (FfmpegFailed, MediaError) as exc:
+        log.warning("remux refused, encoding instead: %s", exc, extra={"output_id": req.output_id})
+        _discard(dst)
+        progress.stage = "encoding"
+        return None
+    return remux_strategy(req.spec.strategy)
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _declared_s(stream: dict[str, Any] | None) -> float | None:
+    """A stream's duration as its container states it (mp4: `duration`; matroska: the DURATION tag)."""
+    if stream is None:
+        return None
+    value = stream.get("duration")
+    if value is None:
+        tag = str((stream.get("tags") or {}).get("DURATION", ""))
+        hours, _, rest = tag.partition(":")
+        minutes, _, secs = rest.partition(":")
+        try:
+            return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+        except ValueError:
+            return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+async def verify_file(
+    dst: Path, data: dict[str, Any], plan: renditions.EncodePlan, meta: InputMetadata
+) -> None:
+    """Decode a single-file video output in full (`data`: its probe) and hold it to the plan: no decode
+    error; its frames the video's duration × frame rate (the asked rate, else the one it declares);
+    it decodes to the planned duration; its audio, if it has any, decodes to the end."""
+    video = probe.first_stream(data, "video")
+    if video is None:
+        return  # an audio output: nothing to decode in full here (the probe check has passed)
+    report = await verify.full_decode(dst)
+    fps = plan.framerate or probe.frame_ratio(video.get("avg_frame_rate")) or meta.framerate
+    audio = probe.first_stream(data, "audio")
+    verify.check_decode(
+        report,
+        duration_s=plan.duration_s if plan.duration_s is not None else meta.duration_ms / 1000,
+        framerate=fps,
+        video_duration_s=_declared_s(video),
+        audio_duration_s=(_declared_s(audio) or probe.duration_s(data)) if audio is not None else None,
+    )
+    log.info("output decoded in full", extra={"seconds": report.seconds, "frames": report.video_frames})
+
+
+async def measure_file(
+    req: EncodeRequest,
+    dst: Path,
+    plan: renditions.EncodePlan,
+    src: Path,
+    parts: Sequence[tuple[Path, InputMetadata]],
+    workdir: Path,
+) -> list[RungQuality]:
+    """With `metrics`: the output's quality against its source (one ffmpeg process)."""
+    if not req.spec.metrics or not req.spec.video:
+        return []
+    fit = req.spec.video[0].fit
+    mplan = measure.file_plan(
+        dst, plan, fit, req.input_metadata, src, req.spec.metrics, workdir, parts=parts, clip=req.clip
+    )
+    return await _run_measure(mplan, req)
+
+
+async def _run_measure(mplan: measure.MeasurePlan, req: EncodeRequest) -> list[RungQuality]:
+    try:
+        # Progress is not shown (the output is at 100 %, verifying); run_ffmpeg still kills a stalled run.
+        await run_ffmpeg(mplan.args, mplan.duration_s, req.stall_timeout_s, lambda _: None)
+        return measure.results(mplan)
+    except (FfmpegFailed, ValueError, OSError) as exc:
+        raise MediaError("metrics-failed", f"the quality metrics could not be measured: {exc}") from exc
+
+
+def join_rendition(folder: Path, variant: streaming.Variant, dst: Path) -> Path:
+    """A rung (or the audio rendition) of a package as one file: its init segment, then every media
+    segment in order, which is the fragmented MP4 a player reads. Read through the manifest, never
+    outside the package folder."""
+    with dst.open("wb") as fh:
+        for name in ([variant.init] if variant.init else []) + [s for s, _ in variant.segments]:
+            fh.write(streaming._inside(folder, name).read_bytes())
+    return dst
+
+
+async def verify_package(
+    folder: Path,
+    plan: streaming.LadderPlan,
+    meta: InputMetadata,
+    workdir: Path,
+    parts: Sequence[tuple[Path, InputMetadata]] = (),
+) -> list[tuple[streaming.Rung, Path]]:
+    """Decode every rung and the audio rendition of an hls/dash package in full, each held to the plan
+    like a single file (its duration from its playlist / MPD). Returns each rung with its joined file,
+    which measuring reuses; the caller's working folder removes them."""
+    # A join is converted to one frame rate before the split (streaming.ladder_plan).
+    joined_fps = timeline.join_framerate([m for _, m in parts]) if len(parts) > 1 else None
+    rungs, audio = (streaming.read_hls if plan.entry == streaming.HLS_ENTRY else streaming.read_dash)(folder)
+    joined: list[tuple[streaming.Rung, Path]] = []
+    for got, rung in zip(rungs, plan.rungs, strict=True):
+        path = join_rendition(folder, got, workdir / f"rung-{rung.index}.mp4")
+        report = await verify.full_decode(path)
+        verify.check_decode(
+            report,
+            duration_s=plan.duration_s,
+            framerate=rung.framerate or joined_fps or meta.framerate,
+            video_duration_s=sum(d for _, d in got.segments),
+            label=f"rung {rung.index} ({rung.name})",
+        )
+        joined.append((rung, path))
+    if audio is not None:
+        path = join_rendition(folder, audio, workdir / "audio.mp4")
+        report = await verify.full_decode(path)
+        if report.decode_errors or report.audio_frames == 0:
+            shown = "; ".join(report.errors) or "no audio frame decoded"
+            raise MediaError("verification-failed", f"the audio rendition: {shown}")
+        _discard(path)
+    return joined
+
+
+async def measure_package(
+    req: EncodeRequest,
+    joined: list[tuple[streaming.Rung, Path]],
+    plan: streaming.LadderPlan,
+    src: Path,
+    parts: Sequence[tuple[Path, InputMetadata]],
+    workdir: Path,
+) -> list[RungQuality]:
+    """With `metrics`: every rung's quality against the source, in one ffmpeg process."""
+    if not req.spec.metrics:
+        return []
+    mplan = measure.ladder_measure_plan(
+        joined, plan, req.input_metadata, src, req.spec.metrics, workdir, parts=parts, clip=req.clip
+    )
+    return await _run_measure(mplan, req)
