@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from recast.core.formats import THUMBNAILS_MAX_IMAGES, InputKind, OutputType, Quality, VideoCodec
 from recast.core.job import InputMetadata, Output
+from recast.core.quality import is_remux
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec, VideoVariant, target_size
 
@@ -29,6 +30,11 @@ for _row in PER_MINUTE.values():
 AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
 IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
 THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
+# `metrics` (ssim, psnr: one pass for both) per output minute of each measured video variant or rung:
+# the pass decodes the source and the output again, about 0.4× an H.264 720p encode (docs/benchmarks.md).
+METRICS_PER_MINUTE = 0.004
+# A remuxed output (its input's streams copied, strategy `remux-…`) instead of its encode rate.
+REMUX_PER_MINUTE = 0.001
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
 PRIORITY_MULTIPLIER: dict[Priority, float] = {
     Priority.economy: 0.75,
@@ -97,6 +103,8 @@ def estimate(
             total += _pictures_price(spec, meta, seconds) * PRIORITY_MULTIPLIER[priority]
         elif meta.kind is not InputKind.image:  # a still image makes no video or audio output
             total += seconds / 60 * _spec_rate(spec, meta, priority)
+            if spec.metrics and meta.height is not None:
+                total += seconds / 60 * len(spec.video) * METRICS_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
     return round(total, 4)
 
 
@@ -114,6 +122,17 @@ def actual(outputs: list[Output], priority: Priority) -> float:
         elif out.duration_ms:
             if not out.video:
                 total += out.duration_ms / 60_000 * audio_rate(priority)
+                continue
+            # Measured variants (`metrics`), then the output itself: a copy, or an encode.
+            total += (
+                out.duration_ms
+                / 60_000
+                * len(out.quality)
+                * METRICS_PER_MINUTE
+                * PRIORITY_MULTIPLIER[priority]
+            )
+            if is_remux(out.strategy):
+                total += out.duration_ms / 60_000 * REMUX_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
                 continue
             if len(out.video) > 1 and out.width and out.height:
                 # A ladder reports its top rung's size; every rung is that or smaller, sized alike.

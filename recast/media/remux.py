@@ -59,7 +59,7 @@ def why_encode(
     variant = spec.video[0]
     want_codec = renditions.FFPROBE_CODEC[variant.codec]
     if video.get("codec_name") != want_codec:
-        return f"the input's video is {video.get('codec_name')}, {want_codec} is asked"
+        return f"the input's video is {video.get('codec_name')}, {variant.codec.value} is asked"
     if variant.codec is VideoCodec.h265 and video.get("codec_tag_string") != "hvc1":
         return "h265 is copied only from hvc1-tagged input (Apple players refuse hev1)"
     if variant.preset is not None:

@@ -1,11 +1,12 @@
 """What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
-(processes), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
+(processes), media for remux, verification and metrics (finishing), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
 (activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
 (tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
+from tests.helpers.finishing import damaged, packets, stream_md5, top_level_boxes, web_clip
 from tests.helpers.media import (
     ffprobe,
     long_clip,
@@ -59,6 +60,7 @@ __all__ = [
     "alive",
     "colour_of",
     "colour_strip",
+    "damaged",
     "delivery",
     "delta",
     "difference",
@@ -73,6 +75,7 @@ __all__ = [
     "moto_s3",
     "new_stack",
     "own_api",
+    "packets",
     "picture_box",
     "place_input",
     "probe",
@@ -82,7 +85,10 @@ __all__ = [
     "second_api",
     "serving",
     "stream",
+    "stream_md5",
     "tagged",
     "thumbnail_inputs",
+    "top_level_boxes",
     "upload_form",
+    "web_clip",
 ]
