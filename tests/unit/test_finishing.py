@@ -226,11 +226,12 @@ def test_remux_of_a_rotated_or_odd_input_is_refused(tmp_path: Path, web: Path) -
 
 def test_prices_of_remux_and_metrics() -> None:
     variant = VideoVariant(codec=VideoCodec.h264)
-    base = {"id": "out_1", "type": OutputType.mp4, "status": OutputStatus.completed, "video": [variant]}
-    encoded = Output(**base, strategy="video-mp4-h264", duration_ms=60_000, height=360)
-    copied = Output(**base, strategy="remux-mp4-h264", duration_ms=60_000, height=360)
+    base: dict[str, Any] = {"id": "out_1", "type": OutputType.mp4, "status": OutputStatus.completed}
+    base.update(video=[variant], duration_ms=60_000, height=360)
+    encoded = Output.model_validate({**base, "strategy": "video-mp4-h264"})
+    copied = Output.model_validate({**base, "strategy": "remux-mp4-h264"})
     quality = [RungQuality(width=640, height=360, frames=1800)]
-    measured = Output(**base, strategy="video-mp4-h264", duration_ms=60_000, height=360, quality=quality)
+    measured = Output.model_validate({**base, "strategy": "video-mp4-h264", "quality": quality})
     price = pricing.actual
     assert (
         price([copied], Priority.standard) == pricing.REMUX_PER_MINUTE < price([encoded], Priority.standard)
