@@ -6,12 +6,13 @@ behind an intact `moov`, a corrupt packet, an encoder that dropped frames. `full
 packet of every stream and decodes it, once, and reports what came out; `check_decode` compares that
 with what the plan expects and fails the output with `verification-failed`.
 
-The decode pass is one ffmpeg process: every stream (`-map 0`) decoded with the decoders' default
-threads, each frame handed to the `framecrc` muxer wrapped, not converted (`wrapped_avframe`, so no
+The decode pass is one ffmpeg process: the first video and audio stream decoded with the decoders'
+default threads (every frame parsed and reconstructed; only the deblocking filter skipped, see
+decode_args), each frame handed to the `framecrc` muxer wrapped, not converted (`wrapped_avframe`: no
 pixel copy or format conversion), in passthrough timing (`-fps_mode passthrough`: no frame dropped or
 duplicated) and in the input's own time base (`-enc_time_base -1`), so every line is one decoded frame
 with its exact timestamp and duration. Decode errors are ffmpeg's `-v error` lines on stderr. What it
-costs against the encode is measured by `bench/verify_cost.py` (docs/benchmarks.md, "Verification").
+costs against the encode: `bench/verify_cost.py` (docs/benchmarks.md, "Verification and metrics").
 
 `full_decode(path) -> DecodeReport` is a stable interface: the chunked encoder checks its stitched
 outputs with it too.
@@ -65,6 +66,11 @@ def decode_args(path: Path, threads: int = 0) -> list[str]:
         *(arg for k, v in INPUT_OPTIONS.items() for arg in (f"-{k}", v)),
         "-threads",
         str(threads),
+        # Every frame is still parsed and reconstructed (a bitstream error is found all the same); only
+        # the deblocking filter, which smooths pixels nobody looks at here and can find no error, is
+        # skipped: ~17 % of the decode's CPU (docs/benchmarks.md, "Verification and metrics").
+        "-skip_loop_filter",
+        "all",
         "-i",
         f"file:{path}",
         # The first video and audio stream: what the checks look at (`?`: either may be absent).
