@@ -36,9 +36,8 @@ class EncodeActivities:
             strategy = await finishing.try_remux(self.deps, req, src, dst, plan, progress)
             if strategy is None:
                 await run_encode(plan.args, expected_s, req, progress)
-            data = await self.deps.probes.probe_raw(dst)
-            renditions.check_output(data, req.spec, plan, req.input_metadata)
-            await finishing.verify_file(dst, data, plan, req.input_metadata)  # a full decode
+            # The probe check (renditions.check_output) and, beside it, a full decode of a video output.
+            data = await finishing.checked(self.deps, dst, req, plan)
             quality = await finishing.measure_file(req, dst, plan, src, parts, workdir)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)

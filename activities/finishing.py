@@ -8,6 +8,8 @@ feature is one module and the output activities stay a list of steps.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,16 +80,32 @@ def _declared_s(stream: dict[str, Any] | None) -> float | None:
         return None
 
 
-async def verify_file(
-    dst: Path, data: dict[str, Any], plan: renditions.EncodePlan, meta: InputMetadata
+async def checked(deps: Deps, dst: Path, req: EncodeRequest, plan: renditions.EncodePlan) -> dict[str, Any]:
+    """The probe check (renditions.check_output) and, for a video output, the full decode (verify_file),
+    run side by side: the decode starts with the probe, so verifying adds only what it takes beyond
+    the probe. Returns the probe."""
+    decoding = asyncio.ensure_future(verify.full_decode(dst)) if req.spec.video else None
+    try:
+        data = await deps.probes.probe_raw(dst)
+        renditions.check_output(data, req.spec, plan, req.input_metadata)
+        if decoding is not None:
+            verify_file(await decoding, data, plan, req.input_metadata)
+    finally:
+        if decoding is not None and not decoding.done():
+            decoding.cancel()  # the probe check failed: its ffmpeg is killed (full_decode's cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await decoding
+    return data
+
+
+def verify_file(
+    report: verify.DecodeReport, data: dict[str, Any], plan: renditions.EncodePlan, meta: InputMetadata
 ) -> None:
-    """Decode a single-file video output in full (`data`: its probe) and hold it to the plan: no decode
-    error; its frames the video's duration × frame rate (the asked rate, else the one it declares);
-    it decodes to the planned duration; its audio, if it has any, decodes to the end."""
+    """Hold a single-file video output's full decode (`report`; `data`: its probe) to the plan: no
+    decode error; its frames the video's duration × frame rate (the asked rate, else the one it
+    declares); it decodes to the planned duration; its audio, if it has any, decodes to the end."""
     video = probe.first_stream(data, "video")
-    if video is None:
-        return  # an audio output: nothing to decode in full here (the probe check has passed)
-    report = await verify.full_decode(dst)
+    assert video is not None  # the probe check has passed on a video output
     fps = plan.framerate or probe.frame_ratio(video.get("avg_frame_rate")) or meta.framerate
     audio = probe.first_stream(data, "audio")
     verify.check_decode(

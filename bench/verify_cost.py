@@ -6,7 +6,8 @@ The encode of bench/encode_overhead.py (a generated 10 s 1080p H.264 clip → 72
 AAC, the exact command encode_output runs), then, on its output, what encode_output runs after it:
 the full decode (recast/media/verify.py, `full_decode`) and the `ssim`+`psnr` pass
 (recast/media/measure.py). Each round runs the three in that order; wall clock and CPU (user + system
-of the child processes) per step. Prints the medians and the median per-round ratios verify/encode
+of the child processes) per step. Also what verifying adds to the output step as encode_output runs it,
+the decode beside the probe check: (probe ∥ decode) − probe alone. Prints the medians and the median per-round ratios verify/encode
 (target < 10 %) and metrics/encode. CPU ratios are steadier than wall ratios on a shared machine.
 """
 
@@ -52,6 +53,17 @@ def decode_timed(path: Path) -> tuple[float, float, verify.DecodeReport]:
     return time.perf_counter() - start, children_cpu() - cpu, report
 
 
+async def probe_then_decode(path: Path) -> tuple[float, float]:
+    """(seconds of the probe alone, seconds of the probe with the full decode beside it), as
+    encode_output runs them (activities/finishing.py, `checked`)."""
+    start = time.perf_counter()
+    await probe.probe_raw(path)
+    alone = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(probe.probe_raw(path), verify.full_decode(path))
+    return alone, time.perf_counter() - start
+
+
 def show(name: str, values: list[float], unit: str = "s") -> str:
     return (
         f"{name:28} median {statistics.median(values):.3f} {unit}  ({', '.join(f'{v:.3f}' for v in values)})"
@@ -70,6 +82,7 @@ def main() -> None:
         for k in ("encode wall", "encode cpu", "verify wall", "verify cpu", "metrics wall", "metrics cpu")
     }
     ratios: dict[str, list[float]] = {k: [] for k in ("verify/encode wall", "verify/encode cpu",
+                                                       "added by verify (beside probe)/encode wall",
                                                        "metrics/encode wall", "metrics/encode cpu")}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -79,6 +92,8 @@ def main() -> None:
             enc_wall, enc_cpu = run_timed(plan.args)
             ver_wall, ver_cpu, report = decode_timed(out)
             verify.check_decode(report, duration_s=10.0, framerate=30)
+            alone, beside = asyncio.run(probe_then_decode(out))
+            ratios["added by verify (beside probe)/encode wall"].append((beside - alone) / enc_wall)
             mplan = measure.file_plan(out, plan, spec.video[0].fit, meta, src, [Metric.ssim, Metric.psnr], d)
             met_wall, met_cpu = run_timed(mplan.args)
             quality = measure.results(mplan)[0]

@@ -31,8 +31,8 @@ AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
 IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
 THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
 # `metrics` (ssim, psnr: one pass for both) per output minute of each measured video variant or rung:
-# the pass decodes the source and the output again, about 0.4× an H.264 720p encode (docs/benchmarks.md).
-METRICS_PER_MINUTE = 0.004
+# the pass decodes the source and the output again: ~0.55× the CPU of an H.264 720p encode (docs/benchmarks.md).
+METRICS_PER_MINUTE = 0.005
 # A remuxed output (its input's streams copied, strategy `remux-…`) instead of its encode rate.
 REMUX_PER_MINUTE = 0.001
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
