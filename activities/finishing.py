@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
 from activities.deps import Deps
-from activities.ffmpeg_process import FfmpegFailed, run_ffmpeg
+from activities.ffmpeg_process import FfmpegFailed, FfmpegStalled, run_ffmpeg
 from activities.output_step import run_encode
 from recast.core import timeline
 from recast.core.job import InputMetadata
@@ -26,6 +26,8 @@ from recast.media import measure, probe, remux, renditions, streaming, verify
 from recast.media.tools import MediaError
 
 log = logging.getLogger("recast.finishing")
+# The stall allowance of a package rendition's full decode (single files use the job's stall timeout).
+PACKAGE_STALL_S = 60.0
 
 
 async def try_remux(
@@ -84,18 +86,36 @@ async def checked(deps: Deps, dst: Path, req: EncodeRequest, plan: renditions.En
     """The probe check (renditions.check_output) and, for a video output, the full decode (verify_file),
     run side by side: the decode starts with the probe, so verifying adds only what it takes beyond
     the probe. Returns the probe."""
-    decoding = asyncio.ensure_future(verify.full_decode(dst)) if req.spec.video else None
+    decoding = None
+    if req.spec.video:
+        timeout = decode_timeout_s(req, plan.duration_s or req.input_metadata.duration_ms / 1000)
+        decoding = asyncio.ensure_future(verify.full_decode(dst, timeout_s=timeout))
     try:
         data = await deps.probes.probe_raw(dst)
         renditions.check_output(data, req.spec, plan, req.input_metadata)
         if decoding is not None:
-            verify_file(await decoding, data, plan, req.input_metadata)
+            verify_file(await _decoded(decoding), data, plan, req.input_metadata)
     finally:
         if decoding is not None and not decoding.done():
             decoding.cancel()  # the probe check failed: its ffmpeg is killed (full_decode's cancel)
             with contextlib.suppress(asyncio.CancelledError):
                 await decoding
     return data
+
+
+def decode_timeout_s(req: EncodeRequest, duration_s: float) -> float:
+    """How long a full decode may take before it counts as stalled: the stall timeout, plus four times
+    the output's duration (a decode runs many times faster than real time; a 4K HEVC one on two cores
+    still about real time)."""
+    return req.stall_timeout_s + 4 * duration_s
+
+
+async def _decoded(decoding: Awaitable[verify.DecodeReport]) -> verify.DecodeReport:
+    try:
+        return await decoding
+    except TimeoutError as exc:
+        # Retried like a stalled encode: a decode that hangs says more about the worker than the file.
+        raise FfmpegStalled("the full decode of the output did not finish in time") from exc
 
 
 def verify_file(
@@ -167,11 +187,12 @@ async def verify_package(
     which measuring reuses; the caller's working folder removes them."""
     # A join is converted to one frame rate before the split (streaming.ladder_plan).
     joined_fps = timeline.join_framerate([m for _, m in parts]) if len(parts) > 1 else None
+    timeout = PACKAGE_STALL_S + 4 * plan.duration_s  # as decode_timeout_s, per rendition
     rungs, audio = (streaming.read_hls if plan.entry == streaming.HLS_ENTRY else streaming.read_dash)(folder)
     joined: list[tuple[streaming.Rung, Path]] = []
     for got, rung in zip(rungs, plan.rungs, strict=True):
         path = join_rendition(folder, got, workdir / f"rung-{rung.index}.mp4")
-        report = await verify.full_decode(path)
+        report = await _decoded(verify.full_decode(path, timeout_s=timeout))
         verify.check_decode(
             report,
             duration_s=plan.duration_s,
@@ -182,7 +203,7 @@ async def verify_package(
         joined.append((rung, path))
     if audio is not None:
         path = join_rendition(folder, audio, workdir / "audio.mp4")
-        report = await verify.full_decode(path)
+        report = await _decoded(verify.full_decode(path, timeout_s=timeout))
         if report.decode_errors or report.audio_frames == 0:
             shown = "; ".join(report.errors) or "no audio frame decoded"
             raise MediaError("verification-failed", f"the audio rendition: {shown}")
