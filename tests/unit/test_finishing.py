@@ -23,7 +23,7 @@ from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec, VideoVariant
 from recast.infra import config
-from recast.media import probe, remux, streaming, verify
+from recast.media import probe, remux, renditions, streaming, verify
 from recast.media.tools import MediaError
 from tests.helpers import (
     damaged,
@@ -98,6 +98,22 @@ def test_truncated_and_corrupt_files_fail_verification(tmp_path: Path, web: Path
     )
     with pytest.raises(MediaError, match="decode"):
         verify.check_decode(quiet, duration_s=2.0, framerate=30)
+
+
+def test_the_output_check_fails_a_file_that_reads_but_does_not_decode(
+    deps: Deps, web: Path, tmp_path: Path
+) -> None:
+    # What encode_output runs after its ffmpeg: the probe check passes (the container is intact), the
+    # full decode beside it does not.
+    req = request(deps, web, {"type": "mp4", "video": {"codec": "h264"}}, "job_v")
+    dst = tmp_path / "out.mp4"
+    plan = renditions.encode_plan(req.spec, req.input_metadata, web, dst)
+    damaged(web, dst, flip_at=0.5)
+    renditions.check_output(ffprobe(dst), req.spec, plan, req.input_metadata)
+    with pytest.raises(MediaError, match="decode error") as failed:
+        asyncio.run(finishing.checked(deps, dst, req, plan))
+    assert failed.value.code == "verification-failed"
+    assert asyncio.run(finishing.checked(deps, web, req, plan))["format"]  # the intact file passes
 
 
 def test_every_rung_of_a_ladder_is_decoded(deps: Deps, web: Path, tmp_path: Path) -> None:
