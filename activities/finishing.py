@@ -118,6 +118,25 @@ async def _decoded(decoding: Awaitable[verify.DecodeReport]) -> verify.DecodeRep
         raise FfmpegStalled("the full decode of the output did not finish in time") from exc
 
 
+def counted_rate(
+    plan: renditions.EncodePlan, video: dict[str, Any], meta: InputMetadata, data: dict[str, Any]
+) -> float | None:
+    """The frame rate a single file's decoded frames are counted against, or None where its timing may
+    rightly be variable. An asked `framerate` is exact (the fps filter); mp4/mov index every frame, so
+    the rate they declare is frames ÷ duration (and ffmpeg writes them constant-rate); matroska/webm
+    keep a variable-rate input's timing and declare only a guess, trusted when it is the input's own
+    average rate (a constant-rate input)."""
+    if plan.framerate:
+        return plan.framerate
+    declared = probe.frame_ratio(video.get("avg_frame_rate")) or probe.frame_ratio(video.get("r_frame_rate"))
+    if "mp4" in str((data.get("format") or {}).get("format_name", "")).split(","):
+        return declared
+    guess = probe.frame_ratio(video.get("r_frame_rate"))
+    if guess and meta.framerate and abs(guess - meta.framerate) <= guess * 0.005:
+        return guess
+    return None
+
+
 def verify_file(
     report: verify.DecodeReport, data: dict[str, Any], plan: renditions.EncodePlan, meta: InputMetadata
 ) -> None:
@@ -126,12 +145,11 @@ def verify_file(
     declares); it decodes to the planned duration; its audio, if it has any, decodes to the end."""
     video = probe.first_stream(data, "video")
     assert video is not None  # the probe check has passed on a video output
-    fps = plan.framerate or probe.frame_ratio(video.get("avg_frame_rate")) or meta.framerate
     audio = probe.first_stream(data, "audio")
     verify.check_decode(
         report,
         duration_s=plan.duration_s if plan.duration_s is not None else meta.duration_ms / 1000,
-        framerate=fps,
+        framerate=counted_rate(plan, video, meta, data),
         video_duration_s=_declared_s(video),
         audio_duration_s=(_declared_s(audio) or probe.duration_s(data)) if audio is not None else None,
     )
@@ -192,11 +210,16 @@ async def verify_package(
     joined: list[tuple[streaming.Rung, Path]] = []
     for got, rung in zip(rungs, plan.rungs, strict=True):
         path = join_rendition(folder, got, workdir / f"rung-{rung.index}.mp4")
-        report = await _decoded(verify.full_decode(path, timeout_s=timeout))
+        # The hls/dash muxers write constant-rate video: a lowered or joined rate as asked, else the
+        # input's nominal rate (r_frame_rate, not its average: a variable-rate input is made constant).
+        data, report = await asyncio.gather(
+            probe.probe_raw(path), _decoded(verify.full_decode(path, timeout_s=timeout))
+        )
+        nominal = probe.frame_ratio((probe.first_stream(data, "video") or {}).get("r_frame_rate"))
         verify.check_decode(
             report,
             duration_s=plan.duration_s,
-            framerate=rung.framerate or joined_fps or meta.framerate,
+            framerate=rung.framerate or joined_fps or nominal,
             video_duration_s=sum(d for _, d in got.segments),
             label=f"rung {rung.index} ({rung.name})",
         )

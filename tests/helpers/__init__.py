@@ -6,7 +6,7 @@ running API (api), test media and probing (media), coloured pictures (pictures),
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
-from tests.helpers.finishing import damaged, packets, stream_md5, top_level_boxes, web_clip
+from tests.helpers.finishing import damaged, packets, stream_md5, top_level_boxes, vfr_clip, web_clip
 from tests.helpers.media import (
     ffprobe,
     long_clip,
@@ -90,5 +90,6 @@ __all__ = [
     "thumbnail_inputs",
     "top_level_boxes",
     "upload_form",
+    "vfr_clip",
     "web_clip",
 ]

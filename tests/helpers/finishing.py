@@ -71,3 +71,15 @@ def damaged(src: Path, dst: Path, *, keep: float | None = None, flip_at: float |
             data[i] ^= 0x5A
     dst.write_bytes(bytes(data))
     return dst
+
+
+def vfr_clip(path: Path) -> Path:
+    """A variable-frame-rate input: 3 s, 30 fps for the first second then 10 fps, with stereo AAC (made once)."""
+    if not path.exists():
+        make_with_ffmpeg(
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3",
+            "-f", "lavfi", "-i", "sine=duration=3:sample_rate=48000",
+            "-vf", "select='lt(n,30)+not(mod(n,3))',setpts='if(lt(N,30),N/30/TB,(1+(N-30)/10)/TB)'",
+            "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "2", str(path),
+        )  # fmt: skip
+    return path

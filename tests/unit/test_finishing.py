@@ -34,6 +34,7 @@ from tests.helpers import (
     request,
     stream_md5,
     top_level_boxes,
+    vfr_clip,
     web_clip,
 )
 
@@ -114,6 +115,20 @@ def test_the_output_check_fails_a_file_that_reads_but_does_not_decode(
         asyncio.run(finishing.checked(deps, dst, req, plan))
     assert failed.value.code == "verification-failed"
     assert asyncio.run(finishing.checked(deps, web, req, plan))["format"]  # the intact file passes
+
+
+def test_a_variable_rate_input_passes_as_it_should(deps: Deps, tmp_path: Path) -> None:
+    # webm keeps the input's timing (50 frames over 3 s: no constant rate to count against, and none
+    # invented); mp4 and a ladder are made constant-rate at the input's nominal 30 fps and counted so.
+    vfr = vfr_clip(tmp_path / "vfr.mp4")
+    for spec in (
+        {"type": "webm", "video": {"codec": "vp9"}},
+        {"type": "mp4", "video": {"codec": "h264"}},
+        {"type": "hls", "video": [{"codec": "h264"}, {"codec": "h264", "height": 180}]},
+    ):
+        result, _ = make(deps, vfr, spec)
+        assert abs(result.duration_ms - 3000) < 150, spec
+    assert asyncio.run(verify.full_decode(vfr)).video_frames == 50
 
 
 def test_every_rung_of_a_ladder_is_decoded(deps: Deps, web: Path, tmp_path: Path) -> None:
