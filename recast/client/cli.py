@@ -5,6 +5,7 @@
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
     recast submit clip.mp4 -o mp4:h264:720p -o preset:hls-ladder --metrics ssim,psnr --wait
+    recast submit talk.mov -o mp4:h264 -o preset:hls-ladder --loudness -16 --captions talk.en.vtt:en:English
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed  recast download job_… out/   recast webhooks job_…
     recast check-temporal        (is Temporal reachable as configured, and are workers polling?)
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recast.client import child
+from recast.client import child, finishing
 from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
@@ -183,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_submit.add_argument("--metrics", type=parse_metrics, default=[], metavar="ssim,psnr",
                           help="measure every video output's quality against the source")  # fmt: skip
+    p_submit.add_argument("--loudness", type=finishing.parse_loudness, metavar="LUFS[:PEAK]",
+                          help=f"normalize every output's audio (EBU R128): {finishing.LOUDNESS_FORMS}")  # fmt: skip
+    p_submit.add_argument("--captions", action="append", type=finishing.parse_captions, default=[],
+                          metavar="SOURCE:LANG[:LABEL]", help=f"a caption file (SRT or WebVTT), carried by "
+                          f"every video output: {finishing.CAPTIONS_FORMS} (repeat for more)")  # fmt: skip
+    p_submit.add_argument("--burn-in", metavar="LANG", help="render these captions into every video output")
     for name, help_text in (
         ("status", "show a job"),
         ("cancel", "cancel a job"),
@@ -211,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "submit" and not (args.output or args.template):
         parser.error("submit: give at least one -o/--output, or --template")
+    if args.command == "submit" and not args.output and (args.loudness or args.burn_in):
+        parser.error("submit: --loudness and --burn-in apply to the -o/--output outputs; give them")
     if args.command == "check-temporal":
         code = 0
         try:
@@ -273,8 +282,15 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "webhook_url": args.webhook_url,
         "clip": args.clip,
         "template": args.template,
+        "captions": finishing.caption_fields(args.captions, lambda p: client.upload(p).input_url) or None,
     }
-    source, outputs = args.source, with_metrics(args.output, args.metrics)
+    # None with a template and no -o: the template's outputs.
+    outputs: list[OutputSpec | Mapping[str, Any]] | None = (
+        with_metrics(finishing.apply(args.output, args.loudness, args.burn_in), args.metrics)
+        if args.output
+        else None
+    )
+    source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:
             job = client.submit(source, outputs, on_upload=on_upload, **fields)

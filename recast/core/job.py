@@ -9,7 +9,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
+from recast.core.captions import CaptionsReport
 from recast.core.formats import STREAM_ENTRY, InputKind, OutputType
+from recast.core.loudness import LoudnessReport
 from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import VideoVariant, size_label
@@ -111,6 +114,9 @@ class AudioInfo(BaseModel):
     bitrate_kbps: int | None = None
     channels: int | None = None
     sample_rate: int | None = None
+    loudness: LoudnessReport | None = Field(
+        default=None, description="With audio.loudness: the input's and the output's measured loudness."
+    )
 
 
 class OutputFile(BaseModel):
@@ -134,6 +140,9 @@ class Output(BaseModel):
     progress: int = 0
     video: list[VideoVariant] = Field(default_factory=list, description="Empty for audio-only outputs.")
     audio: AudioInfo | None = None
+    captions: CaptionsReport | None = Field(
+        default=None, description="With job captions: the caption tracks this output carries, or burned in."
+    )
     file_size_bytes: int | None = None
     # The optimization report, in the names image/video optimization APIs use: in and out side by side.
     input_bytes: int | None = Field(default=None, description="The input's size (a join: the sum).")
@@ -172,8 +181,19 @@ class Output(BaseModel):
         description="With `metrics`: the measured quality of each video variant (per rung for hls/dash), "
         "in the order of `video`.",
     )
+    background_color: RgbColor | None = Field(
+        default=None,
+        description="With `background`: the colour keyed out (detected, or as given), once completed.",
+    )
     error_code: str | None = None
     error_message: str | None = None
+    chunks: int | None = Field(
+        default=None,
+        description="Video outputs, once made: how many chunks it was encoded as and stitched from (1: whole).",
+    )
+    stitch_duration_ms: int | None = Field(
+        default=None, description="A chunked output: the stitch (concatenation and audio mux) in ms."
+    )
 
 
 class Execution(BaseModel):
@@ -185,6 +205,9 @@ class Execution(BaseModel):
     confirmation_wait_ms: int | None = None
     encode_duration_ms: int | None = None
     finalize_duration_ms: int | None = None
+    stitch_duration_ms: int | None = Field(
+        default=None, description="Chunked outputs: the time their stitches took, summed."
+    )
     total_duration_ms: int | None = None
 
 

@@ -8,6 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
+from recast.core.captions import CaptionsReport, CaptionTrack
+from recast.core.chunking import Chunking
 from recast.core.formats import CONTENT_TYPES
 from recast.core.job import (
     AudioInfo,
@@ -52,6 +55,9 @@ class JobSettings(BaseModel):
     # may wait for that worker to pick it up before the output is encoded again elsewhere.
     upload_attempts: int = 8
     upload_pickup_timeout_s: float = 60.0
+    # `"chunking": "auto"` plans chunks only for outputs at least this long (RECAST_CHUNKING_MIN_DURATION):
+    # a shorter one is encoded whole without even asking the fleet.
+    chunking_min_duration_s: float = 30.0
 
 
 class PlannedOutput(BaseModel):
@@ -78,6 +84,9 @@ class JobParams(BaseModel):
     )
     clip: Clip | None = None
     outputs: list[PlannedOutput]
+    captions: list[CaptionTrack] = Field(
+        default_factory=list, description="The job's caption files, for every video output."
+    )
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     priority: Priority = Priority.standard
@@ -91,6 +100,8 @@ class JobParams(BaseModel):
         default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
     )
     attempt: int = 0
+    chunking: Chunking = Chunking.auto
+    chunk_duration: float | None = None
     compat: dict[str, str] = Field(
         default_factory=dict, description="The drop-in API's own fields (Job.compat), kept as given."
     )
@@ -163,6 +174,9 @@ class EncodeRequest(BaseModel):
         default_factory=list, description="A join's inputs in order (empty: just input_key)."
     )
     clip: Clip | None = Field(default=None, description="Resolved: end set and within the input.")
+    captions: list[CaptionTrack] = Field(
+        default_factory=list, description="The job's caption files (fetched by the output activity)."
+    )
     stage_upload: bool = Field(
         default=False,
         description="Leave the result in the worker's scratch for store_output instead of storing it "
@@ -190,9 +204,11 @@ class EncodeResult(BaseModel):
     audio: AudioInfo | None = None
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
+    captions: CaptionsReport | None = None
     staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
     quality: list[RungQuality] = Field(default_factory=list)  # with `metrics`: per video variant
     strategy: str | None = None  # how it was made, when not the planned encode (`remux-mp4-h264`)
+    background_color: RgbColor | None = None  # an output with `background`: the colour keyed out
 
 
 class EncodeProgress(BaseModel):

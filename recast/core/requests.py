@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from recast.core import presets
+from recast.core.captions import MAX_CAPTIONS, CaptionTrack, captions_problem
+from recast.core.chunking import CHUNK_DURATION_MAX_S, CHUNK_DURATION_MIN_S, Chunking
 from recast.core.formats import THUMBNAILS_MAX_SPECS, OutputType
 from recast.core.specs import OutputSpec, Strict, ThumbnailsSpec
 
@@ -123,6 +125,13 @@ class JobCreate(Strict):
         max_length=THUMBNAILS_MAX_SPECS,
         description="Shorthand: each spec becomes a `thumbnails` output appended to `outputs`.",
     )
+    captions: list[CaptionTrack] = Field(
+        default_factory=list,
+        max_length=MAX_CAPTIONS,
+        description="Caption files (SRT or WebVTT) every video output carries: a text track in "
+        "mp4/mov/mkv/webm, a subtitles rendition in hls/dash; an output's `burn_in` renders one into "
+        "the picture instead.",
+    )
     metadata: dict[str, str] = Field(
         default_factory=dict,
         description=f"Your own key/value pairs, returned as given: at most {METADATA_MAX_ENTRIES} entries, "
@@ -163,6 +172,21 @@ class JobCreate(Strict):
         + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
     )
 
+    chunking: Chunking = Field(
+        default=Chunking.auto,
+        description="Split-and-stitch: encode each video output as chunks spread over the workers, then "
+        "stitch them. `auto` (default) when it pays (a long input, more than one chunk slot in the fleet), "
+        "`on` whenever the output allows it, `off` never.",
+    )
+    chunk_duration: float | None = Field(
+        default=None,
+        ge=CHUNK_DURATION_MIN_S,
+        le=CHUNK_DURATION_MAX_S,
+        allow_inf_nan=False,
+        description=f"Seconds of video per chunk ({CHUNK_DURATION_MIN_S:g}–{CHUNK_DURATION_MAX_S:g}); "
+        "default RECAST_CHUNK_DURATION.",
+    )
+
     template: str | None = Field(
         default=None,
         max_length=64,
@@ -190,6 +214,12 @@ class JobCreate(Strict):
             raise ValueError(
                 f"thumbnails: at most {THUMBNAILS_MAX_SPECS} thumbnails specs per job, got {sets}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _captions_fit(self) -> JobCreate:
+        if problem := captions_problem(self.captions, self.outputs):
+            raise ValueError(problem)
         return self
 
     @field_validator("input_url")

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from recast.core import presets
+from recast.core.background import BackgroundSpec, background_problem
 from recast.core.formats import (
     AUDIO_BITRATE_KBPS,
     CODEC_PROFILES,
@@ -32,6 +33,7 @@ from recast.core.formats import (
     Resolution,
     VideoCodec,
 )
+from recast.core.loudness import LoudnessSpec
 from recast.core.quality import Metric
 
 
@@ -129,6 +131,11 @@ class AudioSpec(Strict):
     )
     channels: int = Field(default=2, ge=1, le=2, description="1 (mono) or 2 (stereo, default).")
     sample_rate: int | None = Field(default=None, description="Hz; default 48000 (44100 for mp3).")
+    loudness: LoudnessSpec | None = Field(
+        default=None,
+        description='EBU R128 loudness: {"target_lufs": -23, "true_peak_db": -1} normalizes (two passes, '
+        'linear where the ceiling allows), {"measure_only": true} only reports (docs/outputs.md, Loudness).',
+    )
 
     @field_validator("sample_rate")
     @classmethod
@@ -291,6 +298,17 @@ class OutputSpec(Strict):
         default=None,
         description="The `thumbnails` output: {times | interval | count, format, width, quality, sprite}.",
     )
+    background: BackgroundSpec | None = Field(
+        default=None,
+        description="Single-file video outputs: key out a solid background colour (docs/outputs.md, "
+        "Background removal): {remove, color, similarity, blend, layout}.",
+    )
+    burn_in: str | None = Field(
+        default=None,
+        max_length=35,
+        description="Video outputs: the language of a job caption file (`captions`) to render into the "
+        "picture, instead of carrying the captions as a track.",
+    )
 
     metrics: list[Metric] = Field(
         default_factory=list,
@@ -314,12 +332,24 @@ class OutputSpec(Strict):
 
     @model_validator(mode="after")
     def _codec_fits_container(self) -> OutputSpec:
+        if self.burn_in is not None and not self.video:
+            raise ValueError(
+                f"burn_in is only for video outputs (mp4, mov, mkv, webm, hls, dash), not {self.type.value}"
+            )
         if self.type.is_visual:
             return self._visual_consistent()
         if self.image is not None:
             raise ValueError(f"image is only for image outputs (jpg, png, webp, avif), not {self.type.value}")
         if self.thumbnails is not None:
             raise ValueError(f"thumbnails is only for thumbnails outputs, not {self.type.value}")
+        if self.background is not None and not self.background.remove:
+            self.background = None  # switched off: the output is made as if it had none
+        if self.background is not None:
+            why = background_problem(self.background, self.type, [v.codec for v in self.video])
+            if why:
+                raise ValueError(why)
+        if self.audio.loudness is not None and not self.audio.enabled:
+            raise ValueError("audio.loudness needs the audio track; this output's audio is disabled")
         if self.type.is_audio:
             if self.video:
                 raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
@@ -383,6 +413,8 @@ class OutputSpec(Strict):
 
     def _visual_consistent(self) -> OutputSpec:
         kind = "a thumbnails" if self.type is OutputType.thumbnails else "an image"
+        if self.background is not None:
+            raise ValueError(f"background removal is for video outputs, not {self.type.value}")
         if self.video:
             raise ValueError(f"{self.type.value} is {kind} output: it takes no video")
         if self.segments is not None:

@@ -53,6 +53,8 @@ def why_encode(
         return f"{spec.type.value} outputs are always encoded"
     if clip is not None or joined:
         return "a trim or join is cut exactly only by an encode"
+    if spec.background is not None or spec.burn_in is not None or spec.audio.loudness is not None:
+        return "the picture or the sound is changed (background, burn_in or loudness)"
     video = probe.first_stream(data, "video")
     if video is None or not (meta.width and meta.height) or len(spec.video) != 1:
         return "no video stream to copy"

@@ -1,72 +1,129 @@
-"""Remux, verification and quality metrics end to end: one job through the API with a copied output, an
-encoded one measured, a measured ladder; the 400s for metrics where there is no video to measure.
-Each part is tested on its own (real ffmpeg, no stack) in tests/unit/test_finishing.py."""
+"""Loudness and captions through the API and a worker: a job with caption files (served over HTTP)
+and `audio.loudness`, the finished outputs' reports, the files probed; the 400s of bad combinations.
+
+Their media details (every container, HLS/DASH, burn-in, hostile files) are in tests/unit/test_captions.py
+and test_loudness.py, run on the activities directly.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from recast.core import pricing
-from recast.core.job import Output
-from recast.core.requests import Priority
-from tests.helpers import Api, make_tone, packets, stream_md5, top_level_boxes, web_clip
+from recast.devstack.stack import Stack
+from tests.helpers import API_KEY, Api, ffprobe, make_clip, stream, upload_form
+from tests.helpers.finishing import ebur128
+
+VTT = "WEBVTT\n\n00:00.300 --> 00:01.500\nHello <b>world</b>\n\n00:01.500 --> 00:02.000\nBye\n"
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return web_clip(tmp_path_factory.mktemp("web") / "web.mp4")
+def media(clips: dict[str, Path]) -> dict[str, Path]:
+    """A clip and a caption file in the folder the `http_server` fixture serves."""
+    folder = clips["small"].parent
+    (folder / "fin-en.vtt").write_text(VTT)
+    return {"clip": make_clip(folder / "fin-clip.mp4", seconds=2, size="320x240", rate=25)}
 
 
-def test_a_job_with_a_remux_and_measured_encodes(api: Api, web: Path, tmp_path: Path) -> None:
+def test_captions_and_loudness_end_to_end(
+    api: Api, http_server: str, media: dict[str, Path], tmp_path: Path
+) -> None:
     outputs: list[dict[str, Any]] = [
-        {"type": "mp4", "video": {"codec": "h264"}},
-        {"type": "mp4", "video": {"codec": "h264", "height": 240}, "metrics": ["ssim", "psnr"]},
-        {
-            "type": "hls",
-            "video": [{"codec": "h264", "height": 240}, {"codec": "h264", "height": 180}],
-            "metrics": ["ssim"],
-        },
+        {"type": "mp4", "video": {"codec": "h264"}, "audio": {"loudness": {"target_lufs": -16}}},
+        {"type": "mp3", "audio": {"loudness": {"measure_only": True}}},
     ]
-    job = api.wait(api.submit(web, outputs)["id"], timeout=180)
+    captions = [{"url": f"{http_server}/fin-en.vtt", "language": "en", "label": "English"}]
+    resp = upload_form(
+        api, media["clip"], outputs, captions=json.dumps(captions), clip='{"start": 0.5, "end": 1.8}'
+    )
+    assert resp.status_code == 202, resp.text
+    job = api.wait(resp.json()["id"])
     assert job["status"] == "completed", job
-    copied, measured, ladder = job["outputs"]
-    assert copied["strategy"] == "remux-mp4-h264" and copied["quality"] == []
-    assert measured["strategy"] == "video-mp4-h264" and ladder["strategy"] == "video-hls-h264"
-    api.fetch_output(job, 0, tmp_path / "copied.mp4")
-    assert packets(tmp_path / "copied.mp4") == packets(web)
-    assert stream_md5(tmp_path / "copied.mp4") == stream_md5(web)
-    assert top_level_boxes(tmp_path / "copied.mp4")[:2] == ["ftyp", "moov"]
-    (q,) = measured["quality"]
-    assert (q["width"], q["height"], q["frames"]) == (426, 240, 60)
-    assert 0.9 < q["ssim"]["min"] <= q["ssim"]["mean"] <= 1 and 30 < q["psnr"]["mean"] < 60
-    assert [(r["height"], r["psnr"]) for r in ladder["quality"]] == [(240, None), (180, None)]
-    assert all(0.9 < r["ssim"]["mean"] <= 1 for r in ladder["quality"])
-    # The copy is charged the remux rate; the measured outputs their encode plus their measured variants.
-    minutes = copied["duration_ms"] / 60_000
-    assert job["total_actual_cost"] < job["total_estimated_cost"]
-    copy_cost = pricing.actual([Output.model_validate(copied)], Priority.standard)
-    assert copy_cost == pytest.approx(round(pricing.REMUX_PER_MINUTE * minutes, 4))
+    mp4, mp3 = job["outputs"]
+    assert mp4["captions"] == {"tracks": ["en"], "burned_in": None}
+    assert mp3["captions"] is None  # audio-only: no captions
+    assert mp4["audio"]["loudness"]["normalization"] == "linear"
+    assert mp3["audio"]["loudness"]["normalization"] == "none"
+
+    data = api.fetch_output(job, 0, tmp_path / "out.mp4")
+    subtitle = stream(data, "subtitle")
+    assert subtitle is not None and subtitle["codec_name"] == "mov_text"
+    assert subtitle["tags"]["language"] == "eng" and subtitle["tags"]["handler_name"] == "English"
+    # The clip starts at 0.5 s: the first cue (0.3–1.5 s of the input) is now 0–1.0 s.
+    text = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(tmp_path / "out.mp4"), "-map", "0:s:0", "-f", "webvtt", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "00:00.000 --> 00:01.000\nHello <b>world</b>\n\n00:01.000 --> 00:01.300\nBye" in text, text
+    assert abs(ebur128(tmp_path / "out.mp4").integrated_lufs + 16) <= 1.0
+
+    # The estimate included loudness for both outputs (the mp3's measure_only too).
+    minutes = 1.3 / 60
+    floor = minutes * (2 * pricing.LOUDNESS_PER_MINUTE + pricing.AUDIO_PER_MINUTE)
+    assert job["total_estimated_cost"] >= round(floor, 4)
 
 
 @pytest.mark.parametrize(
-    ("output", "says"),
+    ("extra", "code", "message"),
     [
         (
-            {"type": "mp3", "metrics": ["ssim"]},
-            "metrics are measured on video outputs (mp4, webm, mkv, mov, hls, dash), not mp3",
+            {"outputs": [{"type": "mp4", "video": {"codec": "h264"}, "burn_in": "fr"}]},
+            "invalid-input",
+            "burn_in: 'fr' names no caption file; captions: en",
         ),
-        ({"type": "jpg", "metrics": ["psnr"]}, "not jpg"),
-        ({"type": "thumbnails", "thumbnails": {"count": 2}, "metrics": ["ssim"]}, "not thumbnails"),
-        ({"type": "mp4", "video": {"codec": "h264"}, "metrics": ["vmaf"]}, "libvmaf"),
-        ({"type": "mp4", "video": {"codec": "h264"}, "metrics": ["vmaf"]}, "allowed: ssim, psnr"),
+        (
+            {"outputs": [{"type": "m4a", "burn_in": "en"}]},
+            "invalid-input",
+            "burn_in is only for video outputs (mp4, mov, mkv, webm, hls, dash), not m4a",
+        ),
+        (
+            {"captions": [{"url": "http://169.254.169.254/latest/x.vtt", "language": "en"}]},
+            "forbidden-url",
+            "captions[0].url",
+        ),
     ],
 )
-def test_metrics_where_there_is_no_video_are_400(
-    api: Api, tmp_path: Path, output: dict[str, object], says: str
+def test_bad_combinations_are_400_naming_what_is_allowed(
+    api: Api, extra: dict[str, Any], code: str, message: str
 ) -> None:
-    resp = api.upload(make_tone(tmp_path / "tone.m4a"), [output])
+    body = {
+        "input_url": "https://example.com/in.mp4",
+        "outputs": [{"type": "mp4", "video": {"codec": "h264"}}],
+        "captions": [{"url": "https://example.com/en.vtt", "language": "en"}],
+        **extra,
+    }
+    resp = api.http.post("/v1/jobs", json=body)
     assert resp.status_code == 400, resp.text
-    assert says in resp.json()["error"]["message"]
+    error = resp.json()["error"]
+    assert error["code"] == code and message in error["message"], error
+
+
+def test_the_cli_uploads_a_caption_file_and_asks_for_loudness(
+    stack: Stack, media: dict[str, Path], tmp_path: Path
+) -> None:
+    captions = tmp_path / "talk.srt"
+    captions.write_text("1\n00:00:00,200 --> 00:00:01,000\nHallo\n")
+    env = {**os.environ, "RECAST_API_URL": stack.env["API_URL"], "RECAST_API_KEY": API_KEY}
+    args = [str(media["clip"]), "-o", "mkv:h264", "--loudness", "-20", "--captions", f"{captions}:de:Deutsch"]
+    run = subprocess.run(
+        [sys.executable, "-m", "recast.client.cli", "submit", *args, "--download", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    [saved] = [Path(line) for line in run.stdout.split()]
+    subtitle = stream(ffprobe(saved), "subtitle")
+    assert subtitle is not None and subtitle["codec_name"] == "webvtt"
+    assert subtitle["tags"]["language"] == "ger" and subtitle["tags"]["title"] == "Deutsch"
+    assert abs(ebur128(saved).integrated_lufs + 20) <= 1.0

@@ -1,14 +1,17 @@
 """What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
-(processes), media for remux, verification and metrics (finishing), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
+(processes), media for remux, verification and metrics (quality_media), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
 (activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
-(tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
+(tests.helpers.workflow, imported from there: it loads the workflow) and the loudness and captions
+checks (tests.helpers.finishing, imported from there: it loads the output activities). Fixtures live in tests/conftest.py."""
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
-from tests.helpers.finishing import damaged, packets, stream_md5, top_level_boxes, vfr_clip, web_clip
 from tests.helpers.media import (
+    decode_errors,
     ffprobe,
+    frames_and_ends,
+    keyed_clip,
     long_clip,
     make_clip,
     make_tone,
@@ -22,6 +25,7 @@ from tests.helpers.media import (
 from tests.helpers.metrics import Scrape, delta
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
+from tests.helpers.quality_media import damaged, packets, stream_md5, top_level_boxes, vfr_clip, web_clip
 from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
 from tests.helpers.stacks import (
     API_KEY,
@@ -61,11 +65,14 @@ __all__ = [
     "colour_of",
     "colour_strip",
     "damaged",
+    "decode_errors",
     "delivery",
     "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
+    "frames_and_ends",
+    "keyed_clip",
     "long_clip",
     "make_clip",
     "make_job",

@@ -1,57 +1,65 @@
-"""Test media and looks for remux, verification and quality metrics: a browser-ready input, a file's
-top-level MP4 boxes, the packets of a stream, a damaged copy of a file."""
+"""Independent looks at finished outputs for the loudness and captions tests: ffmpeg's ebur128 filter
+(not the loudnorm analysis Recast itself uses), the md5 of decoded audio, one decoded frame, and an
+encode activity run in Temporal's ActivityEnvironment with the job's captions."""
 
 from __future__ import annotations
 
-import struct
+import asyncio
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tests.helpers.media import make_with_ffmpeg
+from PIL import Image
+from temporalio.testing import ActivityEnvironment
 
-
-def web_clip(path: Path, seconds: float = 2, size: str = "640x360") -> Path:
-    """An input already as an h264 mp4 output asks: High profile yuv420p at 30 fps and ~500 kb/s, AAC
-    stereo 48 kHz at 128 kb/s, moov at the end (ffmpeg's default, so a remux visibly moves it). Made once."""
-    if not path.exists():
-        make_with_ffmpeg(
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-ac", "2", "-c:a", "aac", "-b:a", "128k",
-            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-b:v", "500k",
-            "-pix_fmt", "yuv420p", "-shortest", str(path),
-        )  # fmt: skip
-    return path
+from activities.deps import Deps
+from activities.encode import EncodeActivities
+from activities.stream import StreamActivities
+from recast.core.captions import CaptionTrack
+from recast.core.payloads import EncodeResult
+from tests.helpers.activities import place_input, request
 
 
-def top_level_boxes(path: Path) -> list[str]:
-    """The MP4 file's top-level box types in order (`ftyp`, `moov`, `mdat`, …)."""
-    boxes, data, at = [], path.read_bytes(), 0
-    while at + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[at : at + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[at + 8 : at + 16])[0]
-        boxes.append(kind.decode("latin-1"))
-        if size < 8:
-            break
-        at += size
-    return boxes
+@dataclass(frozen=True)
+class Ebur128:
+    integrated_lufs: float
+    true_peak_db: float
 
 
-def packets(path: Path, kind: str = "v") -> list[tuple[str, str]]:
-    """(size, flags) of every packet of the file's first `kind` stream, in order."""
+def ebur128(path: Path) -> Ebur128:
+    """Integrated loudness and true peak of a file's audio, by ffmpeg's ebur128 filter (peak=true)."""
+    err = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostats",
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
+    summary = err[err.rindex("Summary:") :]
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert integrated and peak, summary
+    return Ebur128(float(integrated.group(1)), float(peak.group(1)))
+
+
+def audio_md5(path: Path) -> str:
+    """md5 of the decoded audio samples (ffmpeg's md5 muxer)."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", f"{kind}:0", "-show_entries", "packet=size,flags",
-         "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return [tuple(line.split(",", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
-
-
-def stream_md5(path: Path, kind: str = "v") -> str:
-    """MD5 of the first `kind` stream's packets, stream-copied (not decoded): equal for equal packets."""
-    out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{kind}:0", "-c", "copy", "-f", "md5", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "md5", "-"],
         check=True,
         capture_output=True,
         text=True,
@@ -59,27 +67,39 @@ def stream_md5(path: Path, kind: str = "v") -> str:
     return out.strip()
 
 
-def damaged(src: Path, dst: Path, *, keep: float | None = None, flip_at: float | None = None) -> Path:
-    """A copy of `src` cut to its first `keep` share of bytes, or with 4 kB of bytes flipped from
-    `flip_at` (a share of the file) on."""
-    data = bytearray(src.read_bytes())
-    if keep is not None:
-        data = data[: int(len(data) * keep)]
-    if flip_at is not None:
-        start = int(len(data) * flip_at)
-        for i in range(start, min(len(data), start + 4096), 7):
-            data[i] ^= 0x5A
-    dst.write_bytes(bytes(data))
-    return dst
+def frame_at(path: Path, seconds: float, dest: Path) -> Image.Image:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", str(seconds), "-i", str(path), "-frames:v", "1", str(dest)],
+        check=True,
+    )
+    return Image.open(dest).convert("RGB")
 
 
-def vfr_clip(path: Path) -> Path:
-    """A variable-frame-rate input: 3 s, 30 fps for the first second then 10 fps, with stereo AAC (made once)."""
-    if not path.exists():
-        make_with_ffmpeg(
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3",
-            "-f", "lavfi", "-i", "sine=duration=3:sample_rate=48000",
-            "-vf", "select='lt(n,30)+not(mod(n,3))',setpts='if(lt(N,30),N/30/TB,(1+(N-30)/10)/TB)'",
-            "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "2", str(path),
-        )  # fmt: skip
-    return path
+def joined_audio(package: Path, init: str | None, segments: list[str], dest: Path) -> Path:
+    """A package's audio rendition as one fragmented MP4: its init segment and every media segment."""
+    with dest.open("wb") as fh:
+        for name in ([init] if init else []) + segments:
+            fh.write((package / name).read_bytes())
+    return dest
+
+
+def run_output(
+    deps: Deps,
+    src: Path,
+    spec: dict[str, Any],
+    job_id: str,
+    captions: list[dict[str, Any]] | None = None,
+) -> tuple[EncodeResult, Path]:
+    """Make one output of `src` with its activity (encode_output, or package_stream for hls/dash);
+    the result and where it is stored (the file, or the package folder)."""
+    key = f"acme/jobs/{job_id}/input/{src.name}"
+    place_input(deps, src, key)
+    req = request(deps, src, spec, job_id)
+    req.input_key = key
+    req.captions = [CaptionTrack.model_validate(c) for c in captions or []]
+    activities = StreamActivities(deps).package_stream if spec["type"] in ("hls", "dash") else None
+    run = activities or EncodeActivities(deps).encode_output
+    result = asyncio.run(ActivityEnvironment().run(run, req))
+    stored = deps.storage.local_path(result.storage_key)
+    assert stored is not None
+    return result, stored

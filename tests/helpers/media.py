@@ -49,6 +49,21 @@ def make_with_ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
+def keyed_clip(path: Path, background: str = "0x20C040", seconds: float = 2) -> Path:
+    """A clip to key out: a solid `background` (0xRRGGBB) at 320x240 with a 120x90 testsrc2 picture
+    sliding left to right across it (x = 20 + 60 t, y = 60), and a tone."""
+    if not path.exists():
+        make_with_ffmpeg(
+            *("-f", "lavfi", "-i", f"color=c={background}:size=320x240:rate=25:duration={seconds}"),
+            *("-f", "lavfi", "-i", f"testsrc2=size=120x90:rate=25:duration={seconds}"),
+            *("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"),
+            *("-filter_complex", "[0][1]overlay=x='20+t*60':y=60:shortest=1[v]", "-map", "[v]", "-map", "2"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"),
+            str(path),
+        )
+    return path
+
+
 def make_tone(path: Path, seconds: float = 1) -> Path:
     """An audio-only input: a 440 Hz AAC tone at 44.1 kHz (made once)."""
     if not path.exists():
@@ -117,3 +132,30 @@ def picture_box(path: Path, start: str = "0") -> tuple[int, int]:
     )  # fmt: skip
     w, h = re.findall(r"crop=(\d+):(\d+):", run.stderr)[-1]
     return int(w), int(h)
+
+
+def frames_and_ends(path: Path) -> tuple[int, float, float]:
+    """(video frames decoded, video end, audio end) of a file: ffprobe's full decode count and the last
+    packets' end times."""
+    count = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    packets = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of",
+         "json", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    ends: dict[str, float] = {}
+    for p in json.loads(packets)["packets"]:
+        end = float(p["pts_time"]) + float(p.get("duration_time", 0))
+        ends[p["codec_type"]] = max(ends.get(p["codec_type"], 0.0), end)
+    return int(count.strip().rstrip(",")), ends["video"], ends["audio"]
+
+
+def decode_errors(path: Path) -> str:
+    run = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
+    return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities import finishing
+from activities import quality
 from activities.deps import Deps
 from activities.encode import EncodeActivities
 from activities.stream import StreamActivities
@@ -112,9 +112,9 @@ def test_the_output_check_fails_a_file_that_reads_but_does_not_decode(
     damaged(web, dst, flip_at=0.5)
     renditions.check_output(ffprobe(dst), req.spec, plan, req.input_metadata)
     with pytest.raises(MediaError, match="decode error") as failed:
-        asyncio.run(finishing.checked(deps, dst, req, plan))
+        asyncio.run(quality.checked(deps, dst, req, plan))
     assert failed.value.code == "verification-failed"
-    assert asyncio.run(finishing.checked(deps, web, req, plan))["format"]  # the intact file passes
+    assert asyncio.run(quality.checked(deps, web, req, plan))["format"]  # the intact file passes
 
 
 def test_a_variable_rate_input_passes_as_it_should(deps: Deps, tmp_path: Path) -> None:
@@ -140,11 +140,11 @@ def test_every_rung_of_a_ladder_is_decoded(deps: Deps, web: Path, tmp_path: Path
     folder = manifest.parent
     meta = probe.input_metadata(ffprobe(web), web.stat().st_size)
     plan = streaming.ladder_plan(OutputSpec.model_validate(spec), meta, web, folder)
-    joined = asyncio.run(finishing.verify_package(folder, plan, meta, tmp_path))
+    joined = asyncio.run(quality.verify_package(folder, plan, meta, tmp_path))
     assert [(rung.index, path.stat().st_size > 0) for rung, path in joined] == [(0, True), (1, True)]
     damaged(folder / "chunk-1-00001.m4s", folder / "chunk-1-00001.m4s", flip_at=0.3)
     with pytest.raises(MediaError, match=r"rung 1 \(180p\): .*decode error") as failed:
-        asyncio.run(finishing.verify_package(folder, plan, meta, tmp_path))
+        asyncio.run(quality.verify_package(folder, plan, meta, tmp_path))
     assert failed.value.code == "verification-failed"
 
 
