@@ -39,7 +39,7 @@ from recast.core.chunking import Chunking, chunk_queue
 from recast.core.payloads import EncodeResult
 from recast.core.specs import segment_duration
 from recast.infra.storage import chunk_prefix, output_key
-from recast.media import chunks, ladder_chunks, probe, renditions, stitch, stitch_check
+from recast.media import chunks, ladder_chunks, probe, remux, renditions, stitch, stitch_check
 from recast.media.probe import ffprobe_json
 from recast.media.tools import MediaError
 
@@ -76,6 +76,10 @@ class ChunkActivities:
                 why = "caption tracks are added to whole ladders only"
         if why:
             return ChunkPlan(reason=why)
+        # An output its input already is gets copied by encode_output (activities/quality.py): no split.
+        data = await self.deps.probes.probe_raw(src)
+        if not enc.captions and remux.why_encode(enc.spec, enc.input_metadata, data, clip=enc.clip) is None:
+            return ChunkPlan(reason="the input's streams are copied as they are (remux)")
         first, end = chunks.frame_span(layout, enc.clip)
         if ladder:  # whole segments: chunk boundaries on segment starts
             seg = segment_duration(enc.spec)

@@ -34,6 +34,7 @@ from recast.core.formats import (
     VideoCodec,
 )
 from recast.core.loudness import LoudnessSpec
+from recast.core.quality import Metric
 
 
 class Strict(BaseModel):
@@ -309,6 +310,13 @@ class OutputSpec(Strict):
         "picture, instead of carrying the captions as a track.",
     )
 
+    metrics: list[Metric] = Field(
+        default_factory=list,
+        description="Video outputs (and every rung of hls/dash): quality measured against the source "
+        "scaled to the output's frame, reported as `quality` — `ssim`, `psnr` (no VMAF: Debian's ffmpeg "
+        "has no libvmaf). Costs extra (docs/outputs.md, Cost).",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _expand_preset(cls, data: Any) -> Any:
@@ -377,6 +385,30 @@ class OutputSpec(Strict):
         if codec is AudioCodec.opus and rate is not None and rate not in OPUS_SAMPLE_RATES:
             names = ", ".join(map(str, OPUS_SAMPLE_RATES))
             raise ValueError(f"opus sample_rate must be one of {names}")
+        return self
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _known_metrics(cls, value: Any) -> Any:
+        allowed = ", ".join(m.value for m in Metric)
+        for name in value if isinstance(value, list) else []:
+            if isinstance(name, str) and name not in Metric.__members__:
+                why = (
+                    " (VMAF needs an ffmpeg built with libvmaf, which Debian's is not)"
+                    if name == "vmaf"
+                    else ""
+                )
+                raise ValueError(f"unknown metric {name!r}{why}; allowed: {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_on_video(self) -> OutputSpec:
+        if self.metrics and not self.video:
+            raise ValueError(
+                f"metrics are measured on video outputs (mp4, webm, mkv, mov, hls, dash), not {self.type.value}"
+            )
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError("metrics must be different from each other")
         return self
 
     def _visual_consistent(self) -> OutputSpec:

@@ -138,6 +138,18 @@ def _rung_options(spec: OutputSpec, rung: Rung) -> dict[str, Any]:
     return qualified
 
 
+def rung_picture(video: Any, rung: Rung, meta: InputMetadata) -> Any:
+    """The decoded (joined, clipped) source as one rung's encoder gets it: sized, at its frame rate, in
+    yuv420p. Also the reference its quality is measured against (recast/media/measure.py)."""
+    if rung.variant.fit is not Fit.contain:
+        video = renditions.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
+    elif (rung.width, rung.height) != (meta.width, meta.height):
+        video = video.filter("scale", rung.width, rung.height)
+    if rung.framerate:
+        video = video.filter("fps", fps=rung.framerate)
+    return video.filter("format", "yuv420p")
+
+
 def ladder_plan(
     spec: OutputSpec,
     meta: InputMetadata,
@@ -192,14 +204,7 @@ def ladder_plan(
         "force_key_frames": f"expr:gte(t,n_forced*{seg})",
     }
     for rung in rungs:
-        video = split.stream(rung.index) if split is not None else decoded
-        if rung.variant.fit is not Fit.contain:
-            video = renditions.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
-        elif (rung.width, rung.height) != (meta.width, meta.height):
-            video = video.filter("scale", rung.width, rung.height)
-        if rung.framerate:
-            video = video.filter("fps", fps=rung.framerate)
-        streams.append(video.filter("format", "yuv420p"))
+        streams.append(rung_picture(split.stream(rung.index) if split is not None else decoded, rung, meta))
         opts.update(_rung_options(spec, rung))
     if audio_stream is not None:
         streams.append(audio_stream)  # one rendition, shared by every rung
