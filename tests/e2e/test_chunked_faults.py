@@ -113,15 +113,22 @@ def test_auto_chunks_a_long_enough_input_over_two_workers(
     _, api = two_workers
     short = make_clip(eight_seconds.with_name("three.mp4"), seconds=3, size="320x180", rate=25)
     jobs = {}
+    ladder = {
+        "type": "hls",
+        "video": [{"codec": "h264"}, {"codec": "h264", "height": 180}],
+        "segments": {"duration": 2},
+    }
     for name, clip in (("long", eight_seconds), ("short", short)):
-        resp = upload_form(api, clip, [{"type": "mp4", "video": {"codec": "h264"}}], chunk_duration="2")
+        outputs = [{"type": "mp4", "video": {"codec": "h264"}}, ladder]
+        resp = upload_form(api, clip, outputs, chunk_duration="2")
         assert resp.status_code == 202, resp.text
         jobs[name] = resp.json()["id"]
     long, short_job = (api.wait(jobs[n], timeout=120) for n in ("long", "short"))
     assert long["status"] == short_job["status"] == "completed"
     # 8 s ≥ RECAST_CHUNKING_MIN_DURATION (5 s here) with two chunk slots polling: chunked; 3 s: whole.
-    assert long["outputs"][0]["chunks"] == 4
-    assert short_job["outputs"][0]["chunks"] == 1
+    # The ladder too: four chunks of one 2 s segment, each encoding both rungs.
+    assert [o["chunks"] for o in long["outputs"]] == [4, 4]
+    assert [o["chunks"] for o in short_job["outputs"]] == [1, 1]
     assert activity_attempts(temporal, jobs["short"], "plan_chunks") == []
 
 
