@@ -28,6 +28,7 @@ from recast.core.job import InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, segment_duration
 from recast.media import renditions, streaming
+from recast.media.stitch import CHUNK_DEMUXERS
 from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS
 
 RUNG_EXT = "mp4"  # every codec of a ladder (h264, h265, vp9, av1) goes in mp4, as its segments do
@@ -131,8 +132,6 @@ def _seek(clip: Clip | None) -> dict[str, Any]:
 
 def stitch_rung_command(listing: Path, dst: Path, codec: VideoCodec) -> list[str]:
     """ffmpeg: one rung's chunks (the concat list `listing`) joined by stream copy into `dst`."""
-    from recast.media.stitch import CHUNK_DEMUXERS
-
     chunks = ffmpeg.input(
         f"file:{listing}", format="concat", safe=0, protocol_whitelist="file", format_whitelist=CHUNK_DEMUXERS
     )

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_auto_chunks_a_long_enough_input_over_two_workers(
         "segments": {"duration": 2},
     }
     for name, clip in (("long", eight_seconds), ("short", short)):
-        outputs = [{"type": "mp4", "video": {"codec": "h264"}}, ladder]
+        outputs: list[dict[str, Any]] = [{"type": "mp4", "video": {"codec": "h264"}}, ladder]
         resp = upload_form(api, clip, outputs, chunk_duration="2")
         assert resp.status_code == 202, resp.text
         jobs[name] = resp.json()["id"]
