@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_file
+from activities.watermark_input import watermark_image
 from recast.core import contract
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_key
@@ -29,7 +30,10 @@ class EncodeActivities:
             src, parts = await local_inputs(self.deps, req)
             dst = workdir / f"{req.output_id}.{req.spec.type.value}"
             # A MediaError here: e.g. a video output of an audio-only input.
-            plan = renditions.encode_plan(req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip)
+            mark = await watermark_image(self.deps, req)
+            plan = renditions.encode_plan(
+                req.spec, req.input_metadata, src, dst, parts=parts, clip=req.clip, watermark_image=mark
+            )
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
             await run_encode(plan.args, expected_s, req, progress)
             data = await self.deps.probes.probe_raw(dst)

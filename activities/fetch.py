@@ -52,6 +52,19 @@ class FetchActivities:
             )
         return FetchResult(storage_key=key, size=size)
 
+    async def fetch_to(self, organization: str, url: str, key: str, limit: int) -> int:
+        """Stream `url` (http(s), s3, gs) into `key`, at most `limit` bytes, with the same guards as an
+        input (address rules on every hop, the organization's own objects only): for other files a job
+        names, such as a watermark image. Returns the bytes written."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in OBJECT_SCHEMES:
+            return await self._copy_object(organization, url, key, limit)
+        if scheme in ("http", "https"):
+            return await self._download(url, key, limit)
+        raise ApplicationError(
+            f"{scheme}:// URLs cannot be fetched", type="invalid-input", non_retryable=True
+        )
+
     async def _uploaded(self, organization: str, upload_id: str) -> FetchResult:
         """An upload is already in storage: use it in place, once it is the job organization's own
         and complete (a job started directly, e.g. as a child workflow, skipped the API's check)."""
@@ -62,11 +75,11 @@ class FetchActivities:
             raise ApplicationError(exc.message, type=code, non_retryable=True) from exc
         return FetchResult(storage_key=manifest.key, size=size)
 
-    async def _copy_object(self, organization: str, url: str, key: str) -> int:
+    async def _copy_object(self, organization: str, url: str, key: str, limit: int | None = None) -> int:
         """Stream an `s3://` / `gs://` object into the job's input key through OpenDAL, with the
         configured endpoint and credentials, never holding more than a chunk in memory."""
         storage = self.deps.storage
-        limit = self.deps.settings.max_upload_bytes
+        limit = limit or self.deps.settings.max_upload_bytes
         try:
             obj = parse_object_url(url)
         except ValueError as exc:
@@ -114,8 +127,8 @@ class FetchActivities:
             ) from exc
         return written
 
-    async def _download(self, url: str, key: str) -> int:
-        limit = self.deps.settings.max_upload_bytes
+    async def _download(self, url: str, key: str, limit: int | None = None) -> int:
+        limit = limit or self.deps.settings.max_upload_bytes
         storage = self.deps.storage
         written = 0
         last_beat = 0.0

@@ -12,6 +12,7 @@ from temporalio import activity
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_dir
+from activities.watermark_input import watermark_image
 from recast.core import contract
 from recast.core.job import AudioInfo
 from recast.core.payloads import EncodeRequest, EncodeResult
@@ -30,8 +31,9 @@ class StreamActivities:
             package.mkdir()
             src, parts = await local_inputs(self.deps, req)
             # A MediaError here: a ladder from an audio-only input.
+            mark = await watermark_image(self.deps, req)
             plan = streaming.ladder_plan(
-                req.spec, req.input_metadata, src, package, parts=parts, clip=req.clip
+                req.spec, req.input_metadata, src, package, parts=parts, clip=req.clip, watermark_image=mark
             )
             await run_encode(plan.args, plan.duration_s, req, progress)
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)

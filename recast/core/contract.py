@@ -85,6 +85,8 @@ ENCODE_OUTPUT = "encode_output"
 PACKAGE_STREAM = "package_stream"
 ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
+MAKE_ANIMATION = "make_animation"
+MAKE_WAVEFORM = "make_waveform"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
 LOAD_BATCH_PAGE = "load_batch_page"
@@ -132,6 +134,18 @@ async def make_thumbnails(req: EncodeRequest) -> EncodeResult:
     _declared_only()
 
 
+@activity.defn(name=MAKE_ANIMATION)
+async def make_animation(req: EncodeRequest) -> EncodeResult:
+    """An animated preview: a gif (palette pass) or an animated webp of a clip of the input."""
+    _declared_only()
+
+
+@activity.defn(name=MAKE_WAVEFORM)
+async def make_waveform(req: EncodeRequest) -> EncodeResult:
+    """A folder with a PNG of the audio's waveform and a JSON of its peaks."""
+    _declared_only()
+
+
 @activity.defn(name=SIGN_DOWNLOADS)
 async def sign_downloads(req: SignRequest) -> list[SignedUrl]:
     """Signed, expiring download URLs for finished outputs."""
@@ -172,6 +186,8 @@ OUTPUT_ACTIVITIES: dict[str, OutputActivity] = {
     PACKAGE_STREAM: package_stream,
     ENCODE_IMAGE: encode_image,
     MAKE_THUMBNAILS: make_thumbnails,
+    MAKE_ANIMATION: make_animation,
+    MAKE_WAVEFORM: make_waveform,
 }
 """Every output activity by name."""
 

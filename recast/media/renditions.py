@@ -16,6 +16,7 @@ from recast.core.formats import AudioCodec, Fit, OutputType, Quality, VideoCodec
 from recast.core.job import AudioInfo, InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, target_size
+from recast.media import watermark
 from recast.media.probe import duration_s, first_stream, frame_ratio
 from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError
 
@@ -117,11 +118,12 @@ def encode_plan(
     *,
     parts: Sequence[tuple[Path, InputMetadata]] = (),
     clip: Clip | None = None,
+    watermark_image: Path | None = None,
 ) -> EncodePlan:
     """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce.
 
     `parts`: a join's inputs in order (then `meta` is their joined view); `clip`: a resolved clip of
-    the input, or of the joined timeline.
+    the input, or of the joined timeline; `watermark_image`: the local file of `spec.watermark`.
     """
     joined = len(parts) > 1
     opts: dict[str, Any] = {"threads": threads}
@@ -164,6 +166,9 @@ def encode_plan(
         )
     audio_format = (sample_rate, channels) if sample_rate and channels else None
     video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format, fit)
+    if video is not None and spec.watermark is not None and watermark_image is not None and width:
+        [mark] = watermark.image_streams(watermark_image, 1)
+        video = watermark.overlay(video, mark, spec.watermark, width).filter("format", "yuv420p")
     streams = [s for s in (video, audio) if s is not None]
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration

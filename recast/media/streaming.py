@@ -30,7 +30,7 @@ from recast.core.formats import STREAM_ENTRY, Fit, OutputType, Quality, VideoCod
 from recast.core.job import InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, segment_duration, target_size
-from recast.media import probe, renditions, tools
+from recast.media import probe, renditions, tools, watermark
 
 HLS_ENTRY = STREAM_ENTRY[OutputType.hls]
 DASH_ENTRY = STREAM_ENTRY[OutputType.dash]
@@ -142,6 +142,7 @@ def ladder_plan(
     *,
     parts: Sequence[tuple[Path, InputMetadata]] = (),
     clip: Clip | None = None,
+    watermark_image: Path | None = None,
 ) -> LadderPlan:
     """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it.
 
@@ -179,6 +180,9 @@ def ladder_plan(
         # A keyframe at every segment boundary, by time: the same instants in every rung.
         "force_key_frames": f"expr:gte(t,n_forced*{seg})",
     }
+    # A watermark on every rung, sized for it: its margin is in pixels of the widest rung.
+    marks = watermark.image_streams(watermark_image, len(rungs)) if spec.watermark and watermark_image else []
+    widest = max(r.width for r in rungs)
     for rung in rungs:
         video = split.stream(rung.index) if split is not None else decoded
         if rung.variant.fit is not Fit.contain:
@@ -187,6 +191,10 @@ def ladder_plan(
             video = video.filter("scale", rung.width, rung.height)
         if rung.framerate:
             video = video.filter("fps", fps=rung.framerate)
+        if marks and spec.watermark:
+            video = watermark.overlay(
+                video, marks[rung.index], spec.watermark, rung.width, rung.width / widest
+            )
         streams.append(video.filter("format", "yuv420p"))
         opts.update(_rung_options(spec, rung))
     if audio_stream is not None:
