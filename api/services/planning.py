@@ -70,6 +70,9 @@ async def check_targets(req: JobCreate, settings: Settings) -> None:
     policy = net.policy_for(settings.url_allowlist)
     named = [("input_url", req.input_url), ("webhook_url", req.webhook_url)]
     named += [(f"inputs[{i}]", url) for i, url in enumerate(req.inputs or [])]
+    named += [
+        (f"outputs[{i}].watermark.image", o.watermark.image) for i, o in enumerate(req.outputs) if o.watermark
+    ]
     for name, url in named:
         if url:
             try:
