@@ -77,19 +77,23 @@ def test_gif_and_animated_webp(api: Api, media: dict[str, Path], tmp_path: Path)
     assert picture is not None
     assert (picture["codec_name"], picture["width"], picture["height"]) == ("gif", 160, 90)
     with Image.open(tmp_path / "a.gif") as img:
-        assert img.n_frames == 10 and img.info.get("loop") == 0  # 2 s at 5 fps, looping forever
+        assert (
+            getattr(img, "n_frames", 1) == 10 and img.info.get("loop") == 0
+        )  # 2 s at 5 fps, looping forever
         assert len(img.getpalette() or []) // 3 <= 64
     assert float(data["format"]["duration"]) == pytest.approx(2.0, abs=0.15)
     assert gif["duration_ms"] == pytest.approx(2000, abs=150) and (gif["width"], gif["height"]) == (160, 90)
 
     raw = _download(api, job, 1, tmp_path / "a.webp").read_bytes()
     with Image.open(tmp_path / "a.webp") as img:
-        assert img.is_animated and img.n_frames == 15 and img.size == (120, 68)
+        assert (
+            getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) == 15 and img.size == (120, 68)
+        )
         assert img.info.get("loop") == 1  # played once
     assert read_webp(raw).frames == 15
 
     with Image.open(_download(api, job, 2, tmp_path / "b.gif")) as img:
-        assert img.n_frames == 30 and img.size == (320, 180)
+        assert getattr(img, "n_frames", 1) == 30 and img.size == (320, 180)
 
     with Image.open(_download(api, job, 3, tmp_path / "still.webp")) as img:
         assert not getattr(img, "is_animated", False) and img.size == (100, 56)
@@ -108,7 +112,7 @@ def test_a_preview_counts_from_the_clip_start(api: Api, media: dict[str, Path], 
     job = api.wait(resp.json()["id"])
     assert job["status"] == "completed", job
     with Image.open(_download(api, job, 0, tmp_path / "c.gif")) as img:
-        assert img.n_frames == 15  # the clip keeps 2 s; from 0.5 s of it: 1.5 s at 10 fps
+        assert getattr(img, "n_frames", 1) == 15  # the clip keeps 2 s; from 0.5 s of it: 1.5 s at 10 fps
 
 
 def test_previews_of_inputs_without_pictures_or_sound_fail_clearly(api: Api, media: dict[str, Path]) -> None:

@@ -72,8 +72,9 @@ def inset(box: tuple[int, int, int, int], by: int = 4) -> tuple[int, int, int, i
     return box[0] + by, box[1] + by, box[2] - by, box[3] - by
 
 
-def close(pixel: tuple[int, ...], want: tuple[int, int, int], tolerance: int = 14) -> bool:
-    return all(abs(p - w) <= tolerance for p, w in zip(pixel, want, strict=False))
+def close(pixel: Any, want: tuple[int, int, int], tolerance: int = 14) -> bool:
+    """An RGB pixel (as Pillow's getpixel gives it) within `tolerance` of `want` on every channel."""
+    return all(abs(p - w) <= tolerance for p, w in zip(tuple(pixel), want, strict=False))
 
 
 def test_watermark_changes_only_its_box_and_time_window(
@@ -181,7 +182,7 @@ def test_watermark_is_fetched_like_an_input(api: Api, media: dict[str, Path]) ->
 
 def test_a_watermark_that_is_not_a_picture_fails_the_output(api: Api, media: dict[str, Path]) -> None:
     with serving(media["folder"]) as server:
-        outputs = [
+        outputs: list[dict[str, Any]] = [
             {
                 "type": "mp4",
                 "video": {"codec": "h264"},
