@@ -4,6 +4,7 @@
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
+    recast submit talk.mov -o mp4:h264:720p -o gif -o waveform --watermark logo.png --watermark-position top-left
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed  recast download job_… out/   recast webhooks job_…
     recast check-temporal        (is Temporal reachable as configured, and are workers polling?)
@@ -29,9 +30,12 @@ from recast.client import child
 from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
+from recast.core import presets
+from recast.core.finishing import Position
+from recast.core.formats import WATERMARK_TYPES
 from recast.core.job import Job, JobStatus, OutputStatus
 
-__all__ = ["main", "parse_clip", "parse_output", "render_bar"]
+__all__ = ["main", "parse_clip", "parse_output", "render_bar", "watermarked"]
 
 
 OUTPUT_FORMS = "type:codec[:resolution][:quality], a type alone (mp3, webp, …), preset:NAME, or JSON"
@@ -59,6 +63,24 @@ def parse_output(text: str) -> dict[str, Any]:
     for extra in parts[2:]:
         video["resolution" if extra.endswith("p") else "quality"] = extra
     return {"type": parts[0], "video": video}
+
+
+def watermarked(outputs: list[dict[str, Any]], image: str, position: str | None) -> list[dict[str, Any]]:
+    """`outputs` with a watermark of `image` (a URL or `upload://…`) on every video output (mp4, webm,
+    mkv, mov, hls, dash; a preset's by its type); the others unchanged. One without video: an error."""
+    marked = []
+    for spec in outputs:
+        kind = spec.get("type")
+        if kind is None and spec.get("preset") in presets.CATALOG:
+            kind = presets.expand(spec["preset"]).get("type")
+        if kind in {t.value for t in WATERMARK_TYPES} and "watermark" not in spec:
+            spec = {**spec, "watermark": {"image": image, **({"position": position} if position else {})}}
+        marked.append(spec)
+    if marked == outputs:
+        raise argparse.ArgumentTypeError(
+            "--watermark: none of the outputs is a video (mp4, webm, mkv, mov, hls, dash)"
+        )
+    return marked
 
 
 def parse_metadata(text: str) -> tuple[str, str]:
@@ -130,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     p_submit.add_argument(
         "--clip", type=parse_clip, metavar="START:END", help="make the outputs from these seconds"
     )
+    p_submit.add_argument(
+        "--watermark", metavar="IMAGE", help="a local picture (uploaded first) or URL over every video output"
+    )
+    p_submit.add_argument("--watermark-position", choices=[p.value for p in Position])
     for name, help_text in (
         ("status", "show a job"),
         ("cancel", "cancel a job"),
@@ -207,12 +233,20 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "webhook_url": args.webhook_url,
         "clip": args.clip,
     }
+    outputs = args.output
+    if args.watermark:
+        image = args.watermark if "://" in args.watermark else client.upload(args.watermark).input_url
+        try:
+            outputs = watermarked(outputs, image, args.watermark_position)
+        except argparse.ArgumentTypeError as exc:
+            print(f"recast: {exc}", file=sys.stderr)
+            return 2
     source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:
-            job = client.submit(source, args.output, on_upload=on_upload, **fields)
+            job = client.submit(source, outputs, on_upload=on_upload, **fields)
     else:
-        job = client.submit(source, args.output, **fields)
+        job = client.submit(source, outputs, **fields)
     print(job.id, file=sys.stderr)
     if not (args.wait or args.download):
         print(job.model_dump_json(indent=2))

@@ -9,7 +9,7 @@ import io
 import pytest
 from rich.console import Console
 
-from recast.client.cli import parse_clip, parse_output, render_bar
+from recast.client.cli import parse_clip, parse_output, render_bar, watermarked
 from recast.client.progress import Display
 from recast.core.job import Job, JobStatus, OutputStatus, Stage
 from recast.core.responses import JobEvent
@@ -90,3 +90,20 @@ def test_plain_lines_without_a_terminal_or_on_ci(monkeypatch: pytest.MonkeyPatch
         "[..............................]   0% queued",
         "[##############################] 100% queued",
     ]
+
+
+def test_watermark_goes_on_every_video_output() -> None:
+    outputs = [
+        parse_output("mp4:h264:720p"),
+        parse_output("gif"),
+        parse_output("preset:hls-ladder"),
+        parse_output("mp3"),
+    ]
+    marked = watermarked(outputs, "upload://up_1", "top-left")
+    want = {"image": "upload://up_1", "position": "top-left"}
+    assert [o.get("watermark") for o in marked] == [want, None, want, None]
+    assert watermarked(outputs[:1], "https://example.com/l.png", None)[0]["watermark"] == {
+        "image": "https://example.com/l.png"
+    }
+    with pytest.raises(argparse.ArgumentTypeError, match="none of the outputs is a video"):
+        watermarked([parse_output("waveform")], "upload://up_1", None)
