@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import cors, errors, metrics, observability, openapi
+from api.compat import ffmpeg_micro, pipelyn
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import batches, events, files, jobs, optimize, presets, templates, tus, uploads, webhooks
@@ -35,6 +36,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
             settings.task_queue,
             read_cache_s=settings.read_cache_ms / 1000,
             output_ttl_s=settings.output_ttl_s,
+            read_wait_s=settings.read_wait_ms / 1000,
+            read_max_age_s=settings.read_max_age_ms / 1000,
         )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
         yield
@@ -55,6 +58,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     cors.install(app, settings.cors_origins)
     for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus, templates, batches):
         app.include_router(module.router)
+    for compat in (pipelyn, ffmpeg_micro):  # drop-in routes of hosted APIs (docs/compat/)
+        app.include_router(compat.router)
     if settings.api_metrics:
         metrics.install(app)
     # After the routers: finishes the schema they generate (request bodies parsed by hand, errors).

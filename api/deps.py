@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 
 from api.auth import authenticate, bearer
-from api.job_store import JobStore
+from api.job_store import JobStore, read_age
 from api.limits import Limits, Slot
 from api.services.downloads import Downloads
 from api.services.submission import Submissions
@@ -87,6 +87,22 @@ async def _job(job_id: str, org: Organization, store: JobStoreDep) -> Job:
 
 
 JobDep = Annotated[Job, Depends(_job)]
+
+
+async def _polled_job(
+    job_id: str, org: Organization, store: JobStoreDep, request: Request, response: Response
+) -> Job:
+    """As `_job`, for a poll: while Temporal is slow to answer, a running job may be served from its last
+    read (at most RECAST_READ_MAX_AGE_MS old), said by an `Age` header (RFC 9111). `Cache-Control:
+    no-cache` asks for a fresh read, e.g. from a webhook handler that must see at least the webhook's state."""
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    job = await store.get(job_id, org, stale_ok=not fresh)
+    if (age := read_age.get()) is not None:
+        response.headers["Age"] = str(int(age))
+    return job
+
+
+PolledJobDep = Annotated[Job, Depends(_polled_job)]
 
 
 async def _downloads(settings: SettingsDep, storage: StorageDep, base_url: BaseUrl) -> Downloads:

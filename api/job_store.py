@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.enums.v1 import EventType
@@ -46,13 +47,24 @@ from recast.core.payloads import EncodeProgress, JobParams, initial_job
 
 TERMINAL_CACHE_SIZE = 10_000
 READ_CACHE_S = 0.25
+READ_WAIT_S = 0.05
+READ_MAX_AGE_S = 2.0
+# Seconds since the Job a poll was answered with was read from Temporal, when that answer was not a
+# fresh read (see `JobStore.get(stale_ok=True)`); None for a fresh one. Per request (a context var).
+read_age: ContextVar[float | None] = ContextVar("read_age", default=None)
 # Cancel waits for the running ffmpeg processes to be gone; confirm for the job to move on.
 UPDATE_TIMEOUT_S = 30
 
 
 class JobStore:
     def __init__(
-        self, client: Client, task_queue: str, read_cache_s: float = READ_CACHE_S, output_ttl_s: int = 0
+        self,
+        client: Client,
+        task_queue: str,
+        read_cache_s: float = READ_CACHE_S,
+        output_ttl_s: int = 0,
+        read_wait_s: float = READ_WAIT_S,
+        read_max_age_s: float = READ_MAX_AGE_S,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
@@ -62,6 +74,13 @@ class JobStore:
         # Polls and watchers of one running job share its reads: one describe in flight per job, and
         # its result is served again for `read_cache_s` after it returns. 0 turns both off.
         self.read_cache_s = read_cache_s
+        # A poll (`get(stale_ok=True)`) waits `read_wait_s` for Temporal; if the describe takes longer (a
+        # busy server: its workflow lock waits on persistence while jobs start), the poll is answered with
+        # the job's last read, if no older than `read_max_age_s`, and the describe goes on behind it to
+        # refresh the next poll. Polls stay fast while the server is busy, at the price of a bounded,
+        # announced (`Age`) staleness under load.
+        self.read_wait_s = read_wait_s
+        self.read_max_age_s = max(read_max_age_s, read_cache_s)
         self._inflight: dict[str, asyncio.Task[Job | None]] = {}
         self._fresh: OrderedDict[str, tuple[float, Job]] = OrderedDict()
         self.describes = 0  # describe RPCs made, for tests and benchmarks
@@ -100,7 +119,9 @@ class JobStore:
         except WorkflowAlreadyStartedError:
             pass
         if params.idempotency_key is None:
-            return initial_job(params), True
+            started = initial_job(params)
+            self._remember(started.id, started)  # its first polls have a last read to fall back on
+            return started, True
         job = await self._read(params.job_id)
         if job is None:
             raise ApiError(503, "unavailable", "the job store is not reachable; try again")
@@ -136,9 +157,12 @@ class JobStore:
         self.forget(job_id)
         return self._expiry(job)
 
-    async def get(self, job_id: str, organization: str) -> Job:
-        """The job, or 404 `not-found` — also when it belongs to another organization."""
-        job = self._terminal.get(job_id) or await self._shared_read(job_id)
+    async def get(self, job_id: str, organization: str, stale_ok: bool = False) -> Job:
+        """The job, or 404 `not-found` — also when it belongs to another organization. `stale_ok` (a
+        poll): a running job may be answered with its last read when Temporal is slow (`read_wait_s`);
+        `read_age` then says how old that read is."""
+        read_age.set(None)
+        job = self._terminal.get(job_id) or await self._shared_read(job_id, stale_ok)
         if job is None or job.organization != organization:
             raise ApiError(404, "not-found", f"no job {job_id}")
         if job.status.terminal:
@@ -222,11 +246,12 @@ class JobStore:
         self._fresh.pop(job_id, None)
         self._inflight.pop(job_id, None)
 
-    async def _shared_read(self, job_id: str) -> Job | None:
+    async def _shared_read(self, job_id: str, stale_ok: bool = False) -> Job | None:
         if self.read_cache_s <= 0:
             return await self._read(job_id)
         hit = self._fresh.get(job_id)
-        if hit is not None and time.monotonic() - hit[0] < self.read_cache_s:
+        age = time.monotonic() - hit[0] if hit is not None else None
+        if hit is not None and age is not None and age < self.read_cache_s:
             return hit[1]
         task = self._inflight.get(job_id)
         if task is None:
@@ -234,7 +259,13 @@ class JobStore:
             self._inflight[job_id] = task
             task.add_done_callback(lambda t: self._read_done(job_id, t))
         # Shielded: a caller that goes away (a closed connection) does not cancel the others' read.
-        return await asyncio.shield(task)
+        if not (stale_ok and hit is not None and age is not None and age < self.read_max_age_s):
+            return await asyncio.shield(task)
+        done, _ = await asyncio.wait([task], timeout=self.read_wait_s)
+        if done:
+            return task.result()
+        read_age.set(time.monotonic() - hit[0])
+        return hit[1]
 
     def _read_done(self, job_id: str, task: asyncio.Task[Job | None]) -> None:
         failed = task.cancelled() or task.exception() is not None  # (retrieved even if nobody waits)
@@ -244,15 +275,23 @@ class JobStore:
         if failed:
             return
         job = task.result()
-        if job is not None and not job.status.terminal:
-            now = time.monotonic()
-            self._fresh[job_id] = (now, job)
-            self._fresh.move_to_end(job_id)
-            while self._fresh:
-                oldest, (at, _) = next(iter(self._fresh.items()))
-                if now - at < self.read_cache_s and len(self._fresh) <= TERMINAL_CACHE_SIZE:
-                    break
-                del self._fresh[oldest]
+        if job is None or job.status.terminal:
+            self._fresh.pop(job_id, None)  # a finished job is kept in `_terminal`
+        else:
+            self._remember(job_id, job)
+
+    def _remember(self, job_id: str, job: Job) -> None:
+        """Keep a running job's last read: shared for `read_cache_s`, a poll's fallback for longer."""
+        if self.read_cache_s <= 0:
+            return
+        now = time.monotonic()
+        self._fresh[job_id] = (now, job)
+        self._fresh.move_to_end(job_id)
+        while self._fresh:
+            oldest, (at, _) = next(iter(self._fresh.items()))
+            if now - at < self.read_max_age_s and len(self._fresh) <= TERMINAL_CACHE_SIZE:
+                break
+            del self._fresh[oldest]
 
     def _never_backwards(self, job: Job) -> None:
         seen = self._high_water.setdefault(job.id, {})

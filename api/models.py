@@ -2,8 +2,8 @@
 
 Shared by the routes and the services that build them, so neither imports the other for a model;
 the class names are the OpenAPI schema names. The bodies a client reads (a page of jobs, events,
-download links, uploads) are defined in recast/core/responses.py, where the Python SDK shares them,
-and re-exported here.
+download links, uploads, a batch with a page of its jobs, the templates) are defined in
+recast/core/responses.py, where the Python SDK shares them, and re-exported here.
 """
 
 from __future__ import annotations
@@ -12,21 +12,22 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from recast.core.batches import Batch
-from recast.core.job import InputMetadata, Job, Output
+from recast.core.job import InputMetadata, Output
 from recast.core.responses import (
+    BatchWithJobs,
     DownloadLink,
     EventName,
     JobEvent,
     JobList,
+    TemplateList,
     UploadCreate,
     UploadProgress,
     UploadTicket,
 )
 from recast.core.specs import OutputSpec
-from recast.core.templates import Template
 
 __all__ = [
+    "BatchWithJobs",
     "DownloadLink",
     "EventName",
     "JobEvent",
@@ -34,6 +35,7 @@ __all__ = [
     "OptimizeResult",
     "PresetInfo",
     "PresetList",
+    "TemplateList",
     "TusUpload",
     "UploadCreate",
     "UploadProgress",
@@ -62,17 +64,6 @@ class PresetInfo(BaseModel):
 class PresetList(BaseModel):
     data: list[PresetInfo]
     default: str = Field(description="The preset POST /v1/optimize makes when no output is given.")
-
-
-class TemplateList(BaseModel):
-    data: list[Template] = Field(description="The organization's templates, each at its latest version.")
-
-
-class BatchWithJobs(Batch):
-    """A batch with one page of its jobs, newest first (`next_cursor` reads the next page)."""
-
-    jobs: list[Job]
-    next_cursor: str | None = None
 
 
 class TusUpload(BaseModel):

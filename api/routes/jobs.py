@@ -11,6 +11,7 @@ from api.deps import (
     JobDep,
     JobStoreDep,
     Organization,
+    PolledJobDep,
     SettingsDep,
     StorageDep,
     SubmissionsDep,
@@ -61,12 +62,19 @@ async def list_jobs(
     cursor: str | None = Query(None, max_length=1024, description="`next_cursor` of the previous page."),
 ) -> JobList:
     """The caller's organization's jobs, newest first. Listing is eventually consistent: a job shows
-    up, and its status changes show, a moment after they happen (`GET /v1/jobs/{id}` is current)."""
+    up, and its status changes show, a moment after they happen (`GET /v1/jobs/{id}` reads the job itself)."""
     return await listing.list_jobs(store, org, status, limit, cursor)
 
 
-@router.get("/jobs/{job_id}", response_model=Job, summary="Get a job")
-async def get_job(job: JobDep) -> Job:
+@router.get(
+    "/jobs/{job_id}",
+    response_model=Job,
+    summary="Get a job",
+    description="The job as it is now. While Temporal is slow to answer (a busy server), a running job may be "
+    "answered with its last read, at most RECAST_READ_MAX_AGE_MS old, with an `Age` header; send "
+    "`Cache-Control: no-cache` to wait for a fresh read.",
+)
+async def get_job(job: PolledJobDep) -> Job:
     return job
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +38,9 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
     "thumbnails": list,
 }
 
+# An adapter's translation of a read submission (its fields, its stored media part) into native fields.
+Translate = Callable[[dict[str, object], StoredUpload | None], Awaitable[dict[str, object]]]
+
 
 @dataclass(frozen=True)
 class Submissions:
@@ -46,13 +49,24 @@ class Submissions:
     jobs: JobStore
     base_url: str
 
-    async def start(self, request: Request, org: str, slot: Slot, model: type[JobCreate]) -> tuple[Job, bool]:
+    async def start(
+        self,
+        request: Request,
+        org: str,
+        slot: Slot,
+        model: type[JobCreate],
+        translate: Translate | None = None,
+    ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
-        job an idempotency key already made, False). `slot` is the admission the limits granted."""
+        job an idempotency key already made, False). `slot` is the admission the limits granted.
+        `translate`: a compatibility adapter's (api/compat/) turning its own fields into native ones,
+        after the body is read and before anything is checked, so its jobs get every native check."""
         header_key = request.headers.get("idempotency-key")
         job_id = ids.job_id()
         raw, upload = await self._read(request, org, job_id)
         try:
+            if translate is not None:
+                raw = await translate(raw, upload)
             params = await self.plan(raw, org, model, upload, header_key, job_id)
             bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)

@@ -6,23 +6,28 @@
         job = await recast.wait(job.id, on_event=lambda e: print(e.job.progress))
         async for old in recast.list(status="failed"):
             ...
+        batch = await recast.submit_batch([{"input_url": url, "template": "web"} for url in urls])
+        batch = await recast.wait_batch(batch.id, on_update=lambda b: print(b.counts))
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from recast.client import base
-from recast.client.base import DownloadProgress, EventCallback, RecastError, UploadProgress
+from recast.client.base import BatchCallback, DownloadProgress, EventCallback, RecastError, UploadProgress
+from recast.core.batches import Batch
 from recast.core.job import Job, JobStatus
-from recast.core.responses import DownloadLink, JobEvent, JobList, UploadTicket
+from recast.core.requests import JobCreate
+from recast.core.responses import BatchWithJobs, DownloadLink, JobEvent, JobList, TemplateList, UploadTicket
 from recast.core.specs import OutputSpec
+from recast.core.templates import Template, TemplateBody
 from recast.core.webhooks import Delivery, DeliveryList, Redelivery
 
 
@@ -58,7 +63,7 @@ class AsyncRecast:
     async def submit(
         self,
         source: str | Path,
-        outputs: builtins.list[OutputSpec | Mapping[str, Any]],
+        outputs: builtins.list[OutputSpec | Mapping[str, Any]] | None = None,
         *,
         on_upload: UploadProgress | None = None,
         **fields: Any,
@@ -200,3 +205,85 @@ class AsyncRecast:
     async def redeliver(self, job_id: str, delivery_id: str) -> Redelivery:
         resp = await self._send("POST", f"/v1/jobs/{job_id}/webhooks/{delivery_id}/redeliver")
         return base.parse(Redelivery, resp)
+
+    # ---------------------------------------------------------------- batches ------------------------------
+
+    async def submit_batch(
+        self,
+        jobs: Sequence[JobCreate | Mapping[str, Any]],
+        *,
+        metadata: dict[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Batch:
+        """See `Recast.submit_batch`."""
+        fields = {"metadata": metadata, "webhook_url": webhook_url, "webhook_secret": webhook_secret}
+        return base.parse(Batch, await self._send("POST", "/v1/batches", json=base.batch_body(jobs, fields)))
+
+    async def get_batch(
+        self,
+        batch_id: str,
+        *,
+        status: JobStatus | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> BatchWithJobs:
+        """The batch and one page of its jobs, newest first."""
+        params = {
+            k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None
+        }
+        return base.parse(BatchWithJobs, await self._send("GET", f"/v1/batches/{batch_id}", params=params))
+
+    async def batch_jobs(
+        self, batch_id: str, status: JobStatus | str | None = None, page_size: int = 50
+    ) -> AsyncIterator[Job]:
+        """See `Recast.batch_jobs`."""
+        cursor = None
+        while True:
+            page = await self.get_batch(batch_id, status=status, limit=page_size, cursor=cursor)
+            for job in page.jobs:
+                yield job
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        return base.parse(Batch, await self._send("POST", f"/v1/batches/{batch_id}/cancel"))
+
+    async def wait_batch(
+        self, batch_id: str, on_update: BatchCallback | None = None, *, interval: float = base.BATCH_POLL_S
+    ) -> Batch:
+        """See `Recast.wait_batch`."""
+        while True:
+            batch = base.batch_of(await self.get_batch(batch_id, limit=1))
+            if on_update:
+                on_update(batch)
+            if base.batch_over(batch):
+                return batch
+            await asyncio.sleep(interval)
+
+    # ---------------------------------------------------------------- templates ----------------------------
+
+    async def create_template(
+        self, name: str, body: TemplateBody | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Template:
+        """See `Recast.create_template`."""
+        payload = {**base.template_body(body, fields), "name": name}
+        return base.parse(Template, await self._send("POST", "/v1/templates", json=payload))
+
+    async def list_templates(self) -> builtins.list[Template]:
+        return base.parse(TemplateList, await self._send("GET", "/v1/templates")).data
+
+    async def get_template(self, name: str, version: int | None = None) -> Template:
+        params = {"version": version} if version is not None else {}
+        return base.parse(Template, await self._send("GET", f"/v1/templates/{name}", params=params))
+
+    async def update_template(
+        self, name: str, body: TemplateBody | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Template:
+        """See `Recast.update_template`."""
+        payload = base.template_body(body, fields)
+        return base.parse(Template, await self._send("PUT", f"/v1/templates/{name}", json=payload))
+
+    async def delete_template(self, name: str) -> None:
+        base.check(await self._send("DELETE", f"/v1/templates/{name}"))

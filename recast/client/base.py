@@ -9,18 +9,21 @@ import asyncio
 import json
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
+from recast.core.batches import Batch, BatchStatus
 from recast.core.job import Job, JobStatus, Output, OutputStatus
-from recast.core.requests import INPUT_SCHEMES
-from recast.core.responses import DownloadLink, JobEvent, UploadCreate, UploadTicket
+from recast.core.requests import INPUT_SCHEMES, JobCreate
+from recast.core.responses import BatchWithJobs, DownloadLink, JobEvent, UploadCreate, UploadTicket
 from recast.core.specs import OutputSpec
+from recast.core.templates import TemplateBody
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1024 * 1024
@@ -29,6 +32,8 @@ CHUNK = 1024 * 1024
 # snapshot, so nothing is missed).
 EVENTS_READ_TIMEOUT_S = 90.0
 RECONNECTS = 5
+# A batch has no events stream: `wait_batch` reads it this often (one describe of its workflow each).
+BATCH_POLL_S = 1.0
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,6 +43,8 @@ EventCallback = Callable[[JobEvent], None]
 """Called with every event of the job's events stream (`snapshot`, `progress`, `status_change`, …)."""
 DownloadProgress = Callable[[Output, str, int, int], None]
 """Called as a download goes: (the output, the file's name, bytes so far, its size or 0 if unknown)."""
+BatchCallback = Callable[[Batch], None]
+"""Called with the batch (its `counts`) each time `wait_batch` reads it."""
 
 
 class RecastError(Exception):
@@ -102,19 +109,57 @@ def upload_body(path: Path) -> dict[str, Any]:
 
 
 def job_body(
-    input_url: str, outputs: list[OutputSpec | Mapping[str, Any]], fields: dict[str, Any]
+    input_url: str, outputs: list[OutputSpec | Mapping[str, Any]] | None, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """The JSON of `POST /v1/jobs`. Outputs and fields go as given: the API is the one judge of them,
     so its error (code and message naming the field) is what the caller gets."""
-    specs = [
-        o.model_dump(mode="json", exclude_none=True) if isinstance(o, BaseModel) else dict(o) for o in outputs
-    ]
     extra = {
         k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v
         for k, v in fields.items()
         if v is not None
     }
+    if outputs is None:  # a job from a template may take its outputs from there
+        return {"input_url": input_url, **extra}
+    specs = [
+        o.model_dump(mode="json", exclude_none=True) if isinstance(o, BaseModel) else dict(o) for o in outputs
+    ]
     return {"input_url": input_url, "outputs": specs, **extra}
+
+
+def json_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields as JSON values (models, also inside lists and dicts, dumped without their unset fields),
+    those left None out: the API's default applies."""
+    return {k: to_jsonable_python(v, exclude_none=True) for k, v in fields.items() if v is not None}
+
+
+def batch_body(jobs: Sequence[JobCreate | Mapping[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of `POST /v1/batches`: each job a `POST /v1/jobs` JSON body (a dict, or a JobCreate of
+    which only the fields set are sent, so a template's fields are not overridden by defaults)."""
+    bodies = [
+        j.model_dump(mode="json", exclude_unset=True) if isinstance(j, BaseModel) else json_fields(j)
+        for j in jobs
+    ]
+    return {"jobs": bodies, **json_fields(fields)}
+
+
+def template_body(body: TemplateBody | Mapping[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of `POST /v1/templates` (with `name`) or `PUT /v1/templates/{name}`: `body` (a
+    TemplateBody, a Template read back — its name, version and time are dropped — or a dict), with
+    `fields` over it."""
+    if isinstance(body, BaseModel):
+        given = body.model_dump(mode="json", include=set(TemplateBody.model_fields), exclude_none=True)
+    else:
+        given = json_fields(body or {})
+    return {**given, **json_fields(fields)}
+
+
+def batch_of(page: BatchWithJobs) -> Batch:
+    """The Batch of a `GET /v1/batches/{id}` answer, without its page of jobs."""
+    return Batch.model_validate(page.model_dump(exclude={"jobs", "next_cursor"}))
+
+
+def batch_over(batch: Batch) -> bool:
+    return batch.status is not BatchStatus.running
 
 
 def wait_over(event: JobEvent, stop_at_confirmation: bool) -> bool:

@@ -8,6 +8,9 @@
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed  recast download job_… out/   recast webhooks job_…
     recast check-temporal        (is Temporal reachable as configured, and are workers polling?)
+    recast submit clip.mp4 --template web --wait
+    recast template create|list|get|update|delete …       (cli_template.py)
+    recast batch submit a.mp4 b.mp4 -o mp4:h264 --wait     recast batch get|wait|cancel bat_…   (cli_batch.py)
 
 API address and key come from RECAST_API_URL (default http://127.0.0.1:8000) and RECAST_API_KEY
 (default: the key `make run` generated in $RECAST_DATA_DIR/api_key). `check-temporal` talks to Temporal
@@ -135,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_submit = sub.add_parser("submit", help="submit a file or URL")
     p_submit.add_argument("source", help="a local file to upload, or an http(s) URL")
-    p_submit.add_argument("-o", "--output", action="append", type=parse_output, required=True,
+    p_submit.add_argument("-o", "--output", action="append", type=parse_output,
                           metavar="OUTPUT", help=f"{OUTPUT_FORMS}; e.g. mp4:h264:720p, mp3, preset:hls-ladder "
-                          "(repeat for more)")  # fmt: skip
+                          "(repeat for more; required without --template)")  # fmt: skip
+    p_submit.add_argument("--template", help="take the fields not given from this template (recast template)")
     p_submit.add_argument("--wait", action="store_true", help="follow the job with a progress bar")
     p_submit.add_argument(
         "--download", type=Path, metavar="DIR", help="save finished outputs here (implies --wait)"
@@ -176,7 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         "check-temporal", help="connect to Temporal as the workers do; list the task queue's pollers"
     )
     p_check.add_argument("--task-queue", default=os.environ.get("RECAST_TASK_QUEUE") or child.TASK_QUEUE)
+    # Imported here: they reuse this module's argument parsers (a top-level import would be circular).
+    from recast.client import cli_batch, cli_template
+
+    cli_batch.add_parser(sub)
+    cli_template.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "submit" and not (args.output or args.template):
+        parser.error("submit: give at least one -o/--output, or --template")
     if args.command == "check-temporal":
         code = 0
         try:
@@ -199,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
     """One command, through the SDK."""
+    if args.command in ("batch", "template"):
+        from recast.client import cli_batch, cli_template
+
+        if args.command == "batch":
+            return cli_batch.run(client, args, display)
+        return cli_template.run(client, args)
     if args.command == "status":
         print(client.get(args.job_id).model_dump_json(indent=2))
         return 0
@@ -232,6 +249,7 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "metadata": dict(args.metadata) or None,
         "webhook_url": args.webhook_url,
         "clip": args.clip,
+        "template": args.template,
     }
     outputs = args.output
     if args.watermark:

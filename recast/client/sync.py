@@ -6,6 +6,9 @@
         job = recast.submit("clip.mp4", [{"type": "mp4", "video": {"codec": "h264"}}])
         job = recast.wait(job.id, on_event=lambda e: print(e.job.progress))
         paths = recast.download(job, "out/")
+        recast.create_template("web", outputs=[{"preset": "web"}], locked=["outputs"])
+        batch = recast.submit_batch([{"input_url": url, "template": "web"} for url in urls])
+        batch = recast.wait_batch(batch.id, on_update=lambda b: print(b.counts))
 
 Every answer is parsed into the models the API itself uses (`recast.core`); every error answer raises
 `RecastError` with the API's code and HTTP status. The async twin is `AsyncRecast` (aio.py).
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,18 @@ import httpx
 
 from recast.client import base
 from recast.client.base import (
+    BatchCallback,
     DownloadProgress,
     EventCallback,
     RecastError,
     UploadProgress,
 )
+from recast.core.batches import Batch
 from recast.core.job import Job, JobStatus
-from recast.core.responses import DownloadLink, JobEvent, JobList, UploadTicket
+from recast.core.requests import JobCreate
+from recast.core.responses import BatchWithJobs, DownloadLink, JobEvent, JobList, TemplateList, UploadTicket
 from recast.core.specs import OutputSpec
+from recast.core.templates import Template, TemplateBody
 from recast.core.webhooks import Delivery, DeliveryList, Redelivery
 
 
@@ -68,14 +75,15 @@ class Recast:
     def submit(
         self,
         source: str | Path,
-        outputs: builtins.list[OutputSpec | Mapping[str, Any]],
+        outputs: builtins.list[OutputSpec | Mapping[str, Any]] | None = None,
         *,
         on_upload: UploadProgress | None = None,
         **fields: Any,
     ) -> Job:
         """Submit a job from a local file (uploaded first, see `upload`), or a URL (`https://`, `http://`,
         `s3://`, `gs://`, `upload://…`). `fields` are the other fields of `POST /v1/jobs` (priority,
-        metadata, clip, webhook_url, delayed_start, idempotency_key, …)."""
+        metadata, clip, webhook_url, delayed_start, idempotency_key, template, …); with a `template`,
+        `outputs` may be left out (the template's are used)."""
         input_url = str(source) if base.is_url(source) else self.upload(source, on_upload).input_url
         return base.parse(Job, self._send("POST", "/v1/jobs", json=base.job_body(input_url, outputs, fields)))
 
@@ -215,3 +223,96 @@ class Recast:
         return base.parse(
             Redelivery, self._send("POST", f"/v1/jobs/{job_id}/webhooks/{delivery_id}/redeliver")
         )
+
+    # ---------------------------------------------------------------- batches ------------------------------
+
+    def submit_batch(
+        self,
+        jobs: Sequence[JobCreate | Mapping[str, Any]],
+        *,
+        metadata: dict[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Batch:
+        """Submit up to 1,000 jobs at once (`POST /v1/batches`), each a `POST /v1/jobs` JSON body: an
+        `input_url` (upload local files first with `upload`) or `inputs`, a `template` allowed, no
+        `idempotency_key`. All or nothing: a refusal is a RecastError naming `jobs[i]`."""
+        fields = {"metadata": metadata, "webhook_url": webhook_url, "webhook_secret": webhook_secret}
+        return base.parse(Batch, self._send("POST", "/v1/batches", json=base.batch_body(jobs, fields)))
+
+    def get_batch(
+        self,
+        batch_id: str,
+        *,
+        status: JobStatus | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> BatchWithJobs:
+        """The batch (its `counts`, costs, status) and one page of its jobs, newest first."""
+        params = {
+            k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None
+        }
+        return base.parse(BatchWithJobs, self._send("GET", f"/v1/batches/{batch_id}", params=params))
+
+    def batch_jobs(
+        self, batch_id: str, status: JobStatus | str | None = None, page_size: int = 50
+    ) -> Iterator[Job]:
+        """Every job of the batch (with `status`), newest first, page after page. Listed from Temporal
+        visibility: a job's status here may be a moment behind `get` (or `wait`) of the job."""
+        cursor = None
+        while True:
+            page = self.get_batch(batch_id, status=status, limit=page_size, cursor=cursor)
+            yield from page.jobs
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """Start no more of its jobs, cancel the running ones; the ended batch (409 `not-cancelable` if
+        it had ended)."""
+        return base.parse(Batch, self._send("POST", f"/v1/batches/{batch_id}/cancel"))
+
+    def wait_batch(
+        self, batch_id: str, on_update: BatchCallback | None = None, *, interval: float = base.BATCH_POLL_S
+    ) -> Batch:
+        """Read the batch every `interval` seconds until its last job has ended (a batch has no events
+        stream), calling `on_update` with each read; returns the ended Batch."""
+        while True:
+            batch = base.batch_of(self.get_batch(batch_id, limit=1))
+            if on_update:
+                on_update(batch)
+            if base.batch_over(batch):
+                return batch
+            time.sleep(interval)
+
+    # ---------------------------------------------------------------- templates ----------------------------
+
+    def create_template(
+        self, name: str, body: TemplateBody | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Template:
+        """Version 1 of a new template (`POST /v1/templates`): the job fields it sets (`outputs`,
+        `priority`, `metadata`, …) and `locked`, from `body` and/or `fields`. A name in use → 409
+        `template-exists`."""
+        payload = {**base.template_body(body, fields), "name": name}
+        return base.parse(Template, self._send("POST", "/v1/templates", json=payload))
+
+    def list_templates(self) -> builtins.list[Template]:
+        """The organization's templates, each at its latest version."""
+        return base.parse(TemplateList, self._send("GET", "/v1/templates")).data
+
+    def get_template(self, name: str, version: int | None = None) -> Template:
+        """The template's latest version, or `version`."""
+        params = {"version": version} if version is not None else {}
+        return base.parse(Template, self._send("GET", f"/v1/templates/{name}", params=params))
+
+    def update_template(
+        self, name: str, body: TemplateBody | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Template:
+        """The next version with exactly these fields (`PUT` replaces the whole template: pass the
+        current one, `get_template(name)`, as `body` to change only `fields`)."""
+        payload = base.template_body(body, fields)
+        return base.parse(Template, self._send("PUT", f"/v1/templates/{name}", json=payload))
+
+    def delete_template(self, name: str) -> None:
+        """Retire the template: new jobs can no longer name it; its versions stay readable."""
+        base.check(self._send("DELETE", f"/v1/templates/{name}"))

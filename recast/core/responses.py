@@ -1,5 +1,5 @@
 """The API's response bodies a client reads besides the Job: a page of jobs, a watch event, a download
-link, an upload ticket and its progress. Defined here, not in api/, so the Python SDK
+link, an upload ticket and its progress, a batch with a page of its jobs, the list of templates. Defined here, not in api/, so the Python SDK
 (`recast.client`) parses exactly what the API sends with the same models (api/models.py re-exports
 them). Only pydantic; importable inside Temporal's workflow sandbox.
 """
@@ -11,9 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from recast.core.batches import Batch
 from recast.core.job import Job
 from recast.core.payloads import DownloadFile
 from recast.core.specs import Strict
+from recast.core.templates import Template
 
 
 class DownloadLink(BaseModel):
@@ -73,3 +75,14 @@ class UploadProgress(BaseModel):
     size: int
     complete: bool
     input_url: str
+
+
+class TemplateList(BaseModel):
+    data: list[Template] = Field(description="The organization's templates, each at its latest version.")
+
+
+class BatchWithJobs(Batch):
+    """A batch with one page of its jobs, newest first (`next_cursor` reads the next page)."""
+
+    jobs: list[Job]
+    next_cursor: str | None = None

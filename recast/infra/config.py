@@ -392,6 +392,20 @@ class Settings(BaseSettings):
         description="Milliseconds a running job's read is shared: concurrent polls and watchers of a job wait "
         "for one describe, and its result is served again for this long; `0` makes every read its own.",
     )
+    read_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        description="Milliseconds a poll (`GET /v1/jobs/{id}`) of a running job waits for Temporal before it is "
+        "answered with the job's last read (see `RECAST_READ_MAX_AGE_MS`; the answer's `Age` header says so), "
+        "while the read goes on to refresh the next poll. Keeps polls fast while the server is busy; a request "
+        "with `Cache-Control: no-cache` always waits for a fresh read.",
+    )
+    read_max_age_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="Oldest last read of a running job a poll may be answered with when Temporal is slower than "
+        "`RECAST_READ_WAIT_MS`; `0` makes every poll wait for Temporal.",
+    )
     events_heartbeat_s: float = Field(
         default=30.0,
         gt=0,

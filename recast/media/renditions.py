@@ -109,6 +109,21 @@ def _video_options(spec: OutputSpec, variant: VideoVariant) -> dict[str, Any]:
     return opts
 
 
+# SVT-AV1 (Debian's AV1 encoder) refuses frames under 64 px on either side; the others take any size.
+MIN_FRAME = {VideoCodec.av1: 64}
+
+
+def check_encoder_size(codec: VideoCodec, width: int, height: int) -> None:
+    """A frame the codec's encoder cannot make fails its output at once (never retried), saying why."""
+    least = MIN_FRAME.get(codec, 0)
+    if width < least or height < least:
+        raise MediaError(
+            "frame-too-small",
+            f"{codec.value} needs a frame of at least {least}x{least} px; this output's would be "
+            f"{width}x{height} (the input is not upscaled): choose another codec",
+        )
+
+
 def encode_plan(
     spec: OutputSpec,
     meta: InputMetadata,
@@ -142,6 +157,7 @@ def encode_plan(
         assert meta.width and meta.height
         variant = spec.video[0]
         width, height = video_size = target_size(variant, meta.width, meta.height)
+        check_encoder_size(variant.codec, width, height)
         fit = variant.fit
         if joined:
             # Every piece is converted to one rate, so the check holds the output to it.

@@ -97,6 +97,7 @@ def plan_rungs(spec: OutputSpec, meta: InputMetadata, source_fps: float | None) 
         framerate = None
         if variant.framerate and (source_fps is None or variant.framerate < source_fps):
             framerate = variant.framerate  # never raised, as for single files
+        renditions.check_encoder_size(variant.codec, width, height)
         fps = framerate or source_fps or 30.0
         name = f"{height}p" if heights.count(height) == 1 else f"{height}p_{i}"
         gop = max(1, round(fps * seg))

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Api, make_clip, make_tone, stream
+from recast.devstack.stack import Stack
+from tests.helpers import Api, activity_attempts, make_clip, make_tone, stream
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,21 @@ def test_invalid_combination_is_a_400(api: Api, tiny: dict[str, Path]) -> None:
         tiny["video"], [{"type": "mov", "video": {"codec": "h264"}, "audio": {"codec": "opus"}}]
     )
     assert resp.status_code == 400 and "allowed: aac" in resp.json()["error"]["message"]
+
+
+def test_a_frame_too_small_for_av1_fails_its_output_once(api: Api, temporal: Stack, tmp_path: Path) -> None:
+    """SVT-AV1 makes no frame under 64 px: such an output fails at once with a code that says why (no
+    retries of an encode that cannot work), and the job's other outputs are made."""
+    small = make_clip(tmp_path / "small.mp4", seconds=1, size="96x48")
+    done = api.wait(
+        api.submit(
+            small,
+            [{"type": "mp4", "video": {"codec": "av1"}}, {"type": "mp4", "video": {"codec": "h264"}}],
+        )["id"]
+    )
+    assert done["status"] == "partial", done
+    av1, h264 = done["outputs"]
+    assert (av1["status"], av1["error_code"]) == ("failed", "frame-too-small")
+    assert "at least 64x64" in av1["error_message"] and "96x48" in av1["error_message"]
+    assert h264["status"] == "completed" and (h264["width"], h264["height"]) == (96, 48)
+    assert activity_attempts(temporal, done["id"], "encode_output") == [1, 1]

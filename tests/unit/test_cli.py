@@ -1,16 +1,20 @@
 """The `recast` CLI's pieces that need no stack: parsing `--output` and `--clip`, the progress bars (rich on
-a terminal, plain lines otherwise)."""
+a terminal, plain lines otherwise), the flags of `recast template` and `recast batch` and a batch's bar."""
 
 from __future__ import annotations
 
 import argparse
 import io
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from recast.client import cli_batch, cli_template
 from recast.client.cli import parse_clip, parse_output, render_bar, watermarked
 from recast.client.progress import Display
+from recast.core.batches import Batch, BatchCounts, BatchStatus
 from recast.core.job import Job, JobStatus, OutputStatus, Stage
 from recast.core.responses import JobEvent
 from tests.helpers import make_job
@@ -107,3 +111,71 @@ def test_watermark_goes_on_every_video_output() -> None:
     }
     with pytest.raises(argparse.ArgumentTypeError, match="none of the outputs is a video"):
         watermarked([parse_output("waveform")], "upload://up_1", None)
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="recast")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_batch.add_parser(sub)
+    cli_template.add_parser(sub)
+    return parser.parse_args(argv)
+
+
+def test_template_flags_give_only_the_fields_named(tmp_path: Path) -> None:
+    args = parsed("template", "update", "web", "-o", "mp3", "--metadata", "team=a", "--lock", "outputs")
+    fields = cli_template.fields_of(args)
+    assert {k: v for k, v in fields.items() if v is not None} == {
+        "outputs": [{"type": "mp3"}],
+        "metadata": {"team": "a"},
+        "locked": ["outputs"],
+    }
+    assert not args.replace and args.json is None
+    (tmp_path / "t.json").write_text('{"priority": "economy"}')
+    assert parsed("template", "create", "web", "--json", f"@{tmp_path / 't.json'}").json == {
+        "priority": "economy"
+    }
+    for bad in ("[1]", "{nope", f"@{tmp_path / 'missing.json'}"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli_template.parse_body(bad)
+    with pytest.raises(SystemExit):  # not a field a template holds
+        parsed("template", "create", "web", "--lock", "input_url")
+
+
+def test_batch_flags_and_a_jobs_file(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text('[{"input_url": "https://x/a.mp4", "template": "web"}]')
+    args = parsed("batch", "submit", "a.mp4", "https://x/b.mp4", "--template", "web", "--jobs", str(jobs))
+    assert args.sources == ["a.mp4", "https://x/b.mp4"] and args.jobs == [
+        {"input_url": "https://x/a.mp4", "template": "web"}
+    ]
+    jobs.write_text('{"input_url": "https://x/a.mp4"}')
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli_batch.parse_jobs(str(jobs))
+
+
+def batch(**counts: int) -> Batch:
+    at = datetime.now(UTC)
+    status = BatchStatus.running if counts.get("queued") or counts.get("running") else BatchStatus.completed
+    return Batch(id="bat_1", organization="o", status=status, total=4, counts=BatchCounts(**counts),
+                 created_at=at, updated_at=at)  # fmt: skip
+
+
+def test_batch_progress_plain_lines_and_rich_bar() -> None:
+    assert cli_batch.render_batch(batch(queued=2, running=1, completed=1), width=8) == (
+        "[##......] 1/4 ended: queued 2, running 1, completed 1"
+    )
+    buf = io.StringIO()
+    with cli_batch.following(Display(Console(file=buf))) as on_update:
+        on_update(batch(queued=4))
+        on_update(batch(queued=4))  # nothing changed: no second line
+        on_update(batch(completed=3, failed=1))
+    assert buf.getvalue().splitlines() == [
+        "[..............................] 0/4 ended: queued 4",
+        "[##############################] 4/4 ended: completed 3, failed 1",
+    ]
+    buf = io.StringIO()
+    display = Display(Console(file=buf, force_terminal=True, width=120), interactive=True)
+    with cli_batch.following(display) as on_update:
+        on_update(batch(running=2, completed=2))
+    shown = buf.getvalue()
+    assert "bat_1" in shown and "2/4" in shown and "running 2, completed 2" in shown and "━" in shown

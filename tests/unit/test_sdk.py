@@ -1,5 +1,6 @@
 """The SDK's pieces that need no stack: the events parser, reopening a dropped stream, error answers
-→ RecastError, and where downloads may go. tests/e2e/test_sdk.py runs the clients against a stack."""
+→ RecastError, where downloads may go, and the bodies of batches and templates. tests/e2e/test_sdk.py and
+tests/e2e/test_sdk_batches_templates.py run the clients against a stack."""
 
 from __future__ import annotations
 
@@ -10,11 +11,25 @@ import httpx
 import pytest
 
 from recast.client import RecastError
-from recast.client.base import RECONNECTS, Reconnects, SseDecoder, check, job_body, plan
+from recast.client.base import (
+    RECONNECTS,
+    Reconnects,
+    SseDecoder,
+    batch_body,
+    batch_of,
+    batch_over,
+    check,
+    job_body,
+    plan,
+    template_body,
+)
+from recast.core.batches import Batch, BatchCounts, BatchStatus
 from recast.core.job import OutputStatus
 from recast.core.payloads import DownloadFile
-from recast.core.responses import DownloadLink, JobEvent
+from recast.core.requests import JobCreate
+from recast.core.responses import BatchWithJobs, DownloadLink, JobEvent
 from recast.core.specs import OutputSpec
+from recast.core.templates import Template
 from tests.helpers import make_job
 
 
@@ -59,6 +74,48 @@ def test_job_body_takes_dicts_and_models() -> None:
     body = job_body("https://x/a.mp4", [spec, {"type": "mp3"}], {"priority": "premium", "clip": None})
     assert body["input_url"] == "https://x/a.mp4" and body["priority"] == "premium" and "clip" not in body
     assert body["outputs"][1] == {"type": "mp3"} and body["outputs"][0]["type"] == "mp4"
+    # A job from a template may leave its outputs to the template.
+    assert job_body("https://x/a.mp4", None, {"template": "web"}) == {
+        "input_url": "https://x/a.mp4",
+        "template": "web",
+    }
+
+
+def test_batch_body_sends_only_what_each_job_gives() -> None:
+    spec = OutputSpec.model_validate({"type": "mp4", "video": [{"codec": "h264"}]})
+    model = JobCreate.model_validate({"input_url": "https://x/a.mp4", "outputs": [{"type": "mp3"}]})
+    body = batch_body(
+        [model, {"input_url": "https://x/b.mp4", "outputs": [spec], "clip": None}],
+        {"metadata": {"run": "n"}, "webhook_url": None},
+    )
+    # No defaults of JobCreate (priority, metadata…): they would override a template's fields.
+    assert body["jobs"][0] == {"input_url": "https://x/a.mp4", "outputs": [{"type": "mp3"}]}
+    assert body["jobs"][1]["outputs"][0]["video"][0]["codec"] == "h264" and "clip" not in body["jobs"][1]
+    assert body["metadata"] == {"run": "n"} and "webhook_url" not in body
+
+
+def test_template_body_from_a_template_read_back_with_fields_over_it() -> None:
+    read = Template.model_validate(
+        {"name": "web", "version": 3, "created_at": datetime.now(UTC), "outputs": [{"type": "mp3"}],
+         "priority": "economy", "locked": ["outputs"]}
+    )  # fmt: skip
+    body = template_body(read, {"priority": "premium", "metadata": {"a": "b"}, "clip": None})
+    assert not {"name", "version", "created_at", "clip"} & set(body)
+    assert body["priority"] == "premium" and body["metadata"] == {"a": "b"} and body["locked"] == ["outputs"]
+    assert body["outputs"][0]["type"] == "mp3"
+    assert template_body({"outputs": [{"type": "mp3"}]}, {}) == {"outputs": [{"type": "mp3"}]}
+    assert template_body(None, {"description": "d"}) == {"description": "d"}
+
+
+def test_a_batch_read_without_its_page_of_jobs() -> None:
+    at = datetime.now(UTC)
+    page = BatchWithJobs(
+        id="bat_1", organization="o", total=2, counts=BatchCounts(running=2), created_at=at, updated_at=at,
+        jobs=[make_job()], next_cursor="c",
+    )  # fmt: skip
+    batch = batch_of(page)
+    assert type(batch) is Batch and batch.counts.running == 2 and not batch_over(batch)
+    assert batch_over(batch.model_copy(update={"status": BatchStatus.canceled}))
 
 
 def test_folder_outputs_stay_inside_their_folder(tmp_path: Path) -> None:
