@@ -22,7 +22,7 @@ from recast.core import pricing
 from recast.core.formats import Quality, VideoCodec
 from recast.core.requests import Priority
 from recast.media.streaming import read_hls
-from tests.helpers import Api, make_with_ffmpeg, serving
+from tests.helpers import Api, make_with_ffmpeg, serving, upload_form
 
 GREY = (128, 128, 128)
 RED = (255, 0, 0)
@@ -198,3 +198,21 @@ def test_a_watermark_that_is_not_a_picture_fails_the_output(api: Api, media: dic
     assert second["error_code"] == "input-unreachable" and second["error_message"].startswith(
         "watermark image:"
     )
+
+
+def test_the_time_window_counts_from_the_clip_start(api: Api, media: dict[str, Path], tmp_path: Path) -> None:
+    plain = {"type": "mkv", "video": {"codec": "h264", "quality": "premium"}, "audio": {"enabled": False}}
+    with serving(media["folder"]) as server:
+        mark = {"image": f"{server.url}/logo.png", "position": "top-left", "start": 0.5, "end": 1.0}
+        resp = upload_form(api, media["video"], [plain, {**plain, "watermark": mark}], clip='{"start": 0.5}')
+        assert resp.status_code == 202, resp.text
+        job = api.wait(resp.json()["id"])
+    assert job["status"] == "completed", job
+    files = [tmp_path / "a.mkv", tmp_path / "b.mkv"]
+    for out, f in zip(job["outputs"], files, strict=True):
+        api.download(job["id"], out["id"], f)
+    box = (16, 16, 16 + 96, 16 + 48)  # 15 % of 640, even: 96 wide, 48 tall; the default 16 px margin
+    for n, shown in ((2, False), (7, True), (12, False)):  # 0.2, 0.7 and 1.2 s into the clip
+        ref, marked = frame(files[0], n, tmp_path / "ref"), frame(files[1], n, tmp_path / "marked")
+        assert (mean_diff(ref, marked, inset(box)) > 100) is shown, n
+        assert outside(ref, marked, box) < 2.0, n

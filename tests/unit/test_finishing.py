@@ -196,3 +196,63 @@ def test_peak_rate_keeps_long_inputs_bounded() -> None:
     assert waveform.peak_rate(10) == waveform.MAX_PEAK_RATE
     assert waveform.peak_rate(4 * 3600) * 4 * 3600 <= waveform.MAX_PCM_SAMPLES
     assert waveform.peak_rate(10**7) == waveform.MIN_PEAK_RATE
+
+
+def test_plans_name_the_filters_they_promise(tmp_path: Path) -> None:
+    """The commands as built: a palette pass for GIF, libwebp_anim for WebP, an overlay with its time
+    window on a video output and on every rung of a ladder (each at its width), showwavespic and PCM."""
+    from recast.media import renditions, streaming
+
+    src, m = tmp_path / "in.mp4", meta()
+    gif = previews.animation_plan(OutputSpec.model_validate({"type": "gif"}), m, src, tmp_path / "a.gif")
+    graph = " ".join(gif.args)
+    assert "palettegen" in graph and "paletteuse" in graph and (gif.frames, gif.width) == (30, 320)
+    webp = previews.animation_plan(
+        OutputSpec.model_validate({"type": "webp", "animation": {"start": 9, "fps": 25}}),
+        meta(framerate=12.0),
+        src,
+        tmp_path / "a.webp",
+    )
+    assert "libwebp_anim" in webp.args and (webp.duration_s, webp.fps) == (
+        1,
+        12,
+    )  # never above the input's fps
+    with pytest.raises(Exception, match="past the end of the input"):
+        previews.animation_plan(
+            OutputSpec.model_validate({"type": "gif", "animation": {"start": 10}}), m, src, src
+        )
+
+    mark = {"image": "upload://u", "start": 1, "end": 2.5, "width": 0.5}
+    one = renditions.encode_plan(
+        OutputSpec.model_validate({**VIDEO, "watermark": mark}),
+        m,
+        src,
+        tmp_path / "o.mp4",
+        watermark_image=src,
+    )
+    graph = " ".join(one.args)
+    assert "overlay=" in graph and "between(t\\,1.000\\,2.500)" in graph and "scale=320:-2" in graph
+    without = renditions.encode_plan(
+        OutputSpec.model_validate({**VIDEO, "watermark": mark}), m, src, tmp_path / "p.mp4"
+    )
+    assert "overlay" not in " ".join(without.args)  # no image given: the plan cannot lay one
+
+    ladder = OutputSpec.model_validate(
+        {
+            "type": "hls",
+            "video": [{"codec": "h264", "height": 360}, {"codec": "h264", "height": 180}],
+            "watermark": mark,
+        }
+    )
+    plan = streaming.ladder_plan(ladder, m, src, tmp_path / "pkg", watermark_image=src)
+    graph = " ".join(plan.args)
+    assert graph.count("overlay=") == 2 and "scale=320:-2" in graph and "scale=160:-2" in graph
+
+    wave = waveform.waveform_plan(
+        OutputSpec.model_validate({"type": "waveform"}), m, src, tmp_path, tmp_path / "x.pcm"
+    )
+    assert "showwavespic" in " ".join(wave.args) and "s16le" in wave.args and wave.points == 1800
+    with pytest.raises(Exception, match="no audio stream"):
+        waveform.waveform_plan(
+            OutputSpec.model_validate({"type": "waveform"}), meta(audio_codec=None), src, tmp_path, src
+        )
