@@ -256,3 +256,30 @@ def test_plans_name_the_filters_they_promise(tmp_path: Path) -> None:
         waveform.waveform_plan(
             OutputSpec.model_validate({"type": "waveform"}), meta(audio_codec=None), src, tmp_path, src
         )
+
+
+def test_output_path_templates() -> None:
+    from datetime import UTC, datetime
+
+    from recast.core import paths
+
+    template = "{job_id}/{format}-{codec}-{resolution}-{quality}"
+    made = {
+        t["type"] + ("-animated" if "animation" in t else ""): paths.render(
+            template,
+            job_id="j",
+            output_id="o",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            spec=OutputSpec.model_validate(t),
+        )
+        for t in (
+            {"type": "waveform", "waveform": {"width": 800, "height": 100}},
+            {"type": "gif", "animation": {"width": 480, "colors": 64}},
+            {"type": "webp", "animation": {"quality": 60}},
+        )
+    }
+    assert made == {
+        "waveform": "j/waveform-png-800x100-default",  # a folder: no extension
+        "gif-animated": "j/gif-gif-480w-64.gif",
+        "webp-animated": "j/webp-webp-320w-60.webp",
+    }
