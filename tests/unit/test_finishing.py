@@ -264,6 +264,11 @@ def test_output_path_templates() -> None:
     from recast.core import paths
 
     template = "{job_id}/{format}-{codec}-{resolution}-{quality}"
+    specs: list[dict[str, Any]] = [
+        {"type": "waveform", "waveform": {"width": 800, "height": 100}},
+        {"type": "gif", "animation": {"width": 480, "colors": 64}},
+        {"type": "webp", "animation": {"quality": 60}},
+    ]
     made = {
         t["type"] + ("-animated" if "animation" in t else ""): paths.render(
             template,
@@ -272,11 +277,7 @@ def test_output_path_templates() -> None:
             created_at=datetime(2026, 1, 1, tzinfo=UTC),
             spec=OutputSpec.model_validate(t),
         )
-        for t in (
-            {"type": "waveform", "waveform": {"width": 800, "height": 100}},
-            {"type": "gif", "animation": {"width": 480, "colors": 64}},
-            {"type": "webp", "animation": {"quality": 60}},
-        )
+        for t in specs
     }
     assert made == {
         "waveform": "j/waveform-png-800x100-default",  # a folder: no extension
