@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from recast.core import contract
-from recast.core.webhooks import DeliveryAttempt, StoredDelivery, WebhookDelivery, request_parts
+from recast.core.webhooks import DeliveryAttempt, StoredDelivery, WebhookDelivery, request_parts, skipped
 from recast.infra import net, webhook_log
 
 TIMEOUT_S = 10.0
@@ -30,6 +30,9 @@ class CallbackActivities:
     async def deliver_webhook(self, delivery: WebhookDelivery) -> int:
         """Returns the receiver's 2xx status; anything else raises a retryable `webhook-failed`, except a
         target the SSRF guard refuses (`forbidden-url`) or an unusable URL, which are not retried."""
+        if skipped(delivery):
+            # A Convertly job's receiver hears only Convertly's events; nothing was sent, nothing logged.
+            return 204
         started, clock = datetime.now(UTC), time.monotonic()
         status: int | None = None
         try:

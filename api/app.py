@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import cors, errors, metrics, observability, openapi
-from api.compat import ffmpeg_micro, pipelyn
+from api.compat import convertly, ffmpeg_micro, pipelyn, transcodely
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import batches, events, files, jobs, optimize, presets, templates, tus, uploads, webhooks
@@ -58,7 +58,8 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     cors.install(app, settings.cors_origins)
     for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus, templates, batches):
         app.include_router(module.router)
-    for compat in (pipelyn, ffmpeg_micro):  # drop-in routes of hosted APIs (docs/compat/)
+    # Drop-in routes of hosted APIs (api/compat/, docs/compat/), each with its own OpenAPI tag.
+    for compat in (pipelyn, ffmpeg_micro, convertly, transcodely):
         app.include_router(compat.router)
     if settings.api_metrics:
         metrics.install(app)

@@ -103,6 +103,13 @@ def _add_models(schema: dict[str, Any], models: Sequence[type[BaseModel]]) -> No
         components.setdefault(name, definition)
 
 
+def _own_error_shape(response: dict[str, Any]) -> bool:
+    """A response a route documented with an error model of its own: the drop-in APIs (api/compat/)
+    answer errors in their API's shape, not Recast's."""
+    ref = str(response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", ""))
+    return bool(ref) and not ref.endswith("/ErrorResponse")
+
+
 def _document_errors(schema: dict[str, Any]) -> None:
     """Every 4xx/5xx is the JSON ErrorResponse (FastAPI would file it under a streaming route's own media
     type), and there is no FastAPI 422: validation failures are 400 `invalid-input` here."""
@@ -114,7 +121,7 @@ def _document_errors(schema: dict[str, Any]) -> None:
             if "HTTPValidationError" in str(responses.get("422", {}).get("content", "")):
                 del responses["422"]
             for status, response in responses.items():
-                if status[0] in "45":
+                if status[0] in "45" and not _own_error_shape(response):
                     response["content"] = dict(error_content)
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -56,18 +56,26 @@ class Submissions:
         slot: Slot,
         model: type[JobCreate],
         translate: Translate | None = None,
+        *,
+        file_field: str = "media",
+        compat: dict[str, str] | None = None,
+        header_key: bool = True,
     ) -> tuple[Job, bool]:
         """Read a submission, validate it as `model` and start its workflow: (the Job, True), or (the
         job an idempotency key already made, False). `slot` is the admission the limits granted.
         `translate`: a compatibility adapter's (api/compat/) turning its own fields into native ones,
-        after the body is read and before anything is checked, so its jobs get every native check."""
-        header_key = request.headers.get("idempotency-key")
+        after the body is read and before anything is checked, so its jobs get every native check.
+        Adapters may also name their form's media part (`file_field`), keep their own fields on the job
+        (`compat`, Job.compat), and ignore the Idempotency-Key header (`header_key=False`, an API whose
+        key travels in the body)."""
+        header = request.headers.get("idempotency-key") if header_key else None
         job_id = ids.job_id()
-        raw, upload = await self._read(request, org, job_id)
+        raw, upload = await self._read(request, org, job_id, file_field)
         try:
             if translate is not None:
                 raw = await translate(raw, upload)
-            params = await self.plan(raw, org, model, upload, header_key, job_id)
+            params = await self.plan(raw, org, model, upload, header, job_id)
+            params.compat = dict(compat or {})
             bind_job(params.job_id)  # the request's log lines and span name the job
             job, created = await self.jobs.start(params)
             slot.started(job.id, created)  # counted as running until visibility shows it
@@ -114,7 +122,7 @@ class Submissions:
         return params
 
     async def _read(
-        self, request: Request, org: str, job_id: str
+        self, request: Request, org: str, job_id: str, file_field: str = "media"
     ) -> tuple[dict[str, object], StoredUpload | None]:
         """The submission's fields, and its media file part stored (a form) or None (JSON)."""
         limit = self.settings.max_upload_bytes
@@ -127,7 +135,7 @@ class Submissions:
             # one's input.
             folder = secrets.token_hex(6)
             form = await parse_form(
-                request, self.storage, "media", lambda name: input_key(org, job_id, name, folder), limit
+                request, self.storage, file_field, lambda name: input_key(org, job_id, name, folder), limit
             )
             raw: dict[str, object] = dict(form.fields)
             for name, default in _FORM_JSON.items():

@@ -259,6 +259,11 @@ class Job(BaseModel):
         default_factory=list,
         description="On a retried job: every run, first to last; outputs show the latest run's result.",
     )
+    compat: dict[str, str] = Field(
+        default_factory=dict,
+        description="Set on jobs submitted through a drop-in API (api/compat/): which one (`api`) and the "
+        "fields of its request the native Job has no place for. Empty for native jobs.",
+    )
 
 
 def savings(input_bytes: int, output_bytes: int) -> tuple[int, float | None]:

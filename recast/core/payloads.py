@@ -90,6 +90,9 @@ class JobParams(BaseModel):
         default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
     )
     attempt: int = 0
+    compat: dict[str, str] = Field(
+        default_factory=dict, description="The drop-in API's own fields (Job.compat), kept as given."
+    )
 
 
 def initial_job(params: JobParams) -> Job:
@@ -123,6 +126,7 @@ def initial_job(params: JobParams) -> Job:
         batch_id=params.batch_id,
         retry_of=params.retry_of,
         attempt=params.attempt,
+        compat=params.compat,
     )
 
 

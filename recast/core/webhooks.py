@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from temporalio.common import RetryPolicy
 
+from recast.core import convertly
 from recast.core.batches import Batch
 from recast.core.job import Job
 
@@ -112,7 +113,10 @@ def request_parts(
     delivery: WebhookDelivery, timestamp: str, standard_secrets: Sequence[str] = ()
 ) -> tuple[dict[str, str], bytes]:
     """Headers and body of the POST for `delivery`, signed at `timestamp` (unix seconds); with
-    `standard_secrets` (`whsec_…`, the current one first) also the Standard Webhooks signature."""
+    `standard_secrets` (`whsec_…`, the current one first) also the Standard Webhooks signature. A job
+    submitted through the Convertly adapter is called back as Convertly does (recast/core/convertly.py)."""
+    if (kind := sent_as(delivery)) is not None and delivery.job is not None:
+        return convertly.callback_parts(delivery.job, kind, delivery.delivery_id, timestamp, delivery.secret)
     data = body(delivery)
     headers = {
         "Content-Type": "application/json",
@@ -130,6 +134,17 @@ def request_parts(
             standard_signature(s, delivery.delivery_id, timestamp, data) for s in standard_secrets
         )
     return headers, data
+
+
+def sent_as(delivery: WebhookDelivery) -> str | None:
+    """The Convertly event a Convertly job's delivery is sent as (None: a native delivery)."""
+    job = delivery.job
+    return convertly.event_type(job, delivery.event) if job and convertly.is_convertly(job) else None
+
+
+def skipped(delivery: WebhookDelivery) -> bool:
+    """True for an event a Convertly job's callback receiver is never sent (e.g. `processing`)."""
+    return delivery.job is not None and convertly.is_convertly(delivery.job) and sent_as(delivery) is None
 
 
 # ---------------------------------------------------------------- Standard Webhooks ------------------------
