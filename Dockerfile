@@ -9,9 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     RECAST_DATA_DIR=/data
 
-# ffmpeg and ffprobe, from Debian's packages as on a development machine.
+# ffmpeg and ffprobe, from Debian's packages as on a development machine; a font for burned-in captions
+# (libass finds it through fontconfig; ffmpeg's dependencies pull in DejaVu too, named here to be sure).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 # Non-root. /data is created owned by that user, so a named volume mounted there is writable.

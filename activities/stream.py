@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities import finishing
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_dir
@@ -17,7 +18,7 @@ from recast.core import contract
 from recast.core.job import AudioInfo
 from recast.core.payloads import EncodeRequest, EncodeResult
 from recast.infra.storage import output_prefix
-from recast.media import streaming
+from recast.media import caption_tracks, streaming
 
 
 class StreamActivities:
@@ -31,31 +32,46 @@ class StreamActivities:
             package.mkdir()
             src, parts = await local_inputs(self.deps, req)
             # A MediaError here: a ladder from an audio-only input.
+            finish = await finishing.prepare(self.deps, req, src, parts, workdir)  # captions, loudness
             mark = await watermark_image(self.deps, req)
             plan = streaming.ladder_plan(
-                req.spec, req.input_metadata, src, package, parts=parts, clip=req.clip, watermark_image=mark
+                req.spec,
+                req.input_metadata,
+                src,
+                package,
+                parts=parts,
+                clip=req.clip,
+                loudness=finish.loudness,
+                captions=finish.captions,
+                watermark_image=mark,
             )
             await run_encode(plan.args, plan.duration_s, req, progress)
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)
-            progress.stage = "uploading"
-            prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
-            files, staged = await finish_dir(self.deps, req, package, prefix)
-            top = max(plan.rungs, key=lambda r: r.width * r.height)
+            caption_tracks.add_package_tracks(package, req.spec, plan.entry, info.rungs, finish.captions)
             audio = info.audio
-            return EncodeResult(
-                storage_key=prefix + plan.entry,
-                file_size_bytes=sum(f.size for f in files),
-                duration_ms=round(info.duration_s * 1000),
-                width=top.width,
-                height=top.height,
-                audio=AudioInfo(
+            audio_info = (
+                AudioInfo(
                     codec=audio.get("codec_name", "unknown"),
                     bitrate_kbps=req.spec.audio_bitrate_kbps,
                     channels=audio.get("channels"),
                     sample_rate=int(audio["sample_rate"]) if audio.get("sample_rate") else None,
                 )
                 if audio
-                else None,
+                else None
+            )
+            audio_info = await finishing.package_audio_report(finish, audio_info, package, req.spec)
+            progress.stage = "uploading"
+            prefix = output_prefix(req.organization, req.job_id, req.output_id, req.path)
+            files, staged = await finish_dir(self.deps, req, package, prefix)
+            top = max(plan.rungs, key=lambda r: r.width * r.height)
+            return EncodeResult(
+                storage_key=prefix + plan.entry,
+                file_size_bytes=sum(f.size for f in files),
+                duration_ms=round(info.duration_s * 1000),
+                width=top.width,
+                height=top.height,
+                audio=audio_info,
+                captions=finish.captions.report() if finish.captions else None,
                 files=files,
                 entry=plan.entry,
                 staged=staged,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import cors, errors, metrics, observability, openapi
-from api.compat import convertly, ffmpeg_micro, pipelyn, transcodely
+from api.compat import convertly, ffmpeg_micro, hypervideo, pipelyn, transcodely
 from api.job_store import JobStore
 from api.limits import Limits
 from api.routes import batches, events, files, jobs, optimize, presets, templates, tus, uploads, webhooks
@@ -59,7 +59,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     for module in (jobs, optimize, presets, events, files, uploads, webhooks, tus, templates, batches):
         app.include_router(module.router)
     # Drop-in routes of hosted APIs (api/compat/, docs/compat/), each with its own OpenAPI tag.
-    for compat in (pipelyn, ffmpeg_micro, convertly, transcodely):
+    for compat in (pipelyn, ffmpeg_micro, convertly, hypervideo, transcodely):
         app.include_router(compat.router)
     if settings.api_metrics:
         metrics.install(app)

@@ -22,6 +22,11 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   echo "bootstrap: installing ffmpeg (Debian package)…"
   apt_install ffmpeg
 fi
+# Burned-in captions (libass, through fontconfig) need a font; ffmpeg's dependencies bring DejaVu.
+if ! fc-list 2>/dev/null | grep -q .; then
+  echo "bootstrap: installing a font for burned-in captions (fonts-dejavu-core)…"
+  apt_install fonts-dejavu-core fontconfig
+fi
 
 if [ -n "$tests" ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -325,6 +325,7 @@ class TranscodeJob:
             path=planned.path,
             parts=source.parts,
             clip=source.clip,
+            captions=params.captions,
         )
         try:
             if workflow.patched(UPLOAD_STEP_PATCH):
@@ -349,6 +350,8 @@ class TranscodeJob:
             out.status, out.progress = OutputStatus.completed, 100
             out.file_size_bytes, out.duration_ms = result.file_size_bytes, result.duration_ms
             out.width, out.height, out.audio = result.width, result.height, result.audio
+            out.background_color = result.background_color  # state only: no command changes
+            out.captions = result.captions
             out.files = result.files
             out.filename = result.entry or out.filename
             # A folder is served as its entry file, whose type may depend on the result (a thumbnail set

@@ -70,6 +70,7 @@ async def check_targets(req: JobCreate, settings: Settings) -> None:
     policy = net.policy_for(settings.url_allowlist)
     named = [("input_url", req.input_url), ("webhook_url", req.webhook_url)]
     named += [(f"inputs[{i}]", url) for i, url in enumerate(req.inputs or [])]
+    named += [(f"captions[{i}].url", c.url) for i, c in enumerate(req.captions)]
     named += [
         (f"outputs[{i}].watermark.image", o.watermark.image) for i, o in enumerate(req.outputs) if o.watermark
     ]
@@ -98,6 +99,7 @@ def job_params(
         inputs=sources,
         clip=req.clip,
         outputs=plan_outputs(req, job_id, created_at),
+        captions=req.captions,
         metadata=req.metadata,
         created_at=created_at,
         priority=req.priority,

@@ -36,6 +36,7 @@ _FORM_JSON: dict[str, Callable[[], object] | None] = {
     "inputs": None,
     "clip": None,
     "thumbnails": list,
+    "captions": None,
 }
 
 # An adapter's translation of a read submission (its fields, its stored media part) into native fields.

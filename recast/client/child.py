@@ -62,6 +62,7 @@ from temporalio.common import Priority as TemporalPriority
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from recast.core.captions import CaptionTrack
 from recast.core.contract import TASK_QUEUE_DEFAULT, WORKFLOW_TYPE
 from recast.core.job import Job, JobStatus, OutputStatus
 from recast.core.payloads import InputSource, JobParams, JobSettings, PlannedOutput
@@ -109,6 +110,7 @@ def job_params(
     metadata: dict[str, str] | None = None,
     priority: Priority | str = Priority.standard,
     settings: JobSettings | None = None,
+    captions: Sequence[CaptionTrack | dict[str, Any]] = (),
 ) -> JobParams:
     """The `TranscodeJob` input for one job. Deterministic: call it inside your workflow.
 
@@ -120,6 +122,7 @@ def job_params(
     - `clip`: `{"start": s, "end": s}`, every output made from that part (of the joined timeline).
     - `outputs`: `OutputSpec`s or their JSON form, as in `POST /v1/jobs`; validated the same way.
     - `created_at`: `workflow.now()`.
+    - `captions`: caption files (`{"url", "language", "label"}`), as in `POST /v1/jobs`.
     - `settings`: timeouts and retries; the defaults match Recast's. Set `public_url` to the API's
       base URL to get signed `download_url`s in the result (the API's download route signs anyway).
 
@@ -139,6 +142,7 @@ def job_params(
         outputs=[o if isinstance(o, OutputSpec) else OutputSpec.model_validate(o) for o in outputs],
         metadata=dict(metadata or {}),
         priority=Priority(priority),
+        captions=[c if isinstance(c, CaptionTrack) else CaptionTrack.model_validate(c) for c in captions],
     )
     sources = [InputSource(url=url) for url in req.inputs or []]
     return JobParams(
@@ -152,6 +156,7 @@ def job_params(
         created_at=created_at,
         priority=req.priority,
         settings=settings or JobSettings(),
+        captions=req.captions,
     )
 
 

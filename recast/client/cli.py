@@ -4,6 +4,7 @@
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
+    recast submit talk.mov -o mp4:h264 -o preset:hls-ladder --loudness -16 --captions talk.en.vtt:en:English
     recast submit talk.mov -o mp4:h264:720p -o gif -o waveform --watermark logo.png --watermark-position top-left
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed  recast download job_… out/   recast webhooks job_…
@@ -26,17 +27,19 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recast.client import child
+from recast.client import child, finishing
 from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
 from recast.core import presets
-from recast.core.finishing import Position
 from recast.core.formats import WATERMARK_TYPES
 from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.specs import OutputSpec
+from recast.core.watermark import Position
 
 __all__ = ["main", "parse_clip", "parse_output", "render_bar", "watermarked"]
 
@@ -156,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     p_submit.add_argument(
         "--clip", type=parse_clip, metavar="START:END", help="make the outputs from these seconds"
     )
+    p_submit.add_argument("--loudness", type=finishing.parse_loudness, metavar="LUFS[:PEAK]",
+                          help=f"normalize every output's audio (EBU R128): {finishing.LOUDNESS_FORMS}")  # fmt: skip
+    p_submit.add_argument("--captions", action="append", type=finishing.parse_captions, default=[],
+                          metavar="SOURCE:LANG[:LABEL]", help=f"a caption file (SRT or WebVTT), carried by "
+                          f"every video output: {finishing.CAPTIONS_FORMS} (repeat for more)")  # fmt: skip
+    p_submit.add_argument("--burn-in", metavar="LANG", help="render these captions into every video output")
     p_submit.add_argument(
         "--watermark", metavar="IMAGE", help="a local picture (uploaded first) or URL over every video output"
     )
@@ -188,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "submit" and not (args.output or args.template):
         parser.error("submit: give at least one -o/--output, or --template")
+    if args.command == "submit" and not args.output and (args.loudness or args.burn_in):
+        parser.error("submit: --loudness and --burn-in apply to the -o/--output outputs; give them")
     if args.command == "check-temporal":
         code = 0
         try:
@@ -250,15 +261,21 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "webhook_url": args.webhook_url,
         "clip": args.clip,
         "template": args.template,
+        "captions": finishing.caption_fields(args.captions, lambda p: client.upload(p).input_url) or None,
     }
-    outputs = args.output
+    # None with a template and no -o: the template's outputs.
+    specs = finishing.apply(args.output, args.loudness, args.burn_in) if args.output else None
     if args.watermark:
+        if specs is None:
+            print("recast: --watermark needs the outputs it goes on (-o)", file=sys.stderr)
+            return 2
         image = args.watermark if "://" in args.watermark else client.upload(args.watermark).input_url
         try:
-            outputs = watermarked(outputs, image, args.watermark_position)
+            specs = watermarked(specs, image, args.watermark_position)
         except argparse.ArgumentTypeError as exc:
             print(f"recast: {exc}", file=sys.stderr)
             return 2
+    outputs: list[OutputSpec | Mapping[str, Any]] | None = [*specs] if specs is not None else None
     source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:

@@ -24,7 +24,7 @@ class OutputType(StrEnum):
     webp = "webp"
     avif = "avif"
     thumbnails = "thumbnails"
-    gif = "gif"  # an animated preview (recast/core/finishing.py, AnimationSpec)
+    gif = "gif"  # an animated preview (recast/core/previews.py, AnimationSpec)
     waveform = "waveform"  # a PNG of the audio's amplitude and a JSON of its peaks (WaveformSpec)
 
     @property

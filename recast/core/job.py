@@ -9,7 +9,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
+from recast.core.captions import CaptionsReport
 from recast.core.formats import STREAM_ENTRY, InputKind, OutputType
+from recast.core.loudness import LoudnessReport
 from recast.core.requests import Clip, Priority
 from recast.core.specs import VideoVariant, size_label
 
@@ -110,6 +113,9 @@ class AudioInfo(BaseModel):
     bitrate_kbps: int | None = None
     channels: int | None = None
     sample_rate: int | None = None
+    loudness: LoudnessReport | None = Field(
+        default=None, description="With audio.loudness: the input's and the output's measured loudness."
+    )
 
 
 class OutputFile(BaseModel):
@@ -131,6 +137,9 @@ class Output(BaseModel):
     progress: int = 0
     video: list[VideoVariant] = Field(default_factory=list, description="Empty for audio-only outputs.")
     audio: AudioInfo | None = None
+    captions: CaptionsReport | None = Field(
+        default=None, description="With job captions: the caption tracks this output carries, or burned in."
+    )
     file_size_bytes: int | None = None
     # The optimization report, in the names image/video optimization APIs use: in and out side by side.
     input_bytes: int | None = Field(default=None, description="The input's size (a join: the sum).")
@@ -163,6 +172,10 @@ class Output(BaseModel):
     download_expires_at: datetime | None = None
     path: str | None = Field(
         default=None, description="Where the output is stored, under the organization's prefix."
+    )
+    background_color: RgbColor | None = Field(
+        default=None,
+        description="With `background`: the colour keyed out (detected, or as given), once completed.",
     )
     error_code: str | None = None
     error_message: str | None = None

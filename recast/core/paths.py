@@ -10,8 +10,8 @@ import re
 import string
 from datetime import datetime
 
-from recast.core.finishing import AnimationSpec, WaveformSpec
 from recast.core.formats import FOLDER_TYPES, OutputType
+from recast.core.previews import AnimationSpec, WaveformSpec
 from recast.core.requests import PATH_TEMPLATE_VARIABLES
 from recast.core.specs import OutputSpec, size_label
 

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from recast.core.background import RgbColor
+from recast.core.captions import CaptionsReport, CaptionTrack
 from recast.core.formats import CONTENT_TYPES
 from recast.core.job import (
     AudioInfo,
@@ -77,6 +79,9 @@ class JobParams(BaseModel):
     )
     clip: Clip | None = None
     outputs: list[PlannedOutput]
+    captions: list[CaptionTrack] = Field(
+        default_factory=list, description="The job's caption files, for every video output."
+    )
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     priority: Priority = Priority.standard
@@ -162,6 +167,9 @@ class EncodeRequest(BaseModel):
         default_factory=list, description="A join's inputs in order (empty: just input_key)."
     )
     clip: Clip | None = Field(default=None, description="Resolved: end set and within the input.")
+    captions: list[CaptionTrack] = Field(
+        default_factory=list, description="The job's caption files (fetched by the output activity)."
+    )
     stage_upload: bool = Field(
         default=False,
         description="Leave the result in the worker's scratch for store_output instead of storing it "
@@ -189,7 +197,9 @@ class EncodeResult(BaseModel):
     audio: AudioInfo | None = None
     files: list[OutputFile] = Field(default_factory=list)  # folder outputs only
     entry: str | None = None  # folder outputs: the file a download points to
+    captions: CaptionsReport | None = None
     staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
+    background_color: RgbColor | None = None  # an output with `background`: the colour keyed out
 
 
 class EncodeProgress(BaseModel):

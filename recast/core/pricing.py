@@ -2,17 +2,20 @@
 
 Prices are per output minute, by codec and output resolution (audio-only outputs: one flat rate),
 scaled by the rendition's quality and by the job's priority. An hls/dash package costs the sum of its
-rungs (its shared audio is free, as on video outputs). Images and thumbnails are a small flat price
-per picture (a sprite sheet counts as one), scaled by priority only; an animated preview is priced per
-second of preview, a waveform like an audio-only output; a watermark costs nothing extra. Pure functions of the models, so
-the workflow computes them deterministically.
+rungs (its shared audio is free, as on video outputs). Finishing adds a rate per output minute:
+loudness (measured or normalized: an extra decode of the audio) and burned-in captions (a render per
+frame); caption tracks are free. Background removal adds a flat rate per output minute (scaled by
+priority), and a stacked-alpha output is priced at the height it encodes (twice the picture's). Images
+and thumbnails are a small flat price per picture (a sprite sheet counts as one), scaled by priority
+only; an animated preview is priced per second of preview, a waveform like an audio-only output; a
+watermark costs nothing extra. Pure functions of the models, so the workflow computes them deterministically.
 """
 
 from __future__ import annotations
 
-from recast.core.finishing import AnimationSpec
 from recast.core.formats import THUMBNAILS_MAX_IMAGES, InputKind, OutputType, Quality, VideoCodec
 from recast.core.job import InputMetadata, Output
+from recast.core.previews import AnimationSpec
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec, VideoVariant, target_size
 
@@ -30,7 +33,10 @@ for _row in PER_MINUTE.values():
     _row.setdefault(2160, _row[1080] * 2)
 AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
 IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
+BACKGROUND_PER_MINUTE = 0.01  # keying a background out, on top of the encode's own rate
 THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
+LOUDNESS_PER_MINUTE = 0.001  # audio.loudness, normalized or measure_only, any output with audio
+BURN_IN_PER_MINUTE = 0.002  # burn_in: captions rendered into the picture (of every rung of a ladder)
 ANIMATION_PER_SECOND = 0.001  # an animated preview (gif, animated webp), per second of preview
 # A waveform decodes the whole audio: priced as an audio-only output (AUDIO_PER_MINUTE).
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
@@ -67,12 +73,30 @@ def _rungs_rate(variants: list[VideoVariant], width: int, height: int, priority:
     return sum(rate(v.codec, target_size(v, width, height)[1], v.quality, priority) for v in variants)
 
 
+def finishing_rate(loudness: bool, burn_in: bool, priority: Priority) -> float:
+    """USD per output minute for an output's finishing: loudness and burned-in captions."""
+    rate = (LOUDNESS_PER_MINUTE if loudness else 0.0) + (BURN_IN_PER_MINUTE if burn_in else 0.0)
+    return rate * PRIORITY_MULTIPLIER[priority]
+
+
 def _spec_rate(spec: OutputSpec, meta: InputMetadata, priority: Priority) -> float:
+    loudness = spec.audio.loudness is not None and meta.audio_codec is not None
     if not spec.video:
-        return audio_rate(priority)
+        return audio_rate(priority) + finishing_rate(loudness, False, priority)
     if meta.width is None or meta.height is None:
         return 0.0  # a video output of an audio-only input fails with no-video-stream: nothing to pay
-    return _rungs_rate(spec.video, meta.width, meta.height, priority)
+    extra = finishing_rate(loudness, spec.burn_in is not None, priority)
+    if spec.background is not None:
+        v = spec.video[0]
+        height = target_size(v, meta.width, meta.height)[1]
+        height *= 2 if spec.background.layout.value == "stacked" else 1
+        return rate(v.codec, height, v.quality, priority) + background_rate(priority) + extra
+    return _rungs_rate(spec.video, meta.width, meta.height, priority) + extra
+
+
+def background_rate(priority: Priority) -> float:
+    """USD per output minute for keying out a background, on top of the encode's rate."""
+    return BACKGROUND_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
 
 
 def _pictures_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) -> float:
@@ -136,6 +160,9 @@ def actual(outputs: list[Output], priority: Priority) -> float:
             pictures = sum(1 for f in out.files if f.content_type.startswith("image/"))
             total += pictures * THUMBNAIL_PRICE * PRIORITY_MULTIPLIER[priority]
         elif out.duration_ms:
+            loudness = out.audio is not None and out.audio.loudness is not None
+            burned = out.captions is not None and out.captions.burned_in is not None
+            total += out.duration_ms / 60_000 * finishing_rate(loudness, burned, priority)
             if not out.video:
                 total += out.duration_ms / 60_000 * audio_rate(priority)
                 continue
@@ -145,6 +172,8 @@ def actual(outputs: list[Output], priority: Priority) -> float:
             else:
                 v = out.video[0]
                 per_minute = rate(v.codec, out.height, v.quality, priority)
+                if out.background_color is not None:  # out.height is the encoded (stacked: double) one
+                    per_minute += background_rate(priority)
             total += out.duration_ms / 60_000 * per_minute
     return round(total, 4)
 

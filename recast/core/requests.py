@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from recast.core import presets
+from recast.core.captions import MAX_CAPTIONS, CaptionTrack, captions_problem
 from recast.core.formats import THUMBNAILS_MAX_SPECS, OutputType
 from recast.core.specs import OutputSpec, Strict, ThumbnailsSpec
 
@@ -123,6 +124,13 @@ class JobCreate(Strict):
         max_length=THUMBNAILS_MAX_SPECS,
         description="Shorthand: each spec becomes a `thumbnails` output appended to `outputs`.",
     )
+    captions: list[CaptionTrack] = Field(
+        default_factory=list,
+        max_length=MAX_CAPTIONS,
+        description="Caption files (SRT or WebVTT) every video output carries: a text track in "
+        "mp4/mov/mkv/webm, a subtitles rendition in hls/dash; an output's `burn_in` renders one into "
+        "the picture instead.",
+    )
     metadata: dict[str, str] = Field(
         default_factory=dict,
         description=f"Your own key/value pairs, returned as given: at most {METADATA_MAX_ENTRIES} entries, "
@@ -190,6 +198,12 @@ class JobCreate(Strict):
             raise ValueError(
                 f"thumbnails: at most {THUMBNAILS_MAX_SPECS} thumbnails specs per job, got {sets}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _captions_fit(self) -> JobCreate:
+        if problem := captions_problem(self.captions, self.outputs):
+            raise ValueError(problem)
         return self
 
     @field_validator("input_url")

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from recast.core import presets
-from recast.core.finishing import AnimationSpec, WatermarkSpec, WaveformSpec
+from recast.core.background import BackgroundSpec, background_problem
 from recast.core.formats import (
     ANIMATED_TYPES,
     AUDIO_BITRATE_KBPS,
@@ -35,6 +35,9 @@ from recast.core.formats import (
     Resolution,
     VideoCodec,
 )
+from recast.core.loudness import LoudnessSpec
+from recast.core.previews import AnimationSpec, WaveformSpec
+from recast.core.watermark import WatermarkSpec
 
 
 class Strict(BaseModel):
@@ -131,6 +134,11 @@ class AudioSpec(Strict):
     )
     channels: int = Field(default=2, ge=1, le=2, description="1 (mono) or 2 (stereo, default).")
     sample_rate: int | None = Field(default=None, description="Hz; default 48000 (44100 for mp3).")
+    loudness: LoudnessSpec | None = Field(
+        default=None,
+        description='EBU R128 loudness: {"target_lufs": -23, "true_peak_db": -1} normalizes (two passes, '
+        'linear where the ceiling allows), {"measure_only": true} only reports (docs/outputs.md, Loudness).',
+    )
 
     @field_validator("sample_rate")
     @classmethod
@@ -307,6 +315,17 @@ class OutputSpec(Strict):
         default=None,
         description="The `waveform` output: {width, height, color, background, split_channels, points}.",
     )
+    background: BackgroundSpec | None = Field(
+        default=None,
+        description="Single-file video outputs: key out a solid background colour (docs/outputs.md, "
+        "Background removal): {remove, color, similarity, blend, layout}.",
+    )
+    burn_in: str | None = Field(
+        default=None,
+        max_length=35,
+        description="Video outputs: the language of a job caption file (`captions`) to render into the "
+        "picture, instead of carrying the captions as a track.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -327,12 +346,24 @@ class OutputSpec(Strict):
             raise ValueError(why)
         if self.type is OutputType.waveform:
             return self._waveform_consistent()
+        if self.burn_in is not None and not self.video:
+            raise ValueError(
+                f"burn_in is only for video outputs (mp4, mov, mkv, webm, hls, dash), not {self.type.value}"
+            )
         if self.type.is_visual:
             return self._visual_consistent()
         if self.image is not None:
             raise ValueError(f"image is only for image outputs (jpg, png, webp, avif), not {self.type.value}")
         if self.thumbnails is not None:
             raise ValueError(f"thumbnails is only for thumbnails outputs, not {self.type.value}")
+        if self.background is not None and not self.background.remove:
+            self.background = None  # switched off: the output is made as if it had none
+        if self.background is not None:
+            why = background_problem(self.background, self.type, [v.codec for v in self.video])
+            if why:
+                raise ValueError(why)
+        if self.audio.loudness is not None and not self.audio.enabled:
+            raise ValueError("audio.loudness needs the audio track; this output's audio is disabled")
         if self.type.is_audio:
             if self.video:
                 raise ValueError(f"{self.type.value} is an audio-only output: it takes no video")
@@ -390,7 +421,11 @@ class OutputSpec(Strict):
         return None
 
     def _waveform_consistent(self) -> OutputSpec:
-        extra = [name for name in ("image", "thumbnails", "segments") if getattr(self, name) is not None]
+        extra = [
+            name
+            for name in ("image", "thumbnails", "segments", "background", "burn_in")
+            if getattr(self, name) is not None
+        ]
         if self.video or extra or self.audio != AudioSpec():
             given = ", ".join(
                 (["video"] if self.video else []) + extra + ([] if self.audio == AudioSpec() else ["audio"])
@@ -400,6 +435,8 @@ class OutputSpec(Strict):
 
     def _visual_consistent(self) -> OutputSpec:
         kind = "a thumbnails" if self.type is OutputType.thumbnails else "an image"
+        if self.background is not None:
+            raise ValueError(f"background removal is for video outputs, not {self.type.value}")
         if self.video:
             raise ValueError(f"{self.type.value} is {kind} output: it takes no video")
         if self.segments is not None:

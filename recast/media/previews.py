@@ -18,9 +18,9 @@ from typing import Any
 
 import ffmpeg
 
-from recast.core.finishing import AnimationSpec
 from recast.core.formats import OutputType
 from recast.core.job import InputMetadata
+from recast.core.previews import AnimationSpec
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec
 from recast.core.timeline import output_duration_s

@@ -7,18 +7,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
 from recast.core import timeline
+from recast.core.background import RgbColor
 from recast.core.formats import AudioCodec, Fit, OutputType, Quality, VideoCodec
 from recast.core.job import AudioInfo, InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, target_size
-from recast.media import watermark
+from recast.media import background, watermark
 from recast.media.probe import duration_s, first_stream, frame_ratio
 from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError
+
+if TYPE_CHECKING:  # loudness builds its measuring pass from source_streams below
+    from recast.media.caption_tracks import CaptionPlan
+    from recast.media.loudness import LoudnessPlan
 
 # quality → settings, per codec. h264/h265: (preset, CRF); vp9: (cpu-used, CRF); av1: (SVT preset, CRF).
 H264_QUALITY = {
@@ -133,12 +138,17 @@ def encode_plan(
     *,
     parts: Sequence[tuple[Path, InputMetadata]] = (),
     clip: Clip | None = None,
+    key_color: RgbColor | None = None,
+    loudness: LoudnessPlan | None = None,
+    captions: CaptionPlan | None = None,
     watermark_image: Path | None = None,
 ) -> EncodePlan:
     """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce.
 
     `parts`: a join's inputs in order (then `meta` is their joined view); `clip`: a resolved clip of
-    the input, or of the joined timeline; `watermark_image`: the local file of `spec.watermark`.
+    the input, or of the joined timeline; `key_color`: with `spec.background`, the colour keyed out;
+    `loudness`, `captions`: the output's finishing (see recast/media/loudness.py and caption_tracks.py);
+    `watermark_image`: the local file of `spec.watermark`.
     """
     joined = len(parts) > 1
     opts: dict[str, Any] = {"threads": threads}
@@ -182,10 +192,24 @@ def encode_plan(
         )
     audio_format = (sample_rate, channels) if sample_rate and channels else None
     video, audio = source_streams(src, meta, parts, clip, video_size, framerate, audio_format, fit)
+    if loudness is not None and audio is not None:
+        audio = loudness.apply(audio)
+    if captions is not None and video is not None:
+        video = captions.burn(video)
     if video is not None and spec.watermark is not None and watermark_image is not None and width:
+        # Over the sized picture (and burned-in captions), before any keying: a watermark stays opaque.
         [mark] = watermark.image_streams(watermark_image, 1)
         video = watermark.overlay(video, mark, spec.watermark, width).filter("format", "yuv420p")
+    if spec.background is not None and video is not None and height is not None:
+        if key_color is None:
+            raise MediaError("invalid-input", "background removal needs the colour to key out")
+        video = background.keyed(video, spec.background, key_color)
+        height = background.frame_height(spec.background, height)
     streams = [s for s in (video, audio) if s is not None]
+    if captions is not None:
+        caption_streams, caption_opts = captions.track_streams(spec, len(streams))
+        streams += caption_streams
+        opts.update(caption_opts)
     if spec.type is OutputType.mp3:
         opts["write_xing"] = 1  # a Xing header gives ffprobe an exact duration
     out = ffmpeg.output(*streams, f"file:{dst}", format=MUXERS[spec.type], **opts)

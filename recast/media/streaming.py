@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
@@ -31,6 +31,10 @@ from recast.core.job import InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, segment_duration, target_size
 from recast.media import probe, renditions, tools, watermark
+
+if TYPE_CHECKING:
+    from recast.media.caption_tracks import CaptionPlan
+    from recast.media.loudness import LoudnessPlan
 
 HLS_ENTRY = STREAM_ENTRY[OutputType.hls]
 DASH_ENTRY = STREAM_ENTRY[OutputType.dash]
@@ -143,12 +147,15 @@ def ladder_plan(
     *,
     parts: Sequence[tuple[Path, InputMetadata]] = (),
     clip: Clip | None = None,
+    loudness: LoudnessPlan | None = None,
+    captions: CaptionPlan | None = None,
     watermark_image: Path | None = None,
 ) -> LadderPlan:
     """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it.
 
     `parts` and `clip` as for renditions.encode_plan: the ladder is made from the joined, clipped timeline
-    (renditions.source_streams), which is then split into the rungs.
+    (renditions.source_streams), which is then split into the rungs. `loudness` normalizes the shared
+    audio; `captions` burns one in before the split (tracks are added after: caption_tracks.add_to_hls).
     """
     if ":" in str(outdir):
         # The muxers take plain paths (they derive segment paths from them): no protocol prefix allowed.
@@ -173,6 +180,10 @@ def ladder_plan(
     decoded, audio_stream = renditions.source_streams(
         src, meta, parts, clip, (meta.width, meta.height), join_fps, audio_format
     )
+    if loudness is not None and audio_stream is not None:
+        audio_stream = loudness.apply(audio_stream)
+    if captions is not None:
+        decoded = captions.burn(decoded)
     split = decoded.filter_multi_output("split", len(rungs)) if len(rungs) > 1 else None
     streams = []
     opts: dict[str, Any] = {
@@ -357,6 +368,8 @@ def read_dash(folder: Path) -> tuple[list[Variant], Variant | None]:
     root = ET.fromstring(_inside(folder, DASH_ENTRY).read_text())
     rungs, audio = [], None
     for aset in root.iterfind(".//mpd:AdaptationSet", MPD_NS):
+        if aset.get("contentType") == "text":
+            continue  # captions (caption_tracks.add_to_dash): one WebVTT file, no segments
         for rep in aset.iterfind("mpd:Representation", MPD_NS):
             tpl = rep.find("mpd:SegmentTemplate", MPD_NS)
             if tpl is None:

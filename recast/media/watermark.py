@@ -11,9 +11,9 @@ from typing import Any
 
 import ffmpeg
 
-from recast.core.finishing import Position, WatermarkSpec
 from recast.core.formats import InputKind
 from recast.core.job import InputMetadata
+from recast.core.watermark import Position, WatermarkSpec
 from recast.media.tools import INPUT_OPTIONS, MediaError
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import ffmpeg
 
-from recast.core.finishing import WaveformSpec
 from recast.core.job import InputMetadata
+from recast.core.previews import WaveformSpec
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec
 from recast.core.timeline import output_duration_s

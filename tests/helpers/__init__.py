@@ -2,12 +2,14 @@
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
 (processes), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
 (activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
-(tests.helpers.workflow, imported from there: it loads the workflow). Fixtures live in tests/conftest.py."""
+(tests.helpers.workflow, imported from there: it loads the workflow) and the loudness and captions
+checks (tests.helpers.finishing, imported from there: it loads the output activities). Fixtures live in tests/conftest.py."""
 
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
 from tests.helpers.media import (
     ffprobe,
+    keyed_clip,
     long_clip,
     make_clip,
     make_tone,
@@ -64,6 +66,7 @@ __all__ = [
     "difference",
     "ffmpeg_pids",
     "ffprobe",
+    "keyed_clip",
     "long_clip",
     "make_clip",
     "make_job",

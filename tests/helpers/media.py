@@ -49,6 +49,21 @@ def make_with_ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
+def keyed_clip(path: Path, background: str = "0x20C040", seconds: float = 2) -> Path:
+    """A clip to key out: a solid `background` (0xRRGGBB) at 320x240 with a 120x90 testsrc2 picture
+    sliding left to right across it (x = 20 + 60 t, y = 60), and a tone."""
+    if not path.exists():
+        make_with_ffmpeg(
+            *("-f", "lavfi", "-i", f"color=c={background}:size=320x240:rate=25:duration={seconds}"),
+            *("-f", "lavfi", "-i", f"testsrc2=size=120x90:rate=25:duration={seconds}"),
+            *("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"),
+            *("-filter_complex", "[0][1]overlay=x='20+t*60':y=60:shortest=1[v]", "-map", "[v]", "-map", "2"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"),
+            str(path),
+        )
+    return path
+
+
 def make_tone(path: Path, seconds: float = 1) -> Path:
     """An audio-only input: a 440 Hz AAC tone at 44.1 kHz (made once)."""
     if not path.exists():

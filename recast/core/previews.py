@@ -1,16 +1,13 @@
-"""The finishing touches an output can ask for beyond its codec settings, as request models: a
-watermark over the picture (`WatermarkSpec`), an animated preview clip (`AnimationSpec`, the `gif`
-type and animated `webp`) and an audio waveform (`WaveformSpec`, the `waveform` type). Only pydantic;
-importable inside Temporal's workflow sandbox. Kept out of specs.py, which holds the output's shape,
-so that these fields' rules and limits live in one place.
+"""Animated previews (`AnimationSpec`: the `gif` type, and `webp` with `animation`) and audio waveforms
+(`WaveformSpec`: the `waveform` type), as the request asks for them, with their limits. Only pydantic;
+importable inside Temporal's workflow sandbox.
 """
 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # An animated preview is a short clip: its frames are held (GIF's palette pass reads them twice), so a
 # long one would cost memory and bytes no preview needs.
@@ -23,54 +20,6 @@ WAVEFORM_MAX_POINTS = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Position(StrEnum):
-    top_left = "top-left"
-    top_right = "top-right"
-    bottom_left = "bottom-left"
-    bottom_right = "bottom-right"
-    middle = "center"  # not `center`: that name is str.center
-
-
-class WatermarkSpec(_Strict):
-    """An image laid over a video output's picture (every rung of an hls/dash ladder)."""
-
-    image: str = Field(
-        max_length=2048,
-        description="The image: an http(s)://, s3:// or gs:// URL, or upload://{upload_id}. Fetched and "
-        "checked like an input (address rules, size and pixel limits); JPEG, PNG (alpha kept), WebP or GIF.",
-    )
-    position: Position = Field(default=Position.bottom_right, description="Where in the frame.")
-    margin: int = Field(
-        default=16,
-        ge=0,
-        le=1000,
-        description="Pixels between the image and the frame's edges (ignored for center); in a ladder, "
-        "pixels of the largest rung, the others scaled alike.",
-    )
-    width: float = Field(
-        default=0.15, gt=0, le=1, description="The image's width as a fraction of the frame's width."
-    )
-    opacity: float = Field(default=1.0, ge=0, le=1, description="0 (invisible) to 1 (opaque).")
-    start: float = Field(default=0, ge=0, le=86400, description="Seconds into the output it appears.")
-    end: float | None = Field(
-        default=None, gt=0, le=86400, description="Seconds into the output it goes; default the end."
-    )
-
-    @field_validator("image")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        scheme = value.partition("://")[0].lower() if "://" in value else ""
-        if scheme not in ("http", "https", "s3", "gs", "upload"):
-            raise ValueError("watermark image is an http(s)://, s3://, gs:// or upload:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _window(self) -> WatermarkSpec:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError("watermark end must be after its start")
-        return self
 
 
 class AnimationSpec(_Strict):

@@ -1,7 +1,7 @@
 """What watermarks, animated previews and waveforms cost, measured on the ffmpeg commands Recast builds
 (no stack: the API and Temporal add the same fixed overhead to every output, bench/encode_overhead.py).
 
-    .venv/bin/python -m bench.finishing            # median CPU seconds of 3 runs each
+    .venv/bin/python -m bench.previews            # median CPU seconds of 3 runs each
 
 - watermark: a 10 s 1080p clip → 720p H.264 (standard) with and without a watermark (a 400x200 PNG at
   15 % of the width, half opacity): the overlay's share of the encode;

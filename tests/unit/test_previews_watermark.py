@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from recast.core import pricing
 from recast.core.contract import ENCODE_IMAGE, MAKE_ANIMATION, MAKE_WAVEFORM
-from recast.core.finishing import WatermarkSpec
 from recast.core.formats import InputKind, OutputType
 from recast.core.job import InputMetadata, Output, OutputStatus
 from recast.core.output_activities import output_activity, timeline_unsupported
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec
+from recast.core.watermark import WatermarkSpec
 from recast.media import previews, watermark, waveform
 from tests.helpers import make_with_ffmpeg
 from workflows.rules import Source, unusable
