@@ -1,6 +1,7 @@
 """The Recast worker: runs TranscodeJob and BatchJob workflows and their activities on the shared task queue, the
 RecastCleanup runs of the cleanup schedule it sets up at start, and WebhookRedelivery workflows; and
-the upload step (store_output) on a task queue of its own.
+the upload step (store_output) on a task queue of its own; and chunks of split-and-stitch encodes
+(encode_chunk) on `{task queue}-chunks`, shared by every worker, with RECAST_CHUNK_SLOTS slots.
 
 The upload step stores the outputs this process made, which only its scratch holds: its queue name is
 unique to the process (`{task queue}-upload-{host}-{pid}-{random}`), the output activities return it
@@ -32,6 +33,7 @@ from temporalio.worker import Worker
 
 from activities.batch import BatchActivities
 from activities.callback import CallbackActivities
+from activities.chunks import ChunkActivities
 from activities.cleanup import CleanupActivities
 from activities.deps import Deps
 from activities.encode import EncodeActivities
@@ -44,6 +46,7 @@ from activities.scratch import StagingArea
 from activities.sign import SignActivities
 from activities.store import StoreActivities
 from activities.stream import StreamActivities
+from recast.core.chunking import chunk_queue
 from recast.infra import config, logs, metrics, tracing
 from recast.infra.activity_context import ActivityContext
 from recast.infra.lifecycle import ensure_lifecycle
@@ -62,6 +65,7 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
     declared name (tests/unit/test_contract.py holds them to it)."""
     images = ImageActivities(deps)
     previews = PreviewActivities(deps)
+    chunks = ChunkActivities(deps)
     return [
         FetchActivities(deps).fetch_input,
         ProbeActivities(deps).probe_input,
@@ -75,7 +79,15 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         CallbackActivities(deps).deliver_webhook,
         BatchActivities(deps).load_batch_page,
         CleanupActivities(deps).cleanup_storage,
+        chunks.plan_chunks,
+        chunks.stitch_chunks,
+        chunks.remove_chunks,
     ]
+
+
+def chunk_activities(deps: Deps) -> list[Callable[..., Any]]:
+    """The activities of the shared chunk queue (`{task queue}-chunks`): one chunk of a split encode."""
+    return [ChunkActivities(deps).encode_chunk]
 
 
 def upload_activities(deps: Deps) -> list[Callable[..., Any]]:
@@ -123,6 +135,23 @@ def build_worker(
     )
 
 
+def build_chunk_worker(
+    client: Client, settings: config.Settings, deps: Deps, meter: MetricMeter = MetricMeter.noop
+) -> Worker:
+    """The worker's chunk slots: `RECAST_CHUNK_SLOTS` chunks at once from the queue every worker
+    shares, so a split encode spreads over the whole fleet rather than filling one worker's slots."""
+    return Worker(
+        client,
+        task_queue=chunk_queue(settings.task_queue),
+        activities=chunk_activities(deps),
+        max_concurrent_activities=settings.chunk_slots,
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+        interceptors=[ActivityContext(), ActivityMetrics(meter)],
+    )
+
+
 async def main() -> None:
     settings = config.load_or_exit()
     logs.configure_from("worker", settings)
@@ -139,6 +168,7 @@ async def main() -> None:
     deps.staging = StagingArea(settings.scratch_dir, upload_queue_name(settings.task_queue))
     worker = build_worker(client, settings, deps, metrics.meter(runtime))
     uploads = build_upload_worker(client, settings, deps, metrics.meter(runtime))
+    chunk_slots = build_chunk_worker(client, settings, deps, metrics.meter(runtime))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,7 +183,7 @@ async def main() -> None:
         log.info(
             "metrics at http://%s:%d/metrics", settings.worker_metrics_host, settings.worker_metrics_port
         )
-    async with uploads, worker:
+    async with uploads, chunk_slots, worker:
         await stop.wait()
         log.info("shutting down")
     deps.probes.close()

@@ -54,6 +54,8 @@ SUBMIT_BODY = {
                                 "output_path_template",
                                 "template",
                                 "template_version",
+                                "chunking",
+                                "chunk_duration",
                             )
                         },
                     },

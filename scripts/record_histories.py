@@ -93,6 +93,11 @@ async def single_output(ctx: Ctx) -> str:
     return await ctx.upload("small", [SMALL_MP4])
 
 
+async def chunked_output(ctx: Ctx) -> str:
+    """Split-and-stitch: the output in two chunks of 1 s, stitched (workflows/chunked.py)."""
+    return await ctx.upload("small", [SMALL_MP4], chunking="on", chunk_duration="1")
+
+
 async def ladder_thumbnails_image_join_clip(ctx: Ctx) -> str:
     return await ctx.submit(
         {
@@ -196,6 +201,7 @@ SCENARIOS: dict[str, Callable[[Ctx], Awaitable[str]]] = {
         webhook_retries,
         child_job,
         previews_waveform_watermark,
+        chunked_output,
     )
 }
 

@@ -25,6 +25,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from recast.core import contract, pricing, timeline
     from recast.core.contract import (
+        CHUNKED_ENCODE_PATCH,
         CREATED_AT_KEY,
         JOB_MEMO,
         ORGANIZATION_KEY,
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookDelivery,
     )
 
+from workflows import chunked
 from workflows.rules import Source, failure, unusable
 from workflows.upload_step import ENDED, store, worker_gone
 
@@ -305,7 +307,7 @@ class TranscodeJob:
         return [r for r in results if not isinstance(r, BaseException)]
 
     async def _encode(self, params: JobParams, source: Source, out: Output) -> None:
-        settings = params.settings
+        settings, job = params.settings, self.job
         meta = source.meta
         planned = next(p for p in params.outputs if p.id == out.id)
         if why_not := unusable(planned.spec, source):
@@ -329,7 +331,11 @@ class TranscodeJob:
         )
         try:
             if workflow.patched(UPLOAD_STEP_PATCH):
-                result = await self._make_and_store(params, make, request, out)
+                made = None
+                if chunked.applies(params, request) and workflow.patched(CHUNKED_ENCODE_PATCH):
+                    opts = self._encode_options(params)
+                    made = await chunked.encode(params, request, out, job, opts, self._update_progress)
+                result = made or await self._make_and_store(params, make, request, out)
             else:  # a job that reached its encodes before the upload step: encode and store in one
                 result = await workflow.execute_activity(make, request, **self._encode_options(params))
         except asyncio.CancelledError:
@@ -353,6 +359,7 @@ class TranscodeJob:
             out.background_color = result.background_color  # state only: no command changes
             out.captions = result.captions
             out.files = result.files
+            out.chunks = out.chunks or (1 if out.video else None)
             out.filename = result.entry or out.filename
             # A folder is served as its entry file, whose type may depend on the result (a thumbnail set
             # with a sprite opens on its WebVTT index).

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from api.errors import ApiError, describe_validation
 from recast.core import ids, paths
+from recast.core.chunking import Chunking, chunking_unsupported
 from recast.core.formats import OutputType
 from recast.core.output_activities import timeline_unsupported
 from recast.core.payloads import InputSource, JobParams, JobSettings, PlannedOutput, Webhook
@@ -46,6 +47,8 @@ def validate(
     for i, spec in enumerate(req.outputs):
         if why := timeline_unsupported(spec, clipped=req.clip is not None, joined=joined):
             raise ApiError(400, "invalid-input", f"outputs[{i}]: {why}")
+    if req.chunking is Chunking.on and (why := chunking_unsupported(req.outputs, joined=joined)):
+        raise ApiError(400, "invalid-input", why)
     _check_image_formats(req)
     return req
 
@@ -107,6 +110,8 @@ def job_params(
         idempotency_key=req.idempotency_key,
         webhook=Webhook(url=req.webhook_url, secret=req.webhook_secret) if req.webhook_url else None,
         settings=job_settings,
+        chunking=req.chunking,
+        chunk_duration=req.chunk_duration,
     )
 
 
@@ -124,6 +129,7 @@ def job_settings(settings: Settings, base_url: str, local_storage: bool) -> JobS
         max_duration_s=settings.max_duration_s,
         upload_attempts=settings.upload_attempts,
         upload_pickup_timeout_s=settings.upload_pickup_timeout_s,
+        chunking_min_duration_s=settings.chunking_min_duration_s,
     )
 
 

@@ -23,6 +23,14 @@ from typing import NoReturn
 from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
+from recast.core.chunk_payloads import (
+    ChunkPlan,
+    ChunkPlanRequest,
+    ChunkRequest,
+    ChunkResult,
+    StitchRequest,
+    StitchResult,
+)
 from recast.core.job import InputMetadata
 from recast.core.lifecycle import CleanupParams, CleanupReport
 from recast.core.payloads import (
@@ -92,6 +100,10 @@ DELIVER_WEBHOOK = "deliver_webhook"
 LOAD_BATCH_PAGE = "load_batch_page"
 STORE_OUTPUT = "store_output"
 CLEANUP_STORAGE = "cleanup_storage"
+PLAN_CHUNKS = "plan_chunks"
+ENCODE_CHUNK = "encode_chunk"
+STITCH_CHUNKS = "stitch_chunks"
+REMOVE_CHUNKS = "remove_chunks"
 
 
 def _declared_only() -> NoReturn:
@@ -177,6 +189,30 @@ async def cleanup_storage(params: CleanupParams) -> CleanupReport:
     _declared_only()
 
 
+@activity.defn(name=PLAN_CHUNKS)
+async def plan_chunks(req: ChunkPlanRequest) -> ChunkPlan:
+    """Decide whether (and where) to cut a video output into chunks: the frame ranges, or why not."""
+    _declared_only()
+
+
+@activity.defn(name=ENCODE_CHUNK)
+async def encode_chunk(req: ChunkRequest) -> ChunkResult:
+    """Encode one chunk's frames (video only) and put it in storage; runs on `{task queue}-chunks`."""
+    _declared_only()
+
+
+@activity.defn(name=STITCH_CHUNKS)
+async def stitch_chunks(req: StitchRequest) -> StitchResult:
+    """Concatenate the chunks by stream copy, mux the audio encoded once, verify, stage for upload."""
+    _declared_only()
+
+
+@activity.defn(name=REMOVE_CHUNKS)
+async def remove_chunks(prefix: str) -> int:
+    """Delete an output's temporary chunks from storage; returns how many objects were removed."""
+    _declared_only()
+
+
 OutputActivity = Callable[[EncodeRequest], Awaitable[EncodeResult]]
 """An activity that makes one output: all take an EncodeRequest and return an EncodeResult, and
 heartbeat an `EncodeProgress` (the API shows it as the output's live progress)."""
@@ -200,6 +236,10 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
     STORE_OUTPUT: store_output,
     LOAD_BATCH_PAGE: load_batch_page,
     CLEANUP_STORAGE: cleanup_storage,
+    PLAN_CHUNKS: plan_chunks,
+    ENCODE_CHUNK: encode_chunk,
+    STITCH_CHUNKS: stitch_chunks,
+    REMOVE_CHUNKS: remove_chunks,
 }
 """Every activity the workflows (TranscodeJob, BatchJob, RecastCleanup) call, by name: what a worker must register
 (store_output on its own worker-specific task queue, the others on the shared one)."""
@@ -207,6 +247,10 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[object]]] = {
 UPLOAD_STEP_PATCH = "upload-as-own-step"
 """`workflow.patched` ID of the upload step: jobs that reached their encodes before it was deployed
 replay the encode-and-store-in-one-activity path (docs/workflow-changes.md)."""
+
+CHUNKED_ENCODE_PATCH = "chunked-encode"
+"""`workflow.patched` ID of split-and-stitch encoding (workflows/chunked.py): jobs that reached their
+encodes before it replay the whole-output path."""
 
 # ---------------------------------------------------------------- search attributes -------------------------
 # Set at start by the API, upserted by the workflow (so a job started as another workflow's child has

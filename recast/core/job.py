@@ -179,6 +179,13 @@ class Output(BaseModel):
     )
     error_code: str | None = None
     error_message: str | None = None
+    chunks: int | None = Field(
+        default=None,
+        description="Video outputs, once made: how many chunks it was encoded as and stitched from (1: whole).",
+    )
+    stitch_duration_ms: int | None = Field(
+        default=None, description="A chunked output: the stitch (concatenation and audio mux) in ms."
+    )
 
 
 class Execution(BaseModel):
@@ -190,6 +197,9 @@ class Execution(BaseModel):
     confirmation_wait_ms: int | None = None
     encode_duration_ms: int | None = None
     finalize_duration_ms: int | None = None
+    stitch_duration_ms: int | None = Field(
+        default=None, description="Chunked outputs: the time their stitches took, summed."
+    )
     total_duration_ms: int | None = None
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from recast.core.background import RgbColor
 from recast.core.captions import CaptionsReport, CaptionTrack
+from recast.core.chunking import Chunking
 from recast.core.formats import CONTENT_TYPES
 from recast.core.job import (
     AudioInfo,
@@ -53,6 +54,9 @@ class JobSettings(BaseModel):
     # may wait for that worker to pick it up before the output is encoded again elsewhere.
     upload_attempts: int = 8
     upload_pickup_timeout_s: float = 60.0
+    # `"chunking": "auto"` plans chunks only for outputs at least this long (RECAST_CHUNKING_MIN_DURATION):
+    # a shorter one is encoded whole without even asking the fleet.
+    chunking_min_duration_s: float = 30.0
 
 
 class PlannedOutput(BaseModel):
@@ -95,6 +99,8 @@ class JobParams(BaseModel):
         default=None, description="A retry run: the job whose failed outputs it makes again, at their keys."
     )
     attempt: int = 0
+    chunking: Chunking = Chunking.auto
+    chunk_duration: float | None = None
     compat: dict[str, str] = Field(
         default_factory=dict, description="The drop-in API's own fields (Job.compat), kept as given."
     )

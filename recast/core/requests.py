@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from recast.core import presets
 from recast.core.captions import MAX_CAPTIONS, CaptionTrack, captions_problem
+from recast.core.chunking import CHUNK_DURATION_MAX_S, CHUNK_DURATION_MIN_S, Chunking
 from recast.core.formats import THUMBNAILS_MAX_SPECS, OutputType
 from recast.core.specs import OutputSpec, Strict, ThumbnailsSpec
 
@@ -169,6 +170,21 @@ class JobCreate(Strict):
         max_length=512,
         description="Where outputs are stored under your organization's prefix; variables: "
         + " ".join("{" + v + "}" for v in PATH_TEMPLATE_VARIABLES),
+    )
+
+    chunking: Chunking = Field(
+        default=Chunking.auto,
+        description="Split-and-stitch: encode each video output as chunks spread over the workers, then "
+        "stitch them. `auto` (default) when it pays (a long input, more than one chunk slot in the fleet), "
+        "`on` whenever the output allows it, `off` never.",
+    )
+    chunk_duration: float | None = Field(
+        default=None,
+        ge=CHUNK_DURATION_MIN_S,
+        le=CHUNK_DURATION_MAX_S,
+        allow_inf_nan=False,
+        description=f"Seconds of video per chunk ({CHUNK_DURATION_MIN_S:g}–{CHUNK_DURATION_MAX_S:g}); "
+        "default RECAST_CHUNK_DURATION.",
     )
 
     template: str | None = Field(

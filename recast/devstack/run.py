@@ -1,5 +1,5 @@
 """`make run`: Recast in the foreground until it is stopped — a Temporal dev server (SQLite under the
-data dir, Web UI), one worker and the API; or, when a Temporal is configured (`TEMPORAL_ADDRESS`, a
+data dir, Web UI), one worker (RECAST_WORKERS: that many) and the API; or, when a Temporal is configured (`TEMPORAL_ADDRESS`, a
 `TEMPORAL_PROFILE`, or the deprecated `RECAST_TEMPORAL_ADDRESS`), the worker and API on that Temporal and
 no dev server.
 
@@ -42,14 +42,10 @@ def taken_ports(settings: Settings, dev_server: bool) -> list[str]:
     """Each port this run needs that something else holds, named with its setting."""
     wanted = [(settings.host, settings.port, "API", "RECAST_PORT")]
     if settings.worker_metrics_port:
-        wanted.append(
-            (
-                settings.worker_metrics_host,
-                settings.worker_metrics_port,
-                "worker metrics",
-                "RECAST_WORKER_METRICS_PORT",
-            )
-        )
+        wanted += [
+            (settings.worker_metrics_host, port, "worker metrics", "RECAST_WORKER_METRICS_PORT")
+            for port in worker_metrics_ports(settings)
+        ]
     if dev_server:
         wanted += [
             ("127.0.0.1", settings.dev_temporal_port, "Temporal dev server", "RECAST_DEV_TEMPORAL_PORT"),
@@ -88,6 +84,8 @@ def banner(settings: Settings, base: str, temporal_line: str, data_dir: Path, ap
             f"  traces       OTLP to {tracing.endpoint()}"
             if tracing.wanted()
             else "  traces       off (set OTEL_EXPORTER_OTLP_ENDPOINT)",
+            f"  workers      {settings.workers} × {settings.chunk_slots} chunk slot(s)   (RECAST_WORKERS, "
+            "RECAST_CHUNK_SLOTS: long encodes are split over them)",
             f"  data dir     {data_dir}",
             f"  webhooks     signed with the secret in {webhook_key}"
             if webhook_key.is_file() and webhook_key.read_text().strip() == settings.webhook_secret
@@ -104,6 +102,21 @@ def banner(settings: Settings, base: str, temporal_line: str, data_dir: Path, ap
             "Ctrl-C stops everything.",
         ]
     )
+
+
+def worker_metrics_ports(settings: Settings) -> list[int]:
+    """Each worker's metrics port: RECAST_WORKER_METRICS_PORT for the first, the next ones after it."""
+    return [settings.worker_metrics_port + i for i in range(settings.workers)]
+
+
+def start_workers(stack: Stack, settings: Settings) -> None:
+    """RECAST_WORKERS worker processes: one, or several to spread split-and-stitch chunks over."""
+    if settings.workers == 1:
+        stack.start_worker()
+        return
+    for i, port in enumerate(worker_metrics_ports(settings)):
+        metrics_port = str(port) if settings.worker_metrics_port else "0"
+        stack.start_worker(f"worker-{i + 1}", RECAST_WORKER_METRICS_PORT=metrics_port)
 
 
 def main() -> int:
@@ -149,7 +162,7 @@ def main() -> int:
                 settings.dev_temporal_port, settings.dev_ui_port, data_dir / "temporal.db"
             )
             temporal_line = f"{address}   (dev server; Web UI: http://127.0.0.1:{settings.dev_ui_port})"
-        stack.start_worker()
+        start_workers(stack, settings)
         stack.start_api(host, port)
         wait_for_port(host, port)
         say(banner(settings, f"http://{host}:{port}", temporal_line, data_dir, api_key))
@@ -176,7 +189,9 @@ def metrics_where(settings: Settings, base: str) -> str:
     """Where `make run`'s Prometheus metrics are (docs/operations.md, Metrics and dashboards)."""
     where = [f"{base}/metrics (API)"] if settings.api_metrics else []
     if settings.worker_metrics_port:
-        where.append(f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics (worker)")
+        ports = worker_metrics_ports(settings)
+        what = "worker" if len(ports) == 1 else f"worker 1; the others on ports {ports[1]}–{ports[-1]}"
+        where.append(f"http://{settings.worker_metrics_host}:{ports[0]}/metrics ({what})")
     return ", ".join(where) or "off"
 
 

@@ -106,11 +106,11 @@ class Stack:
         # Children import the project's top-level packages (api, workflows, …) from the checkout.
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:  # type: ignore[type-arg]
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
         log = None if not self.quiet else open(self.data_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
             args,
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT if log else None,
@@ -162,8 +162,11 @@ class Stack:
         )
         return address
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:  # type: ignore[type-arg]
-        return self._spawn(name, [sys.executable, str(ROOT / "worker.py")])
+    def start_worker(self, name: str = "worker", cpus: str | None = None, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+        """A worker process; `cpus`: pinned to these cores (`taskset -c`, e.g. "0" or "0,1"), its ffmpeg
+        runs too; `env`: variables of its own (another metrics port, chunk slots)."""
+        pin = ["taskset", "-c", cpus] if cpus else []
+        return self._spawn(name, [*pin, sys.executable, str(ROOT / "worker.py")], env)
 
     def start_api(self, host: str, port: int, name: str = "api") -> subprocess.Popen:  # type: ignore[type-arg]
         proc = self._spawn(

@@ -28,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from recast.core import webhooks
+from recast.core import chunking, webhooks
 from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.infra import keys, net
 from recast.infra.config_text import explain
@@ -362,6 +362,21 @@ class Settings(BaseSettings):
         "is encoded again on another.",
     )
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
+    chunk_slots: int = Field(default=1, ge=1, description=chunking.CHUNK_SLOTS_DOC)
+    chunk_duration_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        validation_alias="RECAST_CHUNK_DURATION",
+        description=chunking.CHUNK_DURATION_DOC,
+    )
+    chunking_min_duration_s: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="RECAST_CHUNKING_MIN_DURATION",
+        description=chunking.CHUNKING_MIN_DOC,
+    )
+    workers: int = Field(default=1, ge=1, le=64, description=chunking.WORKERS_DOC)
     scratch_dir: Path = Field(
         default_factory=lambda data: Path(data.get("data_dir", "var")) / "scratch",
         description="Worker's local working space.",

@@ -95,6 +95,12 @@ def output_prefix(organization: str, job_id: str, output_id: str, path: str | No
     return f"{organization}/jobs/{job_id}/outputs/{output_id}/"
 
 
+def chunk_prefix(organization: str, job_id: str, output_id: str) -> str:
+    """Where a chunked output's encoded chunks wait for the stitch (removed once it is stored, or when
+    the job ends otherwise); ends with `/`."""
+    return f"{organization}/jobs/{job_id}/chunks/{output_id}/"
+
+
 def template_prefix(organization: str, name: str | None = None) -> str:
     """Where an organization's templates (or one template's versions) are kept."""
     return f"{organization}/templates/" + (f"{name}/" if name is not None else "")

@@ -8,7 +8,9 @@ checks (tests.helpers.finishing, imported from there: it loads the output activi
 from tests.helpers.activities import WEBHOOK_SECRET, delivery, make_job, place_input, request
 from tests.helpers.api import TERMINAL, Api, own_api, request_models, upload_form
 from tests.helpers.media import (
+    decode_errors,
     ffprobe,
+    frames_and_ends,
     keyed_clip,
     long_clip,
     make_clip,
@@ -61,11 +63,13 @@ __all__ = [
     "alive",
     "colour_of",
     "colour_strip",
+    "decode_errors",
     "delivery",
     "delta",
     "difference",
     "ffmpeg_pids",
     "ffprobe",
+    "frames_and_ends",
     "keyed_clip",
     "long_clip",
     "make_clip",

@@ -132,3 +132,30 @@ def picture_box(path: Path, start: str = "0") -> tuple[int, int]:
     )  # fmt: skip
     w, h = re.findall(r"crop=(\d+):(\d+):", run.stderr)[-1]
     return int(w), int(h)
+
+
+def frames_and_ends(path: Path) -> tuple[int, float, float]:
+    """(video frames decoded, video end, audio end) of a file: ffprobe's full decode count and the last
+    packets' end times."""
+    count = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    packets = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of",
+         "json", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    ends: dict[str, float] = {}
+    for p in json.loads(packets)["packets"]:
+        end = float(p["pts_time"]) + float(p.get("duration_time", 0))
+        ends[p["codec_type"]] = max(ends.get(p["codec_type"], 0.0), end)
+    return int(count.strip().rstrip(",")), ends["video"], ends["audio"]
+
+
+def decode_errors(path: Path) -> str:
+    run = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
+    return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")

@@ -35,7 +35,7 @@ def definition(fn: object) -> activity._Definition:
 
 
 def test_every_registered_activity_is_declared_with_the_same_name_and_types(deps: Deps) -> None:
-    implementations = worker.activities(deps) + worker.upload_activities(deps)
+    implementations = worker.activities(deps) + worker.upload_activities(deps) + worker.chunk_activities(deps)
     registered = {definition(fn).name: definition(fn) for fn in implementations}
     assert len(registered) == len(implementations)  # no name registered twice
     assert set(registered) == set(contract.ACTIVITIES)
@@ -88,8 +88,13 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "load_batch_page",
         "store_output",
         "cleanup_storage",
+        "plan_chunks",
+        "encode_chunk",
+        "stitch_chunks",
+        "remove_chunks",
     }
     assert contract.UPLOAD_STEP_PATCH == "upload-as-own-step"
+    assert contract.CHUNKED_ENCODE_PATCH == "chunked-encode"
     assert contract.CLEANUP_WORKFLOW_TYPE == "RecastCleanup"
     assert contract.SEARCH_ATTRIBUTES == {
         "RecastStatus": "Keyword",

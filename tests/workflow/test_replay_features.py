@@ -1,6 +1,7 @@
 """Histories of the features that came with their own workflow or path — a retry run of a failed output
 (its `retry-writes-original-keys` patch marker), a batch of three jobs and a cancelled batch
-(BatchJob) — recorded when they came (before the upload step), replayed on today's workflows. Kept
+(BatchJob) — recorded when they came (before the upload step), and a split-and-stitch job (its
+`chunked-encode` patch marker and chunk activities), replayed on today's workflows. Kept
 apart from tests/workflow/histories/, whose sets hold one history of every kind of job."""
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ HISTORIES = sorted((Path(__file__).parent / "feature_histories").glob("*.json"))
 
 
 def test_the_feature_histories_are_there() -> None:
-    assert {p.stem for p in HISTORIES} == {"retry_run", "batch_three_jobs", "batch_canceled"}
+    assert {p.stem for p in HISTORIES} == {
+        "retry_run",
+        "batch_three_jobs",
+        "batch_canceled",
+        "chunked_output",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

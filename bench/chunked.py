@@ -1,0 +1,241 @@
+"""Split-and-stitch against one whole encode, side by side in one run, through the real stack.
+
+    .venv/bin/python bench/chunked.py [--duration 60] [--workers 1,2] [--chunk-duration 10]
+                                      [--codec vp9] [--no-ssim]
+
+A `--duration` s 1080p30 clip (testsrc2 with a tone, made once in bench/results/) is encoded to 720p
+(VP9 by default, `--codec av1` for SVT-AV1) by a Recast stack of its own (Temporal dev server, API,
+workers), each worker pinned with `taskset` to one core of its own:
+
+  whole-1      1 worker,  `"chunking": "off"`  (one encode)
+  chunked-N    N workers, `"chunking": "on"`, for every N in --workers and every --chunk-duration
+
+and prints, as it goes and then side by side: the encode time (the job's `encode_duration_ms`: chunks,
+stitch, check and store), the wall time from submit to completed, the CPU seconds of the workers'
+ffmpeg/ffprobe runs (what other load on the machine barely changes), the chunks and the stitch time,
+the output's bytes and its SSIM against the source scaled to 720p. Then the ratios the issue sets targets
+for (issue 14): chunked on 2 workers vs chunked on 1 worker (target ≥ 1.8×), chunked vs whole on 1
+worker (target ≤ 1.05×), SSIM of chunked vs whole (within 0.003) and size (within 5 %). A 3-rung ladder
+is not chunked yet (chunking "on" refuses it with a 400, "auto" encodes it whole): the run says so.
+
+Needs as many idle cores as the largest --workers (2 by default). The default run (60 s, workers 1
+and 2, 10 s chunks) takes about 6–8 minutes on 2 idle cores. Results: bench/results/chunked.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.clips import RESULTS, make_clip  # noqa: E402
+from recast.devstack.stack import Stack, free_port  # noqa: E402
+
+KEY = "bench-chunked"
+CONTAINER = {"vp9": "webm", "av1": "webm", "h264": "mp4", "h265": "mp4"}
+TARGETS = {
+    "speedup_2_workers": ">= 1.8 (chunked on 2 workers vs chunked on 1, one core each)",
+    "cost_1_worker": "<= 1.05 (chunked vs whole, both on 1 worker)",
+    "ssim_delta": "|chunked - whole| <= 0.003 (each against the source)",
+    "size_ratio": "within 5 % (chunked / whole)",
+    "cpu_cost": "no target: ffmpeg CPU seconds, chunked / whole (the cost of cutting, stitching and the "
+    "full decode check, barely moved by other load)",
+}
+
+
+def ssim(out: Path, src: Path, width: int, height: int) -> float:
+    """SSIM (all planes) of an output against the source scaled to the output's size."""
+    run = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(out), "-i", str(src), "-lavfi",
+         f"[1:v]scale={width}:{height}:flags=bicubic,format=yuv420p[ref];[0:v]format=yuv420p[dis];[dis][ref]ssim",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(re.findall(r"All:([0-9.]+)", run.stderr)[-1])
+
+
+def ffmpeg_cpu_s(pid: int) -> float:
+    """CPU seconds the finished children (ffmpeg, ffprobe) of process `pid` used, from /proc: the
+    encoding work itself, which other load on the machine changes far less than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: cutime and cstime are fields 16 and 17 (proc(5)).
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    def __init__(self, stack: Stack, http: httpx.Client, src: Path, codec: str, work: Path) -> None:
+        self.stack, self.http, self.src, self.codec, self.work = stack, http, src, codec, work
+        self.workers: list[str] = []
+
+    def use_workers(self, count: int) -> None:
+        """Exactly `count` workers, worker i pinned to core i (one chunk slot each)."""
+        for name in self.workers:
+            self.stack.kill(name, 15)
+        self.workers = []
+        cores = os.sched_getaffinity(0)
+        if count > len(cores):
+            raise SystemExit(f"{count} workers need {count} cores; this machine lets us use {len(cores)}")
+        for i, core in enumerate(sorted(cores)[:count]):
+            name = f"worker-{count}-{i}"
+            self.stack.start_worker(name, cpus=str(core), RECAST_WORKER_METRICS_PORT="0")
+            self.workers.append(name)
+        time.sleep(3)  # every worker polling before the job is planned
+
+    def run(self, label: str, chunking: str, chunk_s: float | None, with_ssim: bool) -> dict[str, Any]:
+        output = {"type": CONTAINER[self.codec], "video": {"codec": self.codec, "resolution": "720p"}}
+        data = {"outputs": json.dumps([output]), "chunking": chunking}
+        if chunk_s:
+            data["chunk_duration"] = f"{chunk_s:g}"
+        pids = [self.stack.procs[name].pid for name in self.workers]
+        cpu_before = sum(ffmpeg_cpu_s(pid) for pid in pids)
+        started = time.monotonic()
+        with self.src.open("rb") as fh:
+            resp = self.http.post("/v1/jobs", files={"media": (self.src.name, fh, "video/mp4")}, data=data)
+        if resp.status_code != 202:
+            raise SystemExit(f"{label}: submit answered {resp.status_code}: {resp.text}")
+        job_id = resp.json()["id"]
+        while (job := self.http.get(f"/v1/jobs/{job_id}").json())["status"] not in (
+            "completed",
+            "failed",
+            "partial",
+            "canceled",
+        ):
+            time.sleep(0.5)
+        wall = time.monotonic() - started
+        time.sleep(1)  # the last probes reaped
+        cpu = sum(ffmpeg_cpu_s(pid) for pid in pids) - cpu_before
+        if job["status"] != "completed":
+            raise SystemExit(f"{label}: the job ended {job['status']}: {job.get('error_message')}")
+        out = job["outputs"][0]
+        result: dict[str, Any] = {
+            "label": label,
+            "chunking": chunking,
+            "chunk_duration_s": chunk_s,
+            "workers": len(self.workers),
+            "encode_s": round(job["execution"]["encode_duration_ms"] / 1000, 2),
+            "wall_s": round(wall, 2),
+            "ffmpeg_cpu_s": round(cpu, 2),
+            "chunks": out["chunks"],
+            "stitch_s": round(out["stitch_duration_ms"] / 1000, 2) if out["stitch_duration_ms"] else None,
+            "bytes": out["file_size_bytes"],
+        }
+        if with_ssim:
+            link = self.http.get(f"/v1/jobs/{job_id}/outputs/{out['id']}/download").json()["url"]
+            dst = self.work / f"{label}.{output['type']}"
+            dst.write_bytes(httpx.get(link, timeout=300).content)
+            result["ssim"] = round(ssim(dst, self.src, out["width"], out["height"]), 5)
+        print(
+            f"  {label:<24} encode {result['encode_s']:>7.1f} s   wall {result['wall_s']:>7.1f} s   "
+            f"ffmpeg CPU {result['ffmpeg_cpu_s']:>7.1f} s   "
+            f"chunks {result['chunks']:>3}   stitch {result['stitch_s'] or 0:>5.2f} s   "
+            f"{result['bytes'] / 1e6:>6.2f} MB"
+            + (f"   SSIM {result['ssim']:.5f}" if "ssim" in result else ""),
+            flush=True,
+        )
+        return result
+
+
+def ratios(runs: dict[str, dict[str, Any]], chunk_s: float) -> dict[str, Any]:
+    whole, one = runs["whole-1"], runs.get(f"chunked-1-{chunk_s:g}s")
+    two = runs.get(f"chunked-2-{chunk_s:g}s")
+    found: dict[str, Any] = {}
+    if one and two:
+        found["speedup_2_workers"] = round(one["encode_s"] / two["encode_s"], 3)
+    if one:
+        found["cost_1_worker"] = round(one["encode_s"] / whole["encode_s"], 3)
+        found["cpu_cost"] = round(one["ffmpeg_cpu_s"] / whole["ffmpeg_cpu_s"], 3)
+        found["size_ratio"] = round(one["bytes"] / whole["bytes"], 4)
+        if "ssim" in one and "ssim" in whole:
+            found["ssim_delta"] = round(one["ssim"] - whole["ssim"], 5)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=60, help="seconds of 1080p30 input (default 60)")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run chunked (default 1,2)")
+    parser.add_argument(
+        "--chunk-duration", default="10", help="seconds per chunk, comma-separated (default 10)"
+    )
+    parser.add_argument("--codec", default="vp9", choices=sorted(CONTAINER), help="default vp9")
+    parser.add_argument("--no-ssim", action="store_true", help="skip the SSIM measurements")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
+    src = make_clip(RESULTS / f"chunked-src-{args.duration}s-1080p.mp4", args.duration, "1920x1080")
+    print(
+        f"input: {src.name} ({src.stat().st_size / 1e6:.1f} MB), → 720p {args.codec}; cores {os.cpu_count()}"
+    )
+    runs: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {
+            "RECAST_API_KEYS": f"{KEY}=bench",
+            "RECAST_MAX_UPLOAD_BYTES": str(4 << 30),
+            "RECAST_WORKER_METRICS_PORT": "0",
+            "RECAST_TASK_QUEUE": "bench-chunked",
+        }
+        with Stack(work / "stack", env, quiet=True) as stack:
+            stack.start_temporal(free_port(), None, work / "temporal.db")
+            port = free_port()
+            stack.start_api("127.0.0.1", port)
+            headers = {"Authorization": f"Bearer {KEY}"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as http:
+                bench = Bench(stack, http, src, args.codec, work)
+                bench.use_workers(1)
+                runs["whole-1"] = bench.run("whole-1", "off", None, not args.no_ssim)
+                for count in counts:
+                    bench.use_workers(count)
+                    for chunk_s in chunk_lengths:
+                        label = f"chunked-{count}-{chunk_s:g}s"
+                        # SSIM once per chunk length: the output does not depend on the worker count.
+                        measure = not args.no_ssim and count == counts[0]
+                        runs[label] = bench.run(label, "on", chunk_s, measure)
+    print("\nratios (the issue's targets in brackets):")
+    summary = {}
+    for chunk_s in chunk_lengths:
+        found = ratios(runs, chunk_s)
+        summary[f"{chunk_s:g}s"] = found
+        for name, value in found.items():
+            print(f"  {chunk_s:g} s chunks  {name:<18} {value:<9} [{TARGETS[name]}]")
+    for count in counts:
+        for chunk_s in chunk_lengths:
+            base, run = runs.get(f"chunked-1-{chunk_s:g}s"), runs[f"chunked-{count}-{chunk_s:g}s"]
+            if base:
+                print(
+                    f"  speed-up with {count} worker(s), {chunk_s:g} s chunks: {base['encode_s'] / run['encode_s']:.2f}×"
+                )
+    ladder = 'not measured: HLS/DASH ladders are not chunked yet ("on" → 400, "auto" encodes them whole)'
+    print(f"  3-rung ladder: {ladder}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {
+        "input_s": args.duration,
+        "codec": args.codec,
+        "cores": os.cpu_count(),
+        "runs": runs,
+        "ratios": summary,
+        "targets": TARGETS,
+        "ladder": ladder,
+    }
+    (RESULTS / "chunked.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {RESULTS / 'chunked.json'}")
+
+
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    os._exit(0)  # the SDK's threads can crash interpreter finalization (sdk-python #300)
