@@ -2,7 +2,7 @@
 output's ffmpeg runs: an `upload://` is the organization's own upload, a URL is streamed through
 fetch_input's machinery (activities/fetch.py: address rules on every connection and redirect, the
 organization's own objects only) into the job's input folder, at most RECAST_WATERMARK_MAX_BYTES; then
-probed: a still picture within RECAST_WATERMARK_MAX_PIXELS.
+probed: a still picture of at most 4096 × 4096 pixels (WATERMARK_MAX_PIXELS).
 
 Fetched by the output activity itself rather than as a step of the workflow: the image is small, only
 outputs with a watermark pay for it, and the workflow (and the histories of running jobs) stays as it is.
@@ -20,6 +20,7 @@ from activities.deps import Deps
 from activities.fetch import FetchActivities
 from activities.scratch import local_input
 from recast.core.payloads import EncodeRequest
+from recast.core.watermark import WATERMARK_MAX_PIXELS
 from recast.infra import uploads
 from recast.infra.storage import input_key
 from recast.media import probe, watermark
@@ -60,7 +61,7 @@ async def watermark_image(deps: Deps, req: EncodeRequest) -> Path | None:
     path = await local_input(deps.storage, deps.scratch, key)
     try:
         raw = await deps.probes.probe_raw(path)
-        watermark.check_image(probe.input_metadata(raw, size), settings.watermark_max_pixels)
+        watermark.check_image(probe.input_metadata(raw, size), WATERMARK_MAX_PIXELS)
     except MediaError as exc:
         message = str(exc).replace("the input", "the image")
         raise MediaError("invalid-watermark", f"watermark image: {message}") from exc

@@ -9,6 +9,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# A watermark is fetched by every output that has one and scaled for every frame: a small picture.
+WATERMARK_MAX_PIXELS = 4096 * 4096
+WATERMARK_BYTES_DOC = (
+    "Largest watermark image (`watermark.image`), bytes; larger → the output fails with `too-large`."
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
