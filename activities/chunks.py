@@ -37,7 +37,7 @@ from recast.core.chunk_payloads import (
 from recast.core.chunking import Chunking, chunk_queue
 from recast.core.payloads import EncodeResult
 from recast.infra.storage import chunk_prefix, output_key
-from recast.media import chunks, probe, renditions, stitch, stitch_check
+from recast.media import chunks, probe, remux, renditions, stitch, stitch_check
 from recast.media.probe import ffprobe_json
 from recast.media.tools import MediaError
 
@@ -68,6 +68,10 @@ class ChunkActivities:
         layout = await chunks.frame_layout(src, enc.input_metadata)
         if why := chunks.unchunkable(layout, enc.spec):
             return ChunkPlan(reason=why)
+        # An output its input already is gets copied by encode_output (activities/quality.py): no split.
+        data = await self.deps.probes.probe_raw(src)
+        if not enc.captions and remux.why_encode(enc.spec, enc.input_metadata, data, clip=enc.clip) is None:
+            return ChunkPlan(reason="the input's streams are copied as they are (remux)")
         first, end = chunks.frame_span(layout, enc.clip)
         cut = chunks.ranges(end - first, layout.rate, chunk_s, first, layout.keyframes)
         if len(cut) < 2:

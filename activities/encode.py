@@ -12,7 +12,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import finishing
+from activities import finishing, quality
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_file
@@ -50,13 +50,17 @@ class EncodeActivities:
                 watermark_image=mark,
             )
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
-            await run_encode(plan.args, expected_s, req, progress)
-            data = await self.deps.probes.probe_raw(dst)
-            renditions.check_output(data, req.spec, plan, req.input_metadata)
+            # A copy of the input's streams when they already are what is asked (strategy remux-…).
+            strategy = await quality.try_remux(self.deps, req, src, dst, plan, progress, finish)
+            if strategy is None:
+                await run_encode(plan.args, expected_s, req, progress)
+            # The probe check (renditions.check_output) and, beside it, a full decode of a video output.
+            data = await quality.checked(self.deps, dst, req, plan)
             if req.spec.background is not None:
                 background.check_alpha(data, req.spec.background)
             caption_tracks.check_tracks(data, req.spec, finish.captions)
             audio = await finish.audio_report(renditions.audio_info(data), dst)
+            measured = await quality.measure_file(req, dst, plan, src, parts, workdir)
             progress.stage = "uploading"
             key = output_key(req.organization, req.job_id, req.output_id, req.spec.type.value, req.path)
             size, staged = await finish_file(self.deps, req, dst, key)
@@ -70,6 +74,8 @@ class EncodeActivities:
                 captions=finish.captions.report() if finish.captions else None,
                 staged=staged,
                 background_color=key_color,
+                quality=measured,
+                strategy=strategy,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities import finishing
+from activities import finishing, quality
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_dir
@@ -48,6 +48,9 @@ class StreamActivities:
             await run_encode(plan.args, plan.duration_s, req, progress)
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)
             caption_tracks.add_package_tracks(package, req.spec, plan.entry, info.rungs, finish.captions)
+            # Every rung decoded in full, then (with `metrics`) measured against the source.
+            joined = await quality.verify_package(package, plan, req.input_metadata, workdir, parts)
+            measured = await quality.measure_package(req, joined, plan, src, parts, workdir)
             audio = info.audio
             audio_info = (
                 AudioInfo(
@@ -75,5 +78,6 @@ class StreamActivities:
                 files=files,
                 entry=plan.entry,
                 staged=staged,
+                quality=measured,
             )
         raise AssertionError("unreachable")  # output_step re-raises every failure

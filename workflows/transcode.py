@@ -358,7 +358,8 @@ class TranscodeJob:
             out.width, out.height, out.audio = result.width, result.height, result.audio
             out.background_color = result.background_color  # state only: no command changes
             out.captions = result.captions
-            out.files = result.files
+            out.files, out.quality = result.files, result.quality
+            out.strategy = result.strategy or out.strategy
             out.chunks = out.chunks or (1 if out.video else None)
             out.filename = result.entry or out.filename
             # A folder is served as its entry file, whose type may depend on the result (a thumbnail set

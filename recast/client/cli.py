@@ -4,6 +4,7 @@
     recast submit clip.mp4 -o mp4:h264:720p -o webm:vp9:480p:economy --wait --download out/
     recast submit https://example.com/clip.mp4 -o mp4:h264 --priority premium --delayed-start
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
+    recast submit clip.mp4 -o mp4:h264:720p -o preset:hls-ladder --metrics ssim,psnr --wait
     recast submit talk.mov -o mp4:h264 -o preset:hls-ladder --loudness -16 --captions talk.en.vtt:en:English
     recast submit talk.mov -o mp4:h264:720p -o gif -o waveform --watermark logo.png --watermark-position top-left
     recast status job_…          recast confirm job_…          recast cancel job_…
@@ -36,12 +37,13 @@ from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
 from recast.core import presets
-from recast.core.formats import WATERMARK_TYPES
-from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.formats import WATERMARK_TYPES, OutputType
+from recast.core.job import Job, JobStatus, Output, OutputStatus
+from recast.core.quality import Metric, is_remux
 from recast.core.specs import OutputSpec
 from recast.core.watermark import Position
 
-__all__ = ["main", "parse_clip", "parse_output", "render_bar", "watermarked"]
+__all__ = ["main", "parse_clip", "parse_metrics", "parse_output", "render_bar", "watermarked", "with_metrics"]
 
 
 OUTPUT_FORMS = "type:codec[:resolution][:quality], a type alone (mp3, webp, …), preset:NAME, or JSON"
@@ -108,6 +110,47 @@ def parse_clip(text: str) -> dict[str, float]:
     return clip
 
 
+def parse_metrics(text: str) -> list[str]:
+    """`ssim,psnr`: the quality metrics to measure on every video output."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    allowed = ", ".join(m.value for m in Metric)
+    if not names or any(n not in Metric.__members__ for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected metrics from {allowed}, comma-separated")
+    return list(dict.fromkeys(names))
+
+
+def with_metrics(
+    outputs: list[dict[str, Any]] | None, metrics: list[str]
+) -> list[OutputSpec | Mapping[str, Any]] | None:
+    """`--metrics` on every video output (a preset's type counts); audio and image outputs take none.
+    No outputs (a template's are used): None, as given."""
+    if outputs is None:
+        return None
+    marked: list[OutputSpec | Mapping[str, Any]] = []
+    for spec in outputs:
+        kind = spec.get("type")
+        if kind is None and spec.get("preset") in presets.CATALOG:
+            kind = presets.expand(spec["preset"]).get("type")
+        made = OutputType(kind) if isinstance(kind, str) and kind in OutputType.__members__ else None
+        video = made is not None and not (made.is_audio or made.is_visual)
+        marked.append({**spec, "metrics": metrics} if metrics and video else spec)
+    return marked
+
+
+def summary(out: Output) -> str:
+    """One finished output, for the terminal: how it was made, and its measured quality."""
+    if out.status is not OutputStatus.completed:
+        return f"{out.error_code}: {out.error_message}"
+    words = [out.status.value] + (["(remuxed)"] if is_remux(out.strategy) else [])
+    for q in out.quality:
+        figures = [
+            f"ssim {q.ssim.mean:.4f}" if q.ssim else "",
+            f"psnr {q.psnr.mean:.2f} dB" if q.psnr else "",
+        ]
+        words.append(f"[{q.height}p " + " ".join(f for f in figures if f) + "]")
+    return " ".join(words)
+
+
 def check_temporal(task_queue: str) -> str:
     """Connect as the workers do and say what is there: the server, and the pollers of `task_queue`."""
     from temporalio.api.enums.v1 import TaskQueueType
@@ -159,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p_submit.add_argument(
         "--clip", type=parse_clip, metavar="START:END", help="make the outputs from these seconds"
     )
+    p_submit.add_argument("--metrics", type=parse_metrics, default=[], metavar="ssim,psnr",
+                          help="measure every video output's quality against the source")  # fmt: skip
     p_submit.add_argument("--loudness", type=finishing.parse_loudness, metavar="LUFS[:PEAK]",
                           help=f"normalize every output's audio (EBU R128): {finishing.LOUDNESS_FORMS}")  # fmt: skip
     p_submit.add_argument("--captions", action="append", type=finishing.parse_captions, default=[],
@@ -275,7 +320,7 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         except argparse.ArgumentTypeError as exc:
             print(f"recast: {exc}", file=sys.stderr)
             return 2
-    outputs: list[OutputSpec | Mapping[str, Any]] | None = [*specs] if specs is not None else None
+    outputs: list[OutputSpec | Mapping[str, Any]] | None = with_metrics(specs, args.metrics)
     source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:
@@ -296,12 +341,7 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         )
         return 0
     for out in job.outputs:
-        note = (
-            out.status.value
-            if out.status is OutputStatus.completed
-            else f"{out.error_code}: {out.error_message}"
-        )
-        print(f"  {out.id} {out.type.value} {out.width}x{out.height}  {note}", file=sys.stderr)
+        print(f"  {out.id} {out.type.value} {out.width}x{out.height}  {summary(out)}", file=sys.stderr)
     if args.download:
         _save(client, job, args.download, display)
     return 0 if job.status is JobStatus.completed else 1

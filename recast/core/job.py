@@ -13,6 +13,7 @@ from recast.core.background import RgbColor
 from recast.core.captions import CaptionsReport
 from recast.core.formats import STREAM_ENTRY, InputKind, OutputType
 from recast.core.loudness import LoudnessReport
+from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import VideoVariant, size_label
 
@@ -131,7 +132,9 @@ class Output(BaseModel):
     type: OutputType
     preset: str | None = Field(default=None, description="The preset this output was made from, if any.")
     strategy: str | None = Field(
-        default=None, description="What is made, e.g. `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`."
+        default=None,
+        description="What is made, e.g. `video-webm-vp9`, `video-mp4-h264`, `audio-mp3`; once made, "
+        "`remux-mp4-h264` when the input's streams were copied into the new container, not encoded.",
     )
     status: OutputStatus = OutputStatus.pending
     progress: int = 0
@@ -172,6 +175,11 @@ class Output(BaseModel):
     download_expires_at: datetime | None = None
     path: str | None = Field(
         default=None, description="Where the output is stored, under the organization's prefix."
+    )
+    quality: list[RungQuality] = Field(
+        default_factory=list,
+        description="With `metrics`: the measured quality of each video variant (per rung for hls/dash), "
+        "in the order of `video`.",
     )
     background_color: RgbColor | None = Field(
         default=None,

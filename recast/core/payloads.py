@@ -22,6 +22,7 @@ from recast.core.job import (
     OutputFile,
     TemplateRef,
 )
+from recast.core.quality import RungQuality
 from recast.core.requests import Clip, Priority
 from recast.core.specs import OutputSpec
 
@@ -205,6 +206,8 @@ class EncodeResult(BaseModel):
     entry: str | None = None  # folder outputs: the file a download points to
     captions: CaptionsReport | None = None
     staged: StagedOutput | None = None  # not stored yet: store_output on staged.task_queue stores it
+    quality: list[RungQuality] = Field(default_factory=list)  # with `metrics`: per video variant
+    strategy: str | None = None  # how it was made, when not the planned encode (`remux-mp4-h264`)
     background_color: RgbColor | None = None  # an output with `background`: the colour keyed out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from recast.core.formats import THUMBNAILS_MAX_IMAGES, InputKind, OutputType, Quality, VideoCodec
 from recast.core.job import InputMetadata, Output
 from recast.core.previews import AnimationSpec
+from recast.core.quality import is_remux
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec, VideoVariant, target_size
 
@@ -35,6 +36,11 @@ AUDIO_PER_MINUTE = 0.002  # audio-only outputs, any codec
 IMAGE_PRICE = 0.001  # one image output (jpg, png, webp, avif), any size
 BACKGROUND_PER_MINUTE = 0.01  # keying a background out, on top of the encode's own rate
 THUMBNAIL_PRICE = 0.0002  # each picture of a thumbnails output, the sprite sheet included
+# `metrics` (ssim, psnr: one pass for both) per output minute of each measured video variant or rung:
+# the pass decodes the source and the output again: ~0.55× the CPU of an H.264 720p encode (docs/benchmarks.md).
+METRICS_PER_MINUTE = 0.005
+# A remuxed output (its input's streams copied, strategy `remux-…`) instead of its encode rate.
+REMUX_PER_MINUTE = 0.001
 LOUDNESS_PER_MINUTE = 0.001  # audio.loudness, normalized or measure_only, any output with audio
 BURN_IN_PER_MINUTE = 0.002  # burn_in: captions rendered into the picture (of every rung of a ladder)
 ANIMATION_PER_SECOND = 0.001  # an animated preview (gif, animated webp), per second of preview
@@ -140,6 +146,8 @@ def estimate(
             total += _pictures_price(spec, meta, seconds) * PRIORITY_MULTIPLIER[priority]
         elif meta.kind is not InputKind.image:  # a still image makes no video or audio output
             total += seconds / 60 * _spec_rate(spec, meta, priority)
+            if spec.metrics and meta.height is not None:
+                total += seconds / 60 * len(spec.video) * METRICS_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
     return round(total, 4)
 
 
@@ -165,6 +173,17 @@ def actual(outputs: list[Output], priority: Priority) -> float:
             total += out.duration_ms / 60_000 * finishing_rate(loudness, burned, priority)
             if not out.video:
                 total += out.duration_ms / 60_000 * audio_rate(priority)
+                continue
+            # Measured variants (`metrics`), then the output itself: a copy, or an encode.
+            total += (
+                out.duration_ms
+                / 60_000
+                * len(out.quality)
+                * METRICS_PER_MINUTE
+                * PRIORITY_MULTIPLIER[priority]
+            )
+            if is_remux(out.strategy):
+                total += out.duration_ms / 60_000 * REMUX_PER_MINUTE * PRIORITY_MULTIPLIER[priority]
                 continue
             if len(out.video) > 1 and out.width and out.height:
                 # A ladder reports its top rung's size; every rung is that or smaller, sized alike.

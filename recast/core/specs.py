@@ -37,6 +37,7 @@ from recast.core.formats import (
 )
 from recast.core.loudness import LoudnessSpec
 from recast.core.previews import AnimationSpec, WaveformSpec
+from recast.core.quality import Metric
 from recast.core.watermark import WatermarkSpec
 
 
@@ -327,6 +328,13 @@ class OutputSpec(Strict):
         "picture, instead of carrying the captions as a track.",
     )
 
+    metrics: list[Metric] = Field(
+        default_factory=list,
+        description="Video outputs (and every rung of hls/dash): quality measured against the source "
+        "scaled to the output's frame, reported as `quality` — `ssim`, `psnr` (no VMAF: Debian's ffmpeg "
+        "has no libvmaf). Costs extra (docs/outputs.md, Cost).",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _expand_preset(cls, data: Any) -> Any:
@@ -431,6 +439,30 @@ class OutputSpec(Strict):
                 (["video"] if self.video else []) + extra + ([] if self.audio == AudioSpec() else ["audio"])
             )
             raise ValueError(f"a waveform output takes only `waveform` {{width, height, …}}, not {given}")
+        return self
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _known_metrics(cls, value: Any) -> Any:
+        allowed = ", ".join(m.value for m in Metric)
+        for name in value if isinstance(value, list) else []:
+            if isinstance(name, str) and name not in Metric.__members__:
+                why = (
+                    " (VMAF needs an ffmpeg built with libvmaf, which Debian's is not)"
+                    if name == "vmaf"
+                    else ""
+                )
+                raise ValueError(f"unknown metric {name!r}{why}; allowed: {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_on_video(self) -> OutputSpec:
+        if self.metrics and not self.video:
+            raise ValueError(
+                f"metrics are measured on video outputs (mp4, webm, mkv, mov, hls, dash), not {self.type.value}"
+            )
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError("metrics must be different from each other")
         return self
 
     def _visual_consistent(self) -> OutputSpec:

@@ -170,6 +170,8 @@ def unchunkable(layout: FrameLayout, spec: OutputSpec) -> str | None:
     lowered = spec.video[0].framerate
     if lowered and lowered < float(layout.rate):
         return "the output lowers the frame rate"
+    if spec.metrics:
+        return "metrics are measured on a whole encode"  # by encode_output (activities/quality.py)
     if not layout.constant:
         return "the input's frame rate is not constant"
     if layout.frames < 2:

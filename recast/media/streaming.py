@@ -138,6 +138,18 @@ def _rung_options(spec: OutputSpec, rung: Rung) -> dict[str, Any]:
     return qualified
 
 
+def rung_picture(video: Any, rung: Rung, meta: InputMetadata) -> Any:
+    """The decoded (joined, clipped) source as one rung's encoder gets it: sized, at its frame rate, in
+    yuv420p. Also the reference its quality is measured against (recast/media/measure.py)."""
+    if rung.variant.fit is not Fit.contain:
+        video = renditions.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
+    elif (rung.width, rung.height) != (meta.width, meta.height):
+        video = video.filter("scale", rung.width, rung.height)
+    if rung.framerate:
+        video = video.filter("fps", fps=rung.framerate)
+    return video.filter("format", "yuv420p")
+
+
 def ladder_plan(
     spec: OutputSpec,
     meta: InputMetadata,
@@ -196,18 +208,12 @@ def ladder_plan(
     marks = watermark.image_streams(watermark_image, len(rungs)) if spec.watermark and watermark_image else []
     widest = max(r.width for r in rungs)
     for rung in rungs:
-        video = split.stream(rung.index) if split is not None else decoded
-        if rung.variant.fit is not Fit.contain:
-            video = renditions.fitted(video, (rung.width, rung.height), rung.variant.fit)  # the box's shape
-        elif (rung.width, rung.height) != (meta.width, meta.height):
-            video = video.filter("scale", rung.width, rung.height)
-        if rung.framerate:
-            video = video.filter("fps", fps=rung.framerate)
+        video = rung_picture(split.stream(rung.index) if split is not None else decoded, rung, meta)
         if marks and spec.watermark:
-            video = watermark.overlay(
-                video, marks[rung.index], spec.watermark, rung.width, rung.width / widest
-            )
-        streams.append(video.filter("format", "yuv420p"))
+            mark = marks[rung.index]
+            video = watermark.overlay(video, mark, spec.watermark, rung.width, rung.width / widest)
+            video = video.filter("format", "yuv420p")
+        streams.append(video)
         opts.update(_rung_options(spec, rung))
     if audio_stream is not None:
         streams.append(audio_stream)  # one rendition, shared by every rung

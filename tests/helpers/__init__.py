@@ -1,6 +1,6 @@
 """What the tests share, one module per kind: stacks and their settings (stacks), an HTTP client for a
 running API (api), test media and probing (media), coloured pictures (pictures), ffmpeg processes
-(processes), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
+(processes), media for remux, verification and metrics (quality_media), a redirecting loopback server and moto's S3 server (servers), payloads for calling activities directly
 (activities). Everything is re-exported here but the stand-ins that run TranscodeJob without ffmpeg
 (tests.helpers.workflow, imported from there: it loads the workflow) and the loudness and captions
 checks (tests.helpers.finishing, imported from there: it loads the output activities). Fixtures live in tests/conftest.py."""
@@ -25,6 +25,7 @@ from tests.helpers.media import (
 from tests.helpers.metrics import Scrape, delta
 from tests.helpers.pictures import COLOURS, RGB, colour_of, colour_strip, difference, tagged
 from tests.helpers.processes import alive, ffmpeg_pids
+from tests.helpers.quality_media import damaged, packets, stream_md5, top_level_boxes, vfr_clip, web_clip
 from tests.helpers.servers import Receiver, Server, moto_s3, receiving, serving
 from tests.helpers.stacks import (
     API_KEY,
@@ -63,6 +64,7 @@ __all__ = [
     "alive",
     "colour_of",
     "colour_strip",
+    "damaged",
     "decode_errors",
     "delivery",
     "delta",
@@ -80,6 +82,7 @@ __all__ = [
     "moto_s3",
     "new_stack",
     "own_api",
+    "packets",
     "picture_box",
     "place_input",
     "probe",
@@ -89,7 +92,11 @@ __all__ = [
     "second_api",
     "serving",
     "stream",
+    "stream_md5",
     "tagged",
     "thumbnail_inputs",
+    "top_level_boxes",
     "upload_form",
+    "vfr_clip",
+    "web_clip",
 ]

@@ -1,5 +1,5 @@
-"""The `recast` CLI's pieces that need no stack: parsing `--output` and `--clip`, the progress bars (rich on
-a terminal, plain lines otherwise), the flags of `recast template` and `recast batch` and a batch's bar."""
+"""The `recast` CLI's pieces that need no stack: parsing `--output`, `--metrics` and `--clip`, the progress bars
+(rich on a terminal, plain lines otherwise), the flags of `recast template` and `recast batch` and a batch's bar."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ import pytest
 from rich.console import Console
 
 from recast.client import cli_batch, cli_template
-from recast.client.cli import parse_clip, parse_output, render_bar, watermarked
+from recast.client.cli import (
+    parse_clip,
+    parse_metrics,
+    parse_output,
+    render_bar,
+    watermarked,
+    with_metrics,
+)
 from recast.client.progress import Display
 from recast.core.batches import Batch, BatchCounts, BatchStatus
 from recast.core.job import Job, JobStatus, OutputStatus, Stage
@@ -35,6 +42,20 @@ def test_parse_output() -> None:
     for bad in ("preset:", "{not json", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_output(bad)
+
+
+def test_metrics_go_on_every_video_output() -> None:
+    assert parse_metrics("ssim, psnr,ssim") == ["ssim", "psnr"]
+    for bad in ("vmaf", "", "ssim,vmaf"):
+        with pytest.raises(argparse.ArgumentTypeError, match="ssim, psnr"):
+            parse_metrics(bad)
+    outputs = [
+        parse_output(o) for o in ("mp4:h264:720p", "mp3", "preset:hls-ladder", "preset:audio-podcast", "jpg")
+    ]
+    marked = with_metrics(outputs, ["ssim"]) or []
+    assert [dict(o).get("metrics") for o in marked] == [["ssim"], None, ["ssim"], None, None]
+    assert with_metrics(outputs, []) == outputs
+    assert with_metrics(None, ["ssim"]) is None  # --template without -o: the template's outputs
 
 
 def test_parse_clip() -> None:
