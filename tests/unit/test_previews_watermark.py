@@ -284,3 +284,14 @@ def test_output_path_templates() -> None:
         "gif-animated": "j/gif-gif-480w-64.gif",
         "webp-animated": "j/webp-webp-320w-60.webp",
     }
+
+
+def test_a_watermarked_output_is_never_a_copy_or_chunked() -> None:
+    """Remux copies the input's streams and chunks are encoded without finishing: a watermark needs the
+    whole encode, so neither applies (else the watermark would silently be missing)."""
+    from recast.core.chunking import chunkable
+    from recast.media import remux
+
+    marked = OutputSpec.model_validate({**VIDEO, "watermark": {"image": "upload://u"}})
+    assert "watermark" in (remux.why_encode(marked, meta(), {}) or "")
+    assert not chunkable(marked) and chunkable(OutputSpec.model_validate(VIDEO))
