@@ -40,6 +40,7 @@ from activities.encode import EncodeActivities
 from activities.fetch import FetchActivities
 from activities.images import ImageActivities
 from activities.metrics import ActivityMetrics
+from activities.previews import PreviewActivities
 from activities.probe import ProbeActivities
 from activities.scratch import StagingArea
 from activities.sign import SignActivities
@@ -63,6 +64,7 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
     """The implementations of the activities recast.core.contract declares, each registered under its
     declared name (tests/unit/test_contract.py holds them to it)."""
     images = ImageActivities(deps)
+    previews = PreviewActivities(deps)
     chunks = ChunkActivities(deps)
     return [
         FetchActivities(deps).fetch_input,
@@ -71,6 +73,8 @@ def activities(deps: Deps) -> list[Callable[..., Any]]:
         StreamActivities(deps).package_stream,
         images.encode_image,
         images.make_thumbnails,
+        previews.make_animation,
+        previews.make_waveform,
         SignActivities(deps).sign_downloads,
         CallbackActivities(deps).deliver_webhook,
         BatchActivities(deps).load_batch_page,

@@ -16,6 +16,7 @@ from activities import finishing, quality
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_file
+from activities.watermark_input import watermark_image
 from recast.core import contract
 from recast.core.background import RgbColor
 from recast.core.payloads import EncodeRequest, EncodeResult
@@ -35,6 +36,7 @@ class EncodeActivities:
             key_color = await _key_color(req, src)
             finish = await finishing.prepare(self.deps, req, src, parts, workdir)  # captions, loudness
             # A MediaError here: e.g. a video output of an audio-only input.
+            mark = await watermark_image(self.deps, req)
             plan = renditions.encode_plan(
                 req.spec,
                 req.input_metadata,
@@ -45,6 +47,7 @@ class EncodeActivities:
                 key_color=key_color,
                 loudness=finish.loudness,
                 captions=finish.captions,
+                watermark_image=mark,
             )
             expected_s = plan.duration_s or req.input_metadata.duration_ms / 1000
             # A copy of the input's streams when they already are what is asked (strategy remux-…).

@@ -52,6 +52,20 @@ class FetchActivities:
             )
         return FetchResult(storage_key=key, size=size)
 
+    async def fetch_to(self, organization: str, url: str, key: str, limit: int) -> int:
+        """Stream `url` (http(s), s3, gs) into `key`, at most `limit` bytes, with the same guards as an
+        input (address rules on every hop, the organization's own objects only): for other files a job
+        names, such as a watermark image. Returns the bytes written. Sends no heartbeats of its own:
+        the calling activity's heartbeats carry its progress, which a byte count would replace."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in OBJECT_SCHEMES:
+            return await self._copy_object(organization, url, key, limit, quiet=True)
+        if scheme in ("http", "https"):
+            return await self._download(url, key, limit, quiet=True)
+        raise ApplicationError(
+            f"{scheme}:// URLs cannot be fetched", type="invalid-input", non_retryable=True
+        )
+
     async def _uploaded(self, organization: str, upload_id: str) -> FetchResult:
         """An upload is already in storage: use it in place, once it is the job organization's own
         and complete (a job started directly, e.g. as a child workflow, skipped the API's check)."""
@@ -62,11 +76,13 @@ class FetchActivities:
             raise ApplicationError(exc.message, type=code, non_retryable=True) from exc
         return FetchResult(storage_key=manifest.key, size=size)
 
-    async def _copy_object(self, organization: str, url: str, key: str) -> int:
+    async def _copy_object(
+        self, organization: str, url: str, key: str, limit: int | None = None, quiet: bool = False
+    ) -> int:
         """Stream an `s3://` / `gs://` object into the job's input key through OpenDAL, with the
         configured endpoint and credentials, never holding more than a chunk in memory."""
         storage = self.deps.storage
-        limit = self.deps.settings.max_upload_bytes
+        limit = limit or self.deps.settings.max_upload_bytes
         try:
             obj = parse_object_url(url)
         except ValueError as exc:
@@ -91,7 +107,7 @@ class FetchActivities:
                     if written > limit:  # the object may have grown since the stat
                         raise _too_large(limit)
                     await writer.write(bytes(chunk))
-                    if time.monotonic() - last_beat > 1:
+                    if not quiet and time.monotonic() - last_beat > 1:
                         activity.heartbeat({"bytes": written})
                         last_beat = time.monotonic()
             finally:
@@ -114,8 +130,8 @@ class FetchActivities:
             ) from exc
         return written
 
-    async def _download(self, url: str, key: str) -> int:
-        limit = self.deps.settings.max_upload_bytes
+    async def _download(self, url: str, key: str, limit: int | None = None, quiet: bool = False) -> int:
+        limit = limit or self.deps.settings.max_upload_bytes
         storage = self.deps.storage
         written = 0
         last_beat = 0.0
@@ -144,7 +160,7 @@ class FetchActivities:
                             if written > limit:  # enforced while streaming, whatever the header claimed
                                 raise _too_large(limit)
                             await writer.write(chunk)
-                            if time.monotonic() - last_beat > 1:
+                            if not quiet and time.monotonic() - last_beat > 1:
                                 activity.heartbeat({"bytes": written})
                                 last_beat = time.monotonic()
                     finally:

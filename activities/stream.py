@@ -13,6 +13,7 @@ from activities import finishing, quality
 from activities.deps import Deps
 from activities.output_step import local_inputs, output_step, run_encode
 from activities.store import finish_dir
+from activities.watermark_input import watermark_image
 from recast.core import contract
 from recast.core.job import AudioInfo
 from recast.core.payloads import EncodeRequest, EncodeResult
@@ -32,6 +33,7 @@ class StreamActivities:
             src, parts = await local_inputs(self.deps, req)
             # A MediaError here: a ladder from an audio-only input.
             finish = await finishing.prepare(self.deps, req, src, parts, workdir)  # captions, loudness
+            mark = await watermark_image(self.deps, req)
             plan = streaming.ladder_plan(
                 req.spec,
                 req.input_metadata,
@@ -41,6 +43,7 @@ class StreamActivities:
                 clip=req.clip,
                 loudness=finish.loudness,
                 captions=finish.captions,
+                watermark_image=mark,
             )
             await run_encode(plan.args, plan.duration_s, req, progress)
             info = await streaming.check_package(package, req.spec, plan, req.input_metadata, workdir)

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -184,6 +185,20 @@ async def child_job(ctx: Ctx) -> str:
     return job.id
 
 
+async def previews_waveform_watermark(ctx: Ctx) -> str:
+    """The output types of make_animation and make_waveform, and a watermark fetched by encode_output."""
+    watermarked = {**SMALL_MP4, "watermark": {"image": f"{ctx.files}/logo.png", "position": "top-left"}}
+    return await ctx.upload(
+        "small",
+        [
+            {"type": "gif", "animation": {"duration": 1}},
+            {"type": "webp", "animation": {}},
+            {"type": "waveform"},
+            watermarked,
+        ],
+    )
+
+
 SCENARIOS: dict[str, Callable[[Ctx], Awaitable[str]]] = {
     f.__name__: f
     for f in (
@@ -196,10 +211,12 @@ SCENARIOS: dict[str, Callable[[Ctx], Awaitable[str]]] = {
         failed_at_probe,
         webhook_retries,
         child_job,
+        previews_waveform_watermark,
         chunked_output,
         chunked_ladder,
     )
 }
+
 
 # ---------------------------------------------------------------- around them ---------------------------
 
@@ -242,7 +259,14 @@ def make_clips(d: Path) -> dict[str, Path]:
         "silent": make_clip(d / "silent.mp4", audio=False),
         "long": make_clip(d / "long.mp4", seconds=6, size="1280x720"),
         "notmedia": notmedia,
+        "logo": _logo(d / "logo.png"),
     }
+
+
+def _logo(path: Path) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=40x20", "-frames:v", "1",
+                    str(path)], check=True)  # fmt: skip
+    return path
 
 
 async def record(out: Path, only: list[str], stack: Stack, clips: dict[str, Path], files: str) -> None:

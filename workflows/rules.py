@@ -16,7 +16,7 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 # Passed through, as in transcode.py: the workflow and these rules must share one copy of the models
 # (an enum re-imported inside the sandbox would be a different class, and `is` comparisons would fail).
 with workflow.unsafe.imports_passed_through():
-    from recast.core.formats import InputKind
+    from recast.core.formats import InputKind, OutputType
     from recast.core.job import InputMetadata
     from recast.core.output_activities import timeline_unsupported
     from recast.core.payloads import InputPart
@@ -40,11 +40,11 @@ def unusable(spec: OutputSpec, source: Source) -> tuple[str, str] | None:
     meta, parts = source.meta, source.parts
     if why := timeline_unsupported(spec, clipped=source.clip is not None, joined=bool(parts)):
         return "unsupported-input", why
-    if meta.kind is InputKind.image and not spec.type.is_image:
+    if meta.kind is InputKind.image and (not spec.type.is_image or spec.animation is not None):
         return (
             "image-input",
             f"the input is a still image; a {spec.type.value} output needs a video or audio input "
-            "(from an image: jpg, png, webp, avif)",
+            "(from an image: jpg, png, webp, avif; not animated)",
         )
     if spec.type.is_visual and not (meta.width and meta.height):
         return "no-video-stream", f"the input has no video stream; a {spec.type.value} output needs one"
@@ -52,7 +52,7 @@ def unusable(spec: OutputSpec, source: Source) -> tuple[str, str] | None:
         lacking = next((i for i, p in enumerate(parts) if not (p.metadata.width and p.metadata.height)), None)
         which = "the input has" if lacking is None else f"inputs[{lacking}] has"
         return "no-video-stream", f"{which} no video stream; a {spec.type.value} output needs one"
-    if spec.type.is_audio and not meta.audio_codec:
+    if (spec.type.is_audio or spec.type is OutputType.waveform) and not meta.audio_codec:
         return "no-audio-stream", f"the input has no audio stream; a {spec.type.value} output needs one"
     return None
 

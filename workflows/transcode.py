@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from recast.core.contract import (
         CHUNKED_ENCODE_PATCH,
         CREATED_AT_KEY,
-        ENCODE_OUTPUT,
         JOB_MEMO,
         ORGANIZATION_KEY,
         OUTPUT_ACTIVITIES,
@@ -48,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         output_filename,
         savings,
     )
-    from recast.core.output_activities import OUTPUT_ACTIVITY
+    from recast.core.output_activities import output_activity
     from recast.core.payloads import (
         EncodeRequest,
         EncodeResult,
@@ -316,7 +315,7 @@ class TranscodeJob:
             out.error_code, out.error_message = why_not
             self._update_progress()
             return
-        make = OUTPUT_ACTIVITIES[OUTPUT_ACTIVITY.get(planned.spec.type, ENCODE_OUTPUT)]
+        make = OUTPUT_ACTIVITIES[output_activity(planned.spec)]
         request = EncodeRequest(
             job_id=self._storage_job_id(),
             organization=params.organization,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from api.errors import ApiError
 from recast.core.payloads import InputSource
+from recast.core.requests import JobCreate
 from recast.infra.storage import Storage, parse_object_url
 from recast.infra.uploads import UPLOAD_SCHEME, UploadError, resolve, upload_expires_at
 
@@ -49,3 +50,17 @@ async def resolve_numbered(storage: Storage, org: str, index: int, url: str) -> 
     except ApiError as exc:
         message = exc.message.removeprefix("input_url: ")
         raise ApiError(exc.status, exc.code, f"inputs[{index}]: {message}", exc.headers) from exc
+
+
+async def check_watermarks(storage: Storage, org: str, req: JobCreate) -> None:
+    """Each output's watermark image checked as an input is: an upload is the organization's own and
+    complete, an `s3://` / `gs://` object is not another organization's. The worker fetches it."""
+    for i, spec in enumerate(req.outputs):
+        if spec.watermark is not None:
+            try:
+                await resolve_input(storage, org, spec.watermark.image)
+            except ApiError as exc:
+                message = exc.message.removeprefix("input_url: ")
+                raise ApiError(
+                    exc.status, exc.code, f"outputs[{i}].watermark.image: {message}", exc.headers
+                ) from exc

@@ -74,6 +74,9 @@ async def check_targets(req: JobCreate, settings: Settings) -> None:
     named = [("input_url", req.input_url), ("webhook_url", req.webhook_url)]
     named += [(f"inputs[{i}]", url) for i, url in enumerate(req.inputs or [])]
     named += [(f"captions[{i}].url", c.url) for i, c in enumerate(req.captions)]
+    named += [
+        (f"outputs[{i}].watermark.image", o.watermark.image) for i, o in enumerate(req.outputs) if o.watermark
+    ]
     for name, url in named:
         if url:
             try:

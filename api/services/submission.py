@@ -18,7 +18,7 @@ from api.limits import Slot
 from api.multipart_stream import StoredUpload, parse_form
 from api.observability import bind_job
 from api.services import planning
-from api.services.inputs import resolve_input, resolve_numbered
+from api.services.inputs import check_watermarks, resolve_input, resolve_numbered
 from api.services.templates import Templates
 from recast.core import ids
 from recast.core.job import Job, TemplateRef
@@ -104,6 +104,7 @@ class Submissions:
         raw, template = await Templates(self.storage).applied(org, raw)
         req = planning.validate(raw, model, upload is not None, header_key)
         await planning.check_targets(req, self.settings)
+        await check_watermarks(self.storage, org, req)
         source, sources = await self._sources(req, org, upload)
         if req.idempotency_key is not None:
             job_id = ids.idempotent_job_id(org, req.idempotency_key)

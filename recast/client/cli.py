@@ -6,6 +6,7 @@
     recast submit talk.mov -o preset:hls-ladder -o mp3 -o '{"type": "thumbnails", "thumbnails": {"count": 5}}'
     recast submit clip.mp4 -o mp4:h264:720p -o preset:hls-ladder --metrics ssim,psnr --wait
     recast submit talk.mov -o mp4:h264 -o preset:hls-ladder --loudness -16 --captions talk.en.vtt:en:English
+    recast submit talk.mov -o mp4:h264:720p -o gif -o waveform --watermark logo.png --watermark-position top-left
     recast status job_…          recast confirm job_…          recast cancel job_…
     recast list --status failed  recast download job_… out/   recast webhooks job_…
     recast check-temporal        (is Temporal reachable as configured, and are workers polling?)
@@ -36,12 +37,13 @@ from recast.client.base import RecastError, is_url, local_file
 from recast.client.progress import Display, render_bar
 from recast.client.sync import Recast
 from recast.core import presets
-from recast.core.formats import OutputType
+from recast.core.formats import WATERMARK_TYPES, OutputType
 from recast.core.job import Job, JobStatus, Output, OutputStatus
 from recast.core.quality import Metric, is_remux
 from recast.core.specs import OutputSpec
+from recast.core.watermark import Position
 
-__all__ = ["main", "parse_clip", "parse_metrics", "parse_output", "render_bar", "with_metrics"]
+__all__ = ["main", "parse_clip", "parse_metrics", "parse_output", "render_bar", "watermarked", "with_metrics"]
 
 
 OUTPUT_FORMS = "type:codec[:resolution][:quality], a type alone (mp3, webp, …), preset:NAME, or JSON"
@@ -69,6 +71,24 @@ def parse_output(text: str) -> dict[str, Any]:
     for extra in parts[2:]:
         video["resolution" if extra.endswith("p") else "quality"] = extra
     return {"type": parts[0], "video": video}
+
+
+def watermarked(outputs: list[dict[str, Any]], image: str, position: str | None) -> list[dict[str, Any]]:
+    """`outputs` with a watermark of `image` (a URL or `upload://…`) on every video output (mp4, webm,
+    mkv, mov, hls, dash; a preset's by its type); the others unchanged. One without video: an error."""
+    marked = []
+    for spec in outputs:
+        kind = spec.get("type")
+        if kind is None and spec.get("preset") in presets.CATALOG:
+            kind = presets.expand(spec["preset"]).get("type")
+        if kind in {t.value for t in WATERMARK_TYPES} and "watermark" not in spec:
+            spec = {**spec, "watermark": {"image": image, **({"position": position} if position else {})}}
+        marked.append(spec)
+    if marked == outputs:
+        raise argparse.ArgumentTypeError(
+            "--watermark: none of the outputs is a video (mp4, webm, mkv, mov, hls, dash)"
+        )
+    return marked
 
 
 def parse_metadata(text: str) -> tuple[str, str]:
@@ -190,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                           metavar="SOURCE:LANG[:LABEL]", help=f"a caption file (SRT or WebVTT), carried by "
                           f"every video output: {finishing.CAPTIONS_FORMS} (repeat for more)")  # fmt: skip
     p_submit.add_argument("--burn-in", metavar="LANG", help="render these captions into every video output")
+    p_submit.add_argument(
+        "--watermark", metavar="IMAGE", help="a local picture (uploaded first) or URL over every video output"
+    )
+    p_submit.add_argument("--watermark-position", choices=[p.value for p in Position])
     for name, help_text in (
         ("status", "show a job"),
         ("cancel", "cancel a job"),
@@ -285,11 +309,18 @@ def run(client: Recast, args: argparse.Namespace, display: Display) -> int:
         "captions": finishing.caption_fields(args.captions, lambda p: client.upload(p).input_url) or None,
     }
     # None with a template and no -o: the template's outputs.
-    outputs: list[OutputSpec | Mapping[str, Any]] | None = (
-        with_metrics(finishing.apply(args.output, args.loudness, args.burn_in), args.metrics)
-        if args.output
-        else None
-    )
+    specs = finishing.apply(args.output, args.loudness, args.burn_in) if args.output else None
+    if args.watermark:
+        if specs is None:
+            print("recast: --watermark needs the outputs it goes on (-o)", file=sys.stderr)
+            return 2
+        image = args.watermark if "://" in args.watermark else client.upload(args.watermark).input_url
+        try:
+            specs = watermarked(specs, image, args.watermark_position)
+        except argparse.ArgumentTypeError as exc:
+            print(f"recast: {exc}", file=sys.stderr)
+            return 2
+    outputs: list[OutputSpec | Mapping[str, Any]] | None = with_metrics(specs, args.metrics)
     source = args.source
     if not is_url(source):
         with display.uploading(local_file(source)) as on_upload:

@@ -56,8 +56,17 @@ def chunk_queue(task_queue: str) -> str:
 
 def chunkable(spec: OutputSpec) -> bool:
     """Whether this kind of output can be chunked: a single-file video output (h264, h265, vp9, av1 in
-    mp4, mov, webm or mkv) or an hls/dash ladder (each chunk encodes every rung)."""
-    return bool(spec.video) and spec.type is not OutputType.thumbnails
+    mp4, mov, webm or mkv) or an hls/dash ladder (each chunk encodes every rung). An output with a
+    watermark, burned-in captions, background removal or loudness is encoded whole: the chunk command
+    (media/chunks.py, media/ladder_chunks.py) and the stitch make none of them yet, and an output
+    without them would be wrong, not slower."""
+    finished = (
+        spec.watermark is not None
+        or spec.burn_in is not None
+        or spec.background is not None
+        or spec.audio.loudness is not None
+    )
+    return bool(spec.video) and spec.type is not OutputType.thumbnails and not finished
 
 
 def chunking_unsupported(specs: list[OutputSpec], *, joined: bool) -> str | None:

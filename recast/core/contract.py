@@ -93,6 +93,8 @@ ENCODE_OUTPUT = "encode_output"
 PACKAGE_STREAM = "package_stream"
 ENCODE_IMAGE = "encode_image"
 MAKE_THUMBNAILS = "make_thumbnails"
+MAKE_ANIMATION = "make_animation"
+MAKE_WAVEFORM = "make_waveform"
 SIGN_DOWNLOADS = "sign_downloads"
 DELIVER_WEBHOOK = "deliver_webhook"
 LOAD_BATCH_PAGE = "load_batch_page"
@@ -141,6 +143,18 @@ async def encode_image(req: EncodeRequest) -> EncodeResult:
 @activity.defn(name=MAKE_THUMBNAILS)
 async def make_thumbnails(req: EncodeRequest) -> EncodeResult:
     """A folder of thumbnails (and a sprite sheet with its WebVTT index)."""
+    _declared_only()
+
+
+@activity.defn(name=MAKE_ANIMATION)
+async def make_animation(req: EncodeRequest) -> EncodeResult:
+    """An animated preview: a gif (palette pass) or an animated webp of a clip of the input."""
+    _declared_only()
+
+
+@activity.defn(name=MAKE_WAVEFORM)
+async def make_waveform(req: EncodeRequest) -> EncodeResult:
+    """A folder with a PNG of the audio's waveform and a JSON of its peaks."""
     _declared_only()
 
 
@@ -208,6 +222,8 @@ OUTPUT_ACTIVITIES: dict[str, OutputActivity] = {
     PACKAGE_STREAM: package_stream,
     ENCODE_IMAGE: encode_image,
     MAKE_THUMBNAILS: make_thumbnails,
+    MAKE_ANIMATION: make_animation,
+    MAKE_WAVEFORM: make_waveform,
 }
 """Every output activity by name."""
 

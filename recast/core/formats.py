@@ -24,6 +24,8 @@ class OutputType(StrEnum):
     webp = "webp"
     avif = "avif"
     thumbnails = "thumbnails"
+    gif = "gif"  # an animated preview (recast/core/previews.py, AnimationSpec)
+    waveform = "waveform"  # a PNG of the audio's amplitude and a JSON of its peaks (WaveformSpec)
 
     @property
     def is_audio(self) -> bool:
@@ -42,8 +44,8 @@ class OutputType(StrEnum):
 
     @property
     def is_visual(self) -> bool:
-        """Made from pictures only (an image, a set of thumbnails): no audio track, no video variant."""
-        return self in IMAGE_TYPES or self is OutputType.thumbnails
+        """Made from pictures only (an image, a set of thumbnails, a GIF): no audio track, no video variant."""
+        return self in IMAGE_TYPES or self in (OutputType.thumbnails, OutputType.gif)
 
 
 AUDIO_TYPES = frozenset({OutputType.mp3, OutputType.m4a, OutputType.opus, OutputType.wav, OutputType.flac})
@@ -54,7 +56,11 @@ MAX_RUNGS = 20
 STREAM_ENTRY = {OutputType.hls: "master.m3u8", OutputType.dash: "manifest.mpd"}
 # Output types whose result is a folder of files (a streaming package, a set of thumbnails) rather than
 # one file: stored under output_prefix(), downloaded through one token that grants the whole folder.
-FOLDER_TYPES: frozenset[OutputType] = frozenset({*STREAM_TYPES, OutputType.thumbnails})
+FOLDER_TYPES: frozenset[OutputType] = frozenset({*STREAM_TYPES, OutputType.thumbnails, OutputType.waveform})
+# Output types that carry a video track a watermark can go on (hls/dash: every rung).
+WATERMARK_TYPES = frozenset({OutputType.mp4, OutputType.webm, OutputType.mkv, OutputType.mov, *STREAM_TYPES})
+# Output types that can be an animated preview (`animation`): gif always, webp when asked.
+ANIMATED_TYPES = frozenset({OutputType.gif, OutputType.webp})
 
 
 class VideoCodec(StrEnum):
@@ -166,6 +172,9 @@ CONTENT_TYPES: dict[OutputType, str] = {
     OutputType.avif: "image/avif",
     # A thumbnails folder's entry is its first image, or the WebVTT index of its sprite: set when done.
     OutputType.thumbnails: "image/jpeg",
+    OutputType.gif: "image/gif",
+    # A waveform folder's entry is its PNG (waveform.json beside it).
+    OutputType.waveform: "image/png",
 }
 # Profiles each codec accepts (`profile`, like `preset`, is only for h264/h265).
 CODEC_PROFILES: dict[VideoCodec, tuple[Profile, ...]] = {

@@ -309,9 +309,9 @@ def output_filename(stem: str, out: Output) -> str:
     if out.type in STREAM_ENTRY:
         return STREAM_ENTRY[out.type]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or "output"
-    if out.type is OutputType.thumbnails:
-        return f"{safe}-thumbnails"  # a folder: the download points at its entry file once it is made
-    if out.type.is_image:
+    if out.type in (OutputType.thumbnails, OutputType.waveform):
+        return f"{safe}-{out.type.value}"  # a folder: the download points at its entry file once it is made
+    if out.type.is_image or out.type is OutputType.gif:
         return f"{safe}.{out.type.value}"
     if not out.video:
         return f"{safe}-audio.{out.type.value}"

@@ -6,7 +6,14 @@ the API (it refuses such a job at submit with 400), so both give the same answer
 
 from __future__ import annotations
 
-from recast.core.contract import ENCODE_IMAGE, ENCODE_OUTPUT, MAKE_THUMBNAILS, PACKAGE_STREAM
+from recast.core.contract import (
+    ENCODE_IMAGE,
+    ENCODE_OUTPUT,
+    MAKE_ANIMATION,
+    MAKE_THUMBNAILS,
+    MAKE_WAVEFORM,
+    PACKAGE_STREAM,
+)
 from recast.core.formats import IMAGE_TYPES, OutputType
 from recast.core.specs import OutputSpec
 
@@ -19,16 +26,33 @@ OUTPUT_ACTIVITY: dict[OutputType, str] = {
     OutputType.dash: PACKAGE_STREAM,
     **{t: ENCODE_IMAGE for t in IMAGE_TYPES},
     OutputType.thumbnails: MAKE_THUMBNAILS,
+    OutputType.gif: MAKE_ANIMATION,
+    OutputType.waveform: MAKE_WAVEFORM,
 }
 # The activities that make their output from EncodeRequest.parts and .clip. Outputs of any other
 # activity are refused for a trimmed or joined job (400 at submit, failed output otherwise), rather
 # than made silently from the whole first input.
-TIMELINE_ACTIVITIES: set[str] = {ENCODE_OUTPUT, PACKAGE_STREAM, ENCODE_IMAGE, MAKE_THUMBNAILS}
+TIMELINE_ACTIVITIES: set[str] = {
+    ENCODE_OUTPUT,
+    PACKAGE_STREAM,
+    ENCODE_IMAGE,
+    MAKE_THUMBNAILS,
+    MAKE_ANIMATION,
+    MAKE_WAVEFORM,
+}
+
+
+def output_activity(spec: OutputSpec) -> str:
+    """The activity that makes this output: by its type, but a webp with `animation` is an animated
+    preview, not a still (a spec from before animations has none, so a replay dispatches as it did)."""
+    if spec.animation is not None:
+        return MAKE_ANIMATION
+    return OUTPUT_ACTIVITY.get(spec.type, ENCODE_OUTPUT)
 
 
 def timeline_unsupported(spec: OutputSpec, *, clipped: bool, joined: bool) -> str | None:
     """Why this output cannot be made from a clip or a join, if its activity does not do them."""
-    if (clipped or joined) and OUTPUT_ACTIVITY.get(spec.type, ENCODE_OUTPUT) not in TIMELINE_ACTIVITIES:
+    if (clipped or joined) and output_activity(spec) not in TIMELINE_ACTIVITIES:
         what = "a clip" if clipped else "joined inputs"
         return f"{spec.type.value} outputs cannot be made from {what} yet"
     return None

@@ -10,7 +10,8 @@ import re
 import string
 from datetime import datetime
 
-from recast.core.formats import FOLDER_TYPES
+from recast.core.formats import FOLDER_TYPES, OutputType
+from recast.core.previews import AnimationSpec, WaveformSpec
 from recast.core.requests import PATH_TEMPLATE_VARIABLES
 from recast.core.specs import OutputSpec, size_label
 
@@ -40,7 +41,7 @@ def render(template: str, *, job_id: str, output_id: str, created_at: datetime, 
     """The output's storage path; the container's extension is added when the template has none (not
     to a folder output's)."""
     check_template(template)
-    if spec.type.is_visual:
+    if spec.type.is_visual or spec.type is OutputType.waveform or spec.animation is not None:
         codec, resolution, quality = _picture_fields(spec)
     elif spec.video:
         video = spec.video[0]
@@ -72,7 +73,13 @@ def render(template: str, *, job_id: str, output_id: str, created_at: datetime, 
 
 
 def _picture_fields(spec: OutputSpec) -> tuple[str, str, str]:
-    """{codec}, {resolution} and {quality} of an image or thumbnails output."""
+    """{codec}, {resolution} and {quality} of an image, thumbnails, animated preview or waveform output."""
+    if spec.type is OutputType.waveform:
+        wave = spec.waveform or WaveformSpec()
+        return "png", f"{wave.width}x{wave.height}", "default"
+    if spec.animation is not None or spec.type is OutputType.gif:
+        anim = spec.animation or AnimationSpec()
+        return spec.type.value, f"{anim.width}w", str(anim.quality or anim.colors or "default")
     if spec.thumbnails is not None:
         t = spec.thumbnails
         return t.format.value, f"{t.width}w", str(t.quality) if t.quality else "default"

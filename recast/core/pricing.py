@@ -7,13 +7,15 @@ loudness (measured or normalized: an extra decode of the audio) and burned-in ca
 frame); caption tracks are free. Background removal adds a flat rate per output minute (scaled by
 priority), and a stacked-alpha output is priced at the height it encodes (twice the picture's). Images
 and thumbnails are a small flat price per picture (a sprite sheet counts as one), scaled by priority
-only. Pure functions of the models, so the workflow computes them deterministically.
+only; an animated preview is priced per second of preview, a waveform like an audio-only output; a
+watermark costs nothing extra. Pure functions of the models, so the workflow computes them deterministically.
 """
 
 from __future__ import annotations
 
 from recast.core.formats import THUMBNAILS_MAX_IMAGES, InputKind, OutputType, Quality, VideoCodec
 from recast.core.job import InputMetadata, Output
+from recast.core.previews import AnimationSpec
 from recast.core.quality import is_remux
 from recast.core.requests import Priority
 from recast.core.specs import OutputSpec, VideoVariant, target_size
@@ -41,6 +43,8 @@ METRICS_PER_MINUTE = 0.005
 REMUX_PER_MINUTE = 0.001
 LOUDNESS_PER_MINUTE = 0.001  # audio.loudness, normalized or measure_only, any output with audio
 BURN_IN_PER_MINUTE = 0.002  # burn_in: captions rendered into the picture (of every rung of a ladder)
+ANIMATION_PER_SECOND = 0.001  # an animated preview (gif, animated webp), per second of preview
+# A waveform decodes the whole audio: priced as an audio-only output (AUDIO_PER_MINUTE).
 QUALITY_FACTOR: dict[Quality, float] = {Quality.economy: 0.8, Quality.standard: 1.0, Quality.premium: 1.5}
 PRIORITY_MULTIPLIER: dict[Priority, float] = {
     Priority.economy: 0.75,
@@ -115,6 +119,19 @@ def _pictures_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) ->
     return (count + (1 if spec.thumbnails.sprite else 0)) * THUMBNAIL_PRICE
 
 
+def _preview_price(spec: OutputSpec, meta: InputMetadata, duration_s: float) -> float | None:
+    """An animated preview or a waveform: its price before priority (0 when it cannot be made); None
+    for any other output."""
+    if spec.type is OutputType.waveform:
+        return 0.0 if not meta.audio_codec else duration_s / 60 * AUDIO_PER_MINUTE
+    if spec.animation is None and spec.type is not OutputType.gif:
+        return None
+    if meta.height is None or meta.kind is InputKind.image:
+        return 0.0  # fails with no-video-stream / image-input
+    anim = spec.animation or AnimationSpec()
+    return max(0.0, min(anim.duration, duration_s - anim.start)) * ANIMATION_PER_SECOND
+
+
 def estimate(
     specs: list[OutputSpec], meta: InputMetadata, priority: Priority, duration_s: float | None = None
 ) -> float:
@@ -123,7 +140,9 @@ def estimate(
     seconds = meta.duration_ms / 1000 if duration_s is None else duration_s
     total = 0.0
     for spec in specs:
-        if spec.type.is_visual:
+        if (preview := _preview_price(spec, meta, seconds)) is not None:
+            total += preview * PRIORITY_MULTIPLIER[priority]
+        elif spec.type.is_visual:
             total += _pictures_price(spec, meta, seconds) * PRIORITY_MULTIPLIER[priority]
         elif meta.kind is not InputKind.image:  # a still image makes no video or audio output
             total += seconds / 60 * _spec_rate(spec, meta, priority)
@@ -138,7 +157,12 @@ def actual(outputs: list[Output], priority: Priority) -> float:
     for out in outputs:
         if out.status.value != "completed":
             continue
-        if out.type.is_image:
+        if out.type is OutputType.gif or (out.type is OutputType.webp and out.duration_ms):
+            # An animated preview lasts; a still webp reports no duration.
+            total += (out.duration_ms or 0) / 1000 * ANIMATION_PER_SECOND * PRIORITY_MULTIPLIER[priority]
+        elif out.type is OutputType.waveform:
+            total += (out.duration_ms or 0) / 60_000 * audio_rate(priority)
+        elif out.type.is_image:
             total += IMAGE_PRICE * PRIORITY_MULTIPLIER[priority]
         elif out.type is OutputType.thumbnails:
             pictures = sum(1 for f in out.files if f.content_type.startswith("image/"))

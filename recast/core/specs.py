@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from recast.core import presets
 from recast.core.background import BackgroundSpec, background_problem
 from recast.core.formats import (
+    ANIMATED_TYPES,
     AUDIO_BITRATE_KBPS,
     CODEC_PROFILES,
     CONTAINER_AUDIO_CODECS,
@@ -22,6 +23,7 @@ from recast.core.formats import (
     OPUS_SAMPLE_RATES,
     SAMPLE_RATES,
     THUMBNAILS_MAX_IMAGES,
+    WATERMARK_TYPES,
     WEBP_MAX_SIDE,
     AudioCodec,
     Fit,
@@ -34,7 +36,9 @@ from recast.core.formats import (
     VideoCodec,
 )
 from recast.core.loudness import LoudnessSpec
+from recast.core.previews import AnimationSpec, WaveformSpec
 from recast.core.quality import Metric
+from recast.core.watermark import WatermarkSpec
 
 
 class Strict(BaseModel):
@@ -298,6 +302,20 @@ class OutputSpec(Strict):
         default=None,
         description="The `thumbnails` output: {times | interval | count, format, width, quality, sprite}.",
     )
+    watermark: WatermarkSpec | None = Field(
+        default=None,
+        description="Video outputs (mp4, webm, mkv, mov; hls/dash: every rung): an image laid over the "
+        "picture {image, position, margin, width, opacity, start, end}.",
+    )
+    animation: AnimationSpec | None = Field(
+        default=None,
+        description="gif (optional), or webp to make it animated: a preview clip {start, duration, fps, "
+        "width, loop, colors (gif), quality (webp)}.",
+    )
+    waveform: WaveformSpec | None = Field(
+        default=None,
+        description="The `waveform` output: {width, height, color, background, split_channels, points}.",
+    )
     background: BackgroundSpec | None = Field(
         default=None,
         description="Single-file video outputs: key out a solid background colour (docs/outputs.md, "
@@ -332,6 +350,10 @@ class OutputSpec(Strict):
 
     @model_validator(mode="after")
     def _codec_fits_container(self) -> OutputSpec:
+        if why := self._finishing_misplaced():
+            raise ValueError(why)
+        if self.type is OutputType.waveform:
+            return self._waveform_consistent()
         if self.burn_in is not None and not self.video:
             raise ValueError(
                 f"burn_in is only for video outputs (mp4, mov, mkv, webm, hls, dash), not {self.type.value}"
@@ -387,6 +409,38 @@ class OutputSpec(Strict):
             raise ValueError(f"opus sample_rate must be one of {names}")
         return self
 
+    def _finishing_misplaced(self) -> str | None:
+        """Why a watermark, animation or waveform field does not belong on this output, if it does not."""
+        kind = self.type.value
+        if self.watermark is not None and self.type not in WATERMARK_TYPES:
+            names = ", ".join(t.value for t in OutputType if t in WATERMARK_TYPES)
+            return f"watermark is only for video outputs ({names}), not {kind}"
+        if self.animation is not None:
+            if self.type not in ANIMATED_TYPES:
+                return f"animation is only for gif and webp outputs, not {kind}"
+            if self.animation.colors is not None and self.type is not OutputType.gif:
+                return "animation colors is for gif only (webp: quality)"
+            if self.animation.quality is not None and self.type is not OutputType.webp:
+                return "animation quality is for webp only (gif: colors)"
+            if self.image is not None:
+                return f"an animated {kind} takes `animation`, not `image`"
+        if self.waveform is not None and self.type is not OutputType.waveform:
+            return f"waveform is only for waveform outputs, not {kind}"
+        return None
+
+    def _waveform_consistent(self) -> OutputSpec:
+        extra = [
+            name
+            for name in ("image", "thumbnails", "segments", "background", "burn_in")
+            if getattr(self, name) is not None
+        ]
+        if self.video or extra or self.audio != AudioSpec():
+            given = ", ".join(
+                (["video"] if self.video else []) + extra + ([] if self.audio == AudioSpec() else ["audio"])
+            )
+            raise ValueError(f"a waveform output takes only `waveform` {{width, height, …}}, not {given}")
+        return self
+
     @field_validator("metrics", mode="before")
     @classmethod
     def _known_metrics(cls, value: Any) -> Any:
@@ -429,6 +483,8 @@ class OutputSpec(Strict):
             return self
         if self.thumbnails is not None:
             raise ValueError(f"{self.type.value} is an image output: it takes `image`, not `thumbnails`")
+        if self.type is OutputType.gif and self.image is not None:
+            raise ValueError("a gif is an animated preview: it takes `animation`, not `image`")
         if self.type is OutputType.png and self.image is not None and self.image.quality is not None:
             raise ValueError("quality does not apply to lossless png")
         return self
@@ -441,6 +497,8 @@ class OutputSpec(Strict):
         (`audio-mp3`; `image-webp` for an image type)."""
         if self.video:
             return "-".join(["video", self.type.value, *dict.fromkeys(v.codec.value for v in self.video)])
+        if self.animation is not None or self.type is OutputType.gif:
+            return f"animation-{self.type.value}"
         kind = CONTENT_TYPES.get(self.type, "application/octet-stream").split("/")[0]
         return f"{kind}-{self.type.value}"
 

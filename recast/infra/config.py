@@ -28,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from recast.core import chunking, webhooks
+from recast.core import chunking, watermark, webhooks
 from recast.core.contract import TASK_QUEUE_DEFAULT
 from recast.infra import keys, net
 from recast.infra.config_text import explain
@@ -312,6 +312,7 @@ class Settings(BaseSettings):
         description="Largest input frame, width × height (100 MP); larger → failed with `too-large` at "
         "probe, before anything else decodes it.",
     )
+    watermark_max_bytes: int = Field(default=10 * 1024**2, ge=1, description=watermark.WATERMARK_BYTES_DOC)
     fetch_timeout_s: float = Field(
         default=3600.0,
         gt=0,

@@ -53,8 +53,9 @@ def why_encode(
         return f"{spec.type.value} outputs are always encoded"
     if clip is not None or joined:
         return "a trim or join is cut exactly only by an encode"
-    if spec.background is not None or spec.burn_in is not None or spec.audio.loudness is not None:
-        return "the picture or the sound is changed (background, burn_in or loudness)"
+    changed = (spec.background, spec.burn_in, spec.audio.loudness, spec.watermark)
+    if any(change is not None for change in changed):
+        return "the picture or the sound is changed (background, burn_in, loudness or watermark)"
     video = probe.first_stream(data, "video")
     if video is None or not (meta.width and meta.height) or len(spec.video) != 1:
         return "no video stream to copy"

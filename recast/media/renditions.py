@@ -17,7 +17,7 @@ from recast.core.formats import AudioCodec, Fit, OutputType, Quality, VideoCodec
 from recast.core.job import AudioInfo, InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, target_size
-from recast.media import background
+from recast.media import background, watermark
 from recast.media.probe import duration_s, first_stream, frame_ratio
 from recast.media.tools import FFMPEG, GLOBAL_ARGS, INPUT_OPTIONS, MediaError
 
@@ -141,13 +141,14 @@ def encode_plan(
     key_color: RgbColor | None = None,
     loudness: LoudnessPlan | None = None,
     captions: CaptionPlan | None = None,
+    watermark_image: Path | None = None,
 ) -> EncodePlan:
     """The ffmpeg command for one output (built with ffmpeg-python), with what it should produce.
 
     `parts`: a join's inputs in order (then `meta` is their joined view); `clip`: a resolved clip of
-    the input, or of the joined timeline; `key_color`: with `spec.background`, the colour keyed out.
-    the input, or of the joined timeline; `loudness`, `captions`: the output's finishing (see
-    recast/media/loudness.py and caption_tracks.py).
+    the input, or of the joined timeline; `key_color`: with `spec.background`, the colour keyed out;
+    `loudness`, `captions`: the output's finishing (see recast/media/loudness.py and caption_tracks.py);
+    `watermark_image`: the local file of `spec.watermark`.
     """
     joined = len(parts) > 1
     opts: dict[str, Any] = {"threads": threads}
@@ -195,6 +196,10 @@ def encode_plan(
         audio = loudness.apply(audio)
     if captions is not None and video is not None:
         video = captions.burn(video)
+    if video is not None and spec.watermark is not None and watermark_image is not None and width:
+        # Over the sized picture (and burned-in captions), before any keying: a watermark stays opaque.
+        [mark] = watermark.image_streams(watermark_image, 1)
+        video = watermark.overlay(video, mark, spec.watermark, width).filter("format", "yuv420p")
     if spec.background is not None and video is not None and height is not None:
         if key_color is None:
             raise MediaError("invalid-input", "background removal needs the colour to key out")

@@ -30,7 +30,7 @@ from recast.core.formats import STREAM_ENTRY, Fit, OutputType, Quality, VideoCod
 from recast.core.job import InputMetadata
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec, VideoVariant, segment_duration, target_size
-from recast.media import probe, renditions, tools
+from recast.media import probe, renditions, tools, watermark
 
 if TYPE_CHECKING:
     from recast.media.caption_tracks import CaptionPlan
@@ -161,6 +161,7 @@ def ladder_plan(
     clip: Clip | None = None,
     loudness: LoudnessPlan | None = None,
     captions: CaptionPlan | None = None,
+    watermark_image: Path | None = None,
 ) -> LadderPlan:
     """The ffmpeg command encoding every rung of an hls/dash output from one decode, and packaging it.
 
@@ -203,8 +204,16 @@ def ladder_plan(
         # A keyframe at every segment boundary, by time: the same instants in every rung.
         "force_key_frames": f"expr:gte(t,n_forced*{seg})",
     }
+    # A watermark on every rung, sized for it: its margin is in pixels of the widest rung.
+    marks = watermark.image_streams(watermark_image, len(rungs)) if spec.watermark and watermark_image else []
+    widest = max(r.width for r in rungs)
     for rung in rungs:
-        streams.append(rung_picture(split.stream(rung.index) if split is not None else decoded, rung, meta))
+        video = rung_picture(split.stream(rung.index) if split is not None else decoded, rung, meta)
+        if marks and spec.watermark:
+            mark = marks[rung.index]
+            video = watermark.overlay(video, mark, spec.watermark, rung.width, rung.width / widest)
+            video = video.filter("format", "yuv420p")
+        streams.append(video)
         opts.update(_rung_options(spec, rung))
     if audio_stream is not None:
         streams.append(audio_stream)  # one rendition, shared by every rung

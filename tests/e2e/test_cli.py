@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from recast.devstack.stack import Stack
-from tests.helpers import API_KEY, ffprobe, stream
+from tests.helpers import API_KEY, ffprobe, make_with_ffmpeg, stream
 
 
 def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -93,3 +95,29 @@ def test_submit_folder_and_audio_outputs_downloads_every_file(
     assert list(master.parent.rglob("*.m4s"))
     audio = stream(ffprobe(mp3), "audio")
     assert audio is not None and audio["codec_name"] == "mp3"
+
+
+def test_watermark_and_previews(stack: Stack, tmp_path: Path) -> None:
+    """`--watermark` uploads a local picture and lays it over the video outputs; `-o gif` and
+    `-o waveform` are previews of their own."""
+    grey, logo = tmp_path / "grey.mp4", tmp_path / "logo.png"
+    make_with_ffmpeg(
+        "-f", "lavfi", "-i", "color=c=0x808080:s=320x240:r=10:d=1", "-f", "lavfi", "-i", "sine=duration=1",
+        "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(grey),
+    )  # fmt: skip
+    make_with_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=40x40", "-frames:v", "1", str(logo))
+    out = tmp_path / "out"
+    run = run_cli(
+        stack, "submit", str(grey), "-o", "mp4:h264", "-o", "gif", "-o", "waveform", "--watermark", str(logo),
+        "--watermark-position", "top-left", "--download", str(out),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    saved = {p.name for p in out.rglob("*") if p.is_file()}
+    assert {"grey-source-h264.mp4", "grey.gif", "waveform.png", "waveform.json"} <= saved, saved
+    corner = out / "corner.png"  # the watermark: 15 % of 320 = 48 px square, 16 px from the top-left
+    make_with_ffmpeg(
+        "-i", str(out / "grey-source-h264.mp4"), "-vf", "crop=16:16:32:32", "-frames:v", "1", str(corner)
+    )
+    with Image.open(corner) as img:
+        r, g, b = img.convert("RGB").getpixel((8, 8))  # type: ignore[misc]
+    assert r > 200 and g < 60 and b < 60

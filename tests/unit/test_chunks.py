@@ -11,6 +11,7 @@ import pytest
 from recast.core.chunking import chunkable, chunking_unsupported
 from recast.core.requests import Clip
 from recast.core.specs import OutputSpec
+from recast.core.watermark import WatermarkSpec
 from recast.media.chunks import FrameLayout, frame_span, ranges
 from recast.media.stitch import concat_list
 from recast.media.stitch_check import DecodeReport, verify
@@ -52,6 +53,10 @@ def test_what_chunking_applies_to_and_what_on_refuses() -> None:
     hls = OutputSpec.model_validate({"type": "hls", "video": [{"codec": "h264"}]})
     mp3 = OutputSpec.model_validate({"type": "mp3"})
     assert chunkable(mp4) and chunkable(hls) and not chunkable(mp3)
+    # What the chunk command does not make yet is encoded whole rather than lost.
+    marked = mp4.model_copy(update={"watermark": WatermarkSpec(image="upload://up_1")})
+    assert not chunkable(marked)
+    assert not chunkable(hls.model_copy(update={"watermark": WatermarkSpec(image="upload://up_1")}))
     assert chunking_unsupported([mp4, mp3], joined=False) is None
     assert "joined inputs" in (chunking_unsupported([mp4], joined=True) or "")
     assert chunking_unsupported([mp4, hls], joined=False) is None  # ladders are chunked too

@@ -12,7 +12,14 @@ import pytest
 from rich.console import Console
 
 from recast.client import cli_batch, cli_template
-from recast.client.cli import parse_clip, parse_metrics, parse_output, render_bar, with_metrics
+from recast.client.cli import (
+    parse_clip,
+    parse_metrics,
+    parse_output,
+    render_bar,
+    watermarked,
+    with_metrics,
+)
 from recast.client.progress import Display
 from recast.core.batches import Batch, BatchCounts, BatchStatus
 from recast.core.job import Job, JobStatus, OutputStatus, Stage
@@ -108,6 +115,23 @@ def test_plain_lines_without_a_terminal_or_on_ci(monkeypatch: pytest.MonkeyPatch
         "[..............................]   0% queued",
         "[##############################] 100% queued",
     ]
+
+
+def test_watermark_goes_on_every_video_output() -> None:
+    outputs = [
+        parse_output("mp4:h264:720p"),
+        parse_output("gif"),
+        parse_output("preset:hls-ladder"),
+        parse_output("mp3"),
+    ]
+    marked = watermarked(outputs, "upload://up_1", "top-left")
+    want = {"image": "upload://up_1", "position": "top-left"}
+    assert [o.get("watermark") for o in marked] == [want, None, want, None]
+    assert watermarked(outputs[:1], "https://example.com/l.png", None)[0]["watermark"] == {
+        "image": "https://example.com/l.png"
+    }
+    with pytest.raises(argparse.ArgumentTypeError, match="none of the outputs is a video"):
+        watermarked([parse_output("waveform")], "upload://up_1", None)
 
 
 def parsed(*argv: str) -> argparse.Namespace:

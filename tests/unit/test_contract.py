@@ -81,6 +81,8 @@ def test_names_are_the_ones_running_workflows_and_histories_use() -> None:
         "package_stream",
         "encode_image",
         "make_thumbnails",
+        "make_animation",
+        "make_waveform",
         "sign_downloads",
         "deliver_webhook",
         "load_batch_page",

@@ -2,7 +2,8 @@
 day for confirmation). tests/workflow/histories/ holds sets of recorded histories, one of each kind of
 job — a single output; an HLS ladder, thumbnail strip, poster and mp4 of two joined inputs with a clip;
 delayed start confirmed and timed out; cancel mid-encode; a partial failure; a failure at probe; webhook
-retries; (from the upload step on) a job run as another workflow's child:
+retries; (from the upload step on) a job run as another workflow's child, and one with an animated gif
+and webp, a waveform and a watermarked mp4:
 
 - `*.json` at the top: recorded with the code before the layered restructure (commit 80a4713);
 - `upload-step/`: recorded with the upload step (`workflow.patched("upload-as-own-step")`) by
@@ -58,8 +59,9 @@ def test_every_kind_of_job_has_a_recorded_history_in_every_set() -> None:
     assert {ROOT, ROOT / "upload-step"} <= sets
     for folder in sets:
         recorded = {p.stem for p in folder.glob("*.json")}
-        # The first set predates child jobs' own handling; every later set has one.
-        expected = KINDS if folder == ROOT else KINDS | {"child_job"}
+        # The first set predates child jobs' own handling and previews; every later set has them (the
+        # upload-step set got its previews history when the gif, webp-animation and waveform types came).
+        expected = KINDS if folder == ROOT else KINDS | {"child_job", "previews_waveform_watermark"}
         assert recorded >= expected, f"{folder.name}: missing {expected - recorded}"
 
 
