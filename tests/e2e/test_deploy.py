@@ -1,5 +1,5 @@
-"""A deploy in the middle of running jobs: jobs started by a worker running the code from before the upload
-step (commit 78f8d4a, the commit the upload step was branched from, taken out of this repository's git
+"""A deploy in the middle of running jobs: jobs started by an API and a worker running the code from before
+the upload step (commit 78f8d4a, the commit the upload step was branched from, taken out of this repository's git
 history with `git archive`) finish on a worker running today's code.
 
 - A delayed-start job reaches `awaiting_confirmation` on the old worker; it is confirmed after the
@@ -32,7 +32,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from recast.core.contract import UPLOAD_STEP_PATCH
-from recast.devstack.stack import ROOT, Stack, free_port
+from recast.devstack.stack import ROOT, Stack, free_port, wait_for_port
 from tests.helpers import Api, new_stack, stream
 from tests.helpers.history import activity_runs, patch_markers
 from workflows.transcode import TranscodeJob
@@ -55,18 +55,18 @@ def old_code(dest: Path) -> Path:
 
 
 @contextlib.contextmanager
-def old_worker(stack: Stack, code: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`python worker.py` of the old tree, importing only the old tree's modules (its folder first on
-    sys.path), with the stack's settings."""
+def old_process(stack: Stack, code: Path, name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A process of the old tree (`python worker.py`, or its API), importing only the old tree's modules
+    (its folder first on sys.path), with the stack's settings."""
     env = {**stack.env, "PYTHONPATH": str(code)}
     # The old code knows only its own RECAST_TEMPORAL_* variables, not Temporal's TEMPORAL_* ones.
     if "TEMPORAL_ADDRESS" in env:
         env["RECAST_TEMPORAL_ADDRESS"] = env["TEMPORAL_ADDRESS"]
     if "TEMPORAL_NAMESPACE" in env:
         env["RECAST_TEMPORAL_NAMESPACE"] = env["TEMPORAL_NAMESPACE"]
-    with (stack.data_dir / "old-worker.log").open("ab") as log:
+    with (stack.data_dir / f"old-{name}.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(code / "worker.py")],
+            [sys.executable, *args],
             cwd=code,
             env=env,
             stdout=log,
@@ -80,6 +80,17 @@ def old_worker(stack: Stack, code: Path) -> Iterator[subprocess.Popen[bytes]]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+def old_worker(stack: Stack, code: Path) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return old_process(stack, code, "worker", [str(code / "worker.py")])
+
+
+def old_api(
+    stack: Stack, code: Path, port: int
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    return old_process(stack, code, "api", args)
 
 
 def workflow_task_identities(address: str, job_id: str) -> list[str]:
@@ -118,22 +129,27 @@ def test_jobs_started_on_the_old_code_finish_on_the_new(
     address = temporal.env["RECAST_TEMPORAL_ADDRESS"]
     stack = new_stack(temporal, tmp_path / "stack", "recast-deploy", RECAST_CONFIRMATION_TIMEOUT="600")
     try:
-        port = free_port()
-        stack.start_api("127.0.0.1", port)
-        api = Api(f"http://127.0.0.1:{port}")
-        with old_worker(stack, code) as old:
+        # The old deployment: its API and its worker. (A new API may send fields an old worker does not
+        # know: deploy workers first, then the API — docs/workflow-changes.md.)
+        old_port = free_port()
+        with old_worker(stack, code) as old, old_api(stack, code, old_port):
+            wait_for_port("127.0.0.1", old_port, 60)
+            before = Api(f"http://127.0.0.1:{old_port}")
             old_identity = f"{old.pid}@{socket.gethostname()}"
-            resp = api.upload(clips["small"], [MP4], delayed_start="true")
+            resp = before.upload(clips["small"], [MP4], delayed_start="true")
             assert resp.status_code == 202, resp.text
             waiting = resp.json()["id"]
-            api.wait(waiting, timeout=60, until={"awaiting_confirmation"})
-            encoding = api.submit(clips["small"], [MP4])["id"]
-            api.wait(encoding, timeout=60, until={"processing"})
+            before.wait(waiting, timeout=60, until={"awaiting_confirmation"})
+            encoding = before.submit(clips["small"], [MP4])["id"]
+            before.wait(encoding, timeout=60, until={"processing"})
             # The deploy: the old worker stops gracefully (its running encode may finish), the new starts.
             old.send_signal(signal.SIGTERM)
             assert old.wait(timeout=60) == 0
         new = stack.start_worker()
         new_identity = f"{new.pid}@{socket.gethostname()}"
+        port = free_port()
+        stack.start_api("127.0.0.1", port)
+        api = Api(f"http://127.0.0.1:{port}")
         confirmed = api.http.post(f"/v1/jobs/{waiting}/confirm")
         assert confirmed.status_code == 200, confirmed.text
         check_output(api, api.wait(waiting, timeout=90), tmp_path / "waiting.mp4")

@@ -30,8 +30,9 @@ def lines(path: Path) -> list[dict[str, Any]]:
 def test_json_logs_of_a_job_and_of_a_failed_encode(
     temporal: Stack, http_server: str, tmp_path: Path, clips: dict[str, Path]
 ) -> None:
-    # SVT-AV1 refuses frames under 64 pixels: a real ffmpeg failure, with a reason on stderr.
-    tiny = make_clip(clips["small"].parent / "tiny.mp4", seconds=1, size="32x32")
+    # x265 refuses an 8x8 frame: a real ffmpeg failure, with a reason on stderr. (SVT-AV1's 64 px minimum
+    # used to serve here; Recast now refuses those frames before running ffmpeg: frame-too-small.)
+    tiny = make_clip(clips["small"].parent / "tiny.mp4", seconds=1, size="8x8")
     signed = (
         f"{http_server}/small.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256"
         f"&X-Amz-Credential={ACCESS_KEY_ID}%2F20261206%2Fus-east-1%2Fs3%2Faws4_request"
@@ -47,7 +48,7 @@ def test_json_logs_of_a_job_and_of_a_failed_encode(
             "/v1/jobs",
             json={
                 "input_url": f"{http_server}/{tiny.name}",
-                "outputs": [{"type": "mp4", "video": {"codec": "av1"}}],
+                "outputs": [{"type": "mp4", "video": {"codec": "h265"}}],
             },
         )
         assert bad.status_code == 202, bad.text
@@ -89,7 +90,7 @@ def test_json_logs_of_a_job_and_of_a_failed_encode(
     # The failed job: each attempt logs ffmpeg's exit and the tail of its stderr, then the failure.
     exits = about(failed, "ffmpeg exited with 1")
     assert [line["attempt"] for line in exits] == [1, 2]  # RECAST_ENCODE_ATTEMPTS=2 in the test stack
-    assert any("at least 64" in text for text in exits[0]["stderr_tail"]), exits[0]
+    assert any("too small" in text for text in exits[0]["stderr_tail"]), exits[0]
     assert all(line["output_id"] == failed["outputs"][0]["id"] for line in exits)
     (gave_up,) = about(failed, "output failed")
     assert gave_up["level"] == "WARNING" and gave_up["error_code"] == "encode-failed"
