@@ -1,5 +1,6 @@
-"""The check a stitched output must pass before it may be `completed`: a full decode pass of the whole
-file (every frame of every stream, not a probe of the headers) with no decode error, exactly the
+"""The check a stitched output must pass before it may be `completed`: the full decode pass every
+video output gets (recast/media/verify.py: every video frame decoded, the audio's packets read; not a
+probe of the headers) with no decode error, exactly the
 expected number of video frames, a duration within one frame of the expected one, and audio and video
 ending within 40 ms of each other.
 
@@ -9,12 +10,12 @@ chunk whose first frame refers to another chunk's frames is a decode error.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from recast.media.tools import FFMPEG, FFPROBE, MediaError
+from recast.media.tools import MediaError
+from recast.media.verify import full_decode as decode_in_full
 
 AV_END_TOLERANCE_S = 0.040
 
@@ -28,70 +29,9 @@ class DecodeReport:
 
 
 async def full_decode(path: Path) -> DecodeReport:
-    """Decode every stream of `path` (ffmpeg to the null muxer, frames passed through as they are) and
-    read where each stream ends from its packets."""
-    proc = await asyncio.create_subprocess_exec(
-        FFMPEG,
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        "-i",
-        f"file:{path}",
-        "-map",
-        "0",
-        "-fps_mode",
-        "passthrough",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-f",
-        "null",
-        "-",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    out, err = await proc.communicate()
-    errors = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
-    if proc.returncode != 0:
-        errors.append(f"ffmpeg exited with {proc.returncode}")
-    frames = 0
-    for line in out.decode(errors="replace").splitlines():
-        key, _, value = line.partition("=")
-        if key == "frame" and value.strip().isdigit():
-            frames = int(value)
-    video_end, audio_end = await _stream_ends(path)
-    return DecodeReport(frames, errors, video_end, audio_end)
-
-
-async def _stream_ends(path: Path) -> tuple[float | None, float | None]:
-    """(video end, audio end) in seconds: the latest packet's presentation time plus its duration."""
-    proc = await asyncio.create_subprocess_exec(
-        FFPROBE,
-        "-v",
-        "error",
-        "-show_entries",
-        "packet=codec_type,pts_time,duration_time",
-        "-of",
-        "csv=p=0",
-        f"file:{path}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    out, _ = await proc.communicate()
-    ends: dict[str, float] = {}
-    for line in out.decode(errors="replace").splitlines():
-        fields = line.split(",")
-        if len(fields) < 3:
-            continue
-        try:
-            end = float(fields[1]) + float(fields[2])
-        except ValueError:
-            continue
-        ends[fields[0]] = max(ends.get(fields[0], end), end)
-    return ends.get("video"), ends.get("audio")
+    """The decode pass every video output gets (recast/media/verify.py), as the stitch check reads it."""
+    report = await decode_in_full(path)
+    return DecodeReport(report.video_frames, report.errors, report.video_end_s, report.audio_end_s)
 
 
 def verify(report: DecodeReport, frames: int, rate: Fraction, audio: bool) -> None:
