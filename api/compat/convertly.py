@@ -32,10 +32,9 @@ from api.deps import (
 )
 from api.errors import ApiError, describe_validation
 from api.multipart_stream import StoredUpload
-from api.services.downloads import Downloads
 from recast.core import convertly
 from recast.core.contract import UPDATE_CANCEL
-from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.job import Job, JobStatus
 from recast.core.requests import JobCreate
 
 
@@ -312,17 +311,6 @@ def translate_tool(tool: str) -> Callable[[dict[str, object]], dict[str, object]
     return translate
 
 
-async def fresh_urls(job: Job, org: str, downloads: Downloads) -> dict[str, str]:
-    """Download links signed now for the job's completed outputs (none once its files expired)."""
-    if job.outputs_expired:
-        return {}
-    return {
-        o.id: (await downloads.link(org, job.id, o, job.outputs_expire_at)).url
-        for o in job.outputs
-        if o.status is OutputStatus.completed
-    }
-
-
 def _accepted(job: Job, created: bool, tool: str | None) -> JSONResponse:
     body: dict[str, object] = {"jobId": job.id, "status": convertly.status(job)}
     if tool:
@@ -421,7 +409,7 @@ async def media_tool(
     if done.status is not JobStatus.completed:
         view = convertly.job_view(done)
         return error(422, str(view["errorMessage"] or "the media tool failed"))
-    urls = await fresh_urls(done, org, downloads)
+    urls = await downloads.job_links(done)
     size = done.input_metadata.file_size_bytes if done.input_metadata else None
     files = [convertly.result(o, size, urls.get(o.id)) for o in done.outputs]
     keep = ("filename", "mimeType", "originalSize", "finalSize", "downloadUrl")
@@ -437,7 +425,7 @@ async def media_tool(
 async def get_job(job: PolledJobDep, org: Organization, downloads: DownloadsDep) -> dict[str, object]:
     """A poll, as `GET /v1/jobs/{id}` is: while Temporal is slow a running job may be its last read
     (`Age` header); `Cache-Control: no-cache` asks for a fresh one."""
-    return convertly.job_view(job, await fresh_urls(job, org, downloads))
+    return convertly.job_view(job, await downloads.job_links(job))
 
 
 @router.delete(

@@ -181,17 +181,6 @@ async def submit(
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-async def _links(job: Job, downloads: Downloads) -> dict[str, str]:
-    """Fresh signed URLs of the finished outputs (none once the job's files have expired)."""
-    if job.outputs_expired:
-        return {}
-    links = {}
-    for out in job.outputs:
-        if out.status is OutputStatus.completed:
-            links[out.id] = (await downloads.link(job.organization, job.id, out, job.outputs_expire_at)).url
-    return links
-
-
 @router.get(
     "/api/v1/jobs/{jobId}",
     response_model=HypervideoJob,
@@ -212,7 +201,7 @@ async def get_job(
     age = read_age.get()
     if job.compat != _compat(caller):  # another key's job, or one not made through these routes
         raise ApiError(404, "not-found", f"no job {jobId}")
-    data = job_data(job, await _links(job, downloads))
+    data = job_data(job, await downloads.job_links(job))
     headers = {"Age": str(int(age))} if age is not None else None
     return JSONResponse({"success": True, "data": json.loads(data.model_dump_json())}, headers=headers)
 
@@ -221,7 +210,7 @@ async def _inline(job: Job, storage: Storage, downloads: Downloads) -> dict[str,
     """Each completed output as a base64 data URL (or, past INLINE_MAX_BYTES in all, a signed URL)."""
     done = [o for o in job.outputs if o.status is OutputStatus.completed]
     if sum(o.file_size_bytes or 0 for o in done) > INLINE_MAX_BYTES:
-        return await _links(job, downloads)
+        return await downloads.job_links(job)
     urls = {}
     for out in done:
         data = await storage.read_bytes(

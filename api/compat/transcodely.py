@@ -39,7 +39,7 @@ from api.multipart_stream import StoredUpload
 from api.services import events, listing
 from api.services.downloads import Downloads
 from recast.core.contract import UPDATE_CANCEL, UPDATE_CONFIRM
-from recast.core.job import Job, JobStatus, OutputStatus
+from recast.core.job import Job, JobStatus
 from recast.core.requests import JobCreate
 
 SERVICE = "/transcodely.v1.JobService"
@@ -179,19 +179,8 @@ def _id(message: dict[str, Any]) -> str:
     return job_id
 
 
-async def _urls(job: Job, org: str, downloads: Downloads) -> dict[str, str]:
-    """Download links signed now for the job's completed outputs (none once its files expired)."""
-    if job.outputs_expired:
-        return {}
-    return {
-        o.id: (await downloads.link(org, job.id, o, job.outputs_expire_at)).url
-        for o in job.outputs
-        if o.status is OutputStatus.completed
-    }
-
-
 async def _answer(job: Job, org: str, downloads: Downloads, storage_url: str) -> JSONResponse:
-    return JSONResponse({"job": shapes.job_view(job, storage_url, await _urls(job, org, downloads))})
+    return JSONResponse({"job": shapes.job_view(job, storage_url, await downloads.job_links(job))})
 
 
 @router.post(
@@ -275,7 +264,7 @@ async def list_jobs(
     if cursor is not None and not isinstance(cursor, str):
         raise ApiError(400, "invalid-input", "pagination.cursor: a next_cursor this API returned")
     result = await listing.list_jobs(store, org, status, limit, cursor)
-    jobs = [shapes.job_view(j, settings.storage, await _urls(j, org, downloads)) for j in result.data]
+    jobs = [shapes.job_view(j, settings.storage, await downloads.job_links(j)) for j in result.data]
     return JSONResponse(
         {
             "jobs": jobs,
@@ -336,7 +325,7 @@ async def watch(
     async def messages() -> AsyncIterator[bytes]:
         try:
             async for event in events.watch(store, first.id, org, first, settings.events_heartbeat_s):
-                urls = await _urls(event.job, org, downloads) if event.job.status.terminal else {}
+                urls = await downloads.job_links(event.job) if event.job.status.terminal else {}
                 message = {
                     "job": shapes.job_view(event.job, settings.storage, urls),
                     "event": event.event,

@@ -49,3 +49,14 @@ class Downloads:
         link = await download_link(self.storage, self.secret, org, job_id, out, ttl_s, self.base_url)
         assert link is not None  # there is always a base URL here: the request's own
         return DownloadLink(url=link.url, expires_at=link.expires_at, files=link.files)
+
+    async def job_links(self, job: Job) -> dict[str, str]:
+        """Fresh signed URLs of the job's completed outputs, by output ID (none once its files expired):
+        what the drop-in APIs put in their job views."""
+        if job.outputs_expired:
+            return {}
+        return {
+            out.id: (await self.link(job.organization, job.id, out, job.outputs_expire_at)).url
+            for out in job.outputs
+            if out.status is OutputStatus.completed
+        }
