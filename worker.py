@@ -155,6 +155,10 @@ def build_chunk_worker(
 async def main() -> None:
     settings = config.load_or_exit()
     logs.configure_from("worker", settings)
+    # Encodes are batch work: on a machine shared with the API and Temporal they yield the CPU to reads
+    # and orchestration (bench/poll_load.py --case burst), and still take all of it when it is idle.
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
     tracing.setup("worker")  # before connecting: the client takes the tracing interceptor when on
     runtime = metrics.worker_runtime(settings)  # serves /metrics from here on, unless the port is 0
     try:

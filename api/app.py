@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +41,11 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
             read_max_age_s=settings.read_max_age_ms / 1000,
         )
         state.limits = Limits(client, settings.max_concurrent_jobs, settings.max_submissions_per_minute)
+        # What start-up made (modules, the app, the client) lives as long as the process: frozen out of
+        # the collector, a full collection no longer walks it (one stalled the event loop for 60-100 ms
+        # of every busy minute, and with it every poll in flight; bench/poll_load.py --case burst).
+        gc.collect()
+        gc.freeze()
         yield
         tracing.shutdown()  # export the spans still batched
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
@@ -49,8 +50,10 @@ from recast.core.payloads import EncodeProgress, JobParams, initial_job
 
 TERMINAL_CACHE_SIZE = 10_000
 READ_CACHE_S = 0.25
-READ_WAIT_S = 0.05
-READ_MAX_AGE_S = 2.0
+READ_WAIT_S = 0.02
+READ_MAX_AGE_S = 10.0
+# How many recent describes say whether Temporal is slow right now (their median against `read_wait_s`).
+LATENCY_WINDOW = 16
 # Seconds since the Job a poll was answered with was read from Temporal, when that answer was not a
 # fresh read (see `JobStore.get(stale_ok=True)`); None for a fresh one. Per request (a context var).
 read_age: ContextVar[float | None] = ContextVar("read_age", default=None)
@@ -80,9 +83,12 @@ class JobStore:
         # busy server: its workflow lock waits on persistence while jobs start), the poll is answered with
         # the job's last read, if no older than `read_max_age_s`, and the describe goes on behind it to
         # refresh the next poll. Polls stay fast while the server is busy, at the price of a bounded,
-        # announced (`Age`) staleness under load.
+        # announced (`Age`) staleness under load. While the recent describes are slower than
+        # `read_wait_s` (their median), the poll does not wait at all: the wait would only delay the same
+        # answer (bench/poll_load.py --case burst: it was most of the slow polls' time).
         self.read_wait_s = read_wait_s
         self.read_max_age_s = max(read_max_age_s, read_cache_s)
+        self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._inflight: dict[str, asyncio.Task[Job | None]] = {}
         self._fresh: OrderedDict[str, tuple[float, Job]] = OrderedDict()
         self.describes = 0  # describe RPCs made, for tests and benchmarks
@@ -263,11 +269,19 @@ class JobStore:
         # Shielded: a caller that goes away (a closed connection) does not cancel the others' read.
         if not (stale_ok and hit is not None and age is not None and age < self.read_max_age_s):
             return await asyncio.shield(task)
-        done, _ = await asyncio.wait([task], timeout=self.read_wait_s)
-        if done:
-            return task.result()
+        if not self.temporal_slow():
+            done, _ = await asyncio.wait([task], timeout=self.read_wait_s)
+            if done:
+                return task.result()
         read_age.set(time.monotonic() - hit[0])
         return hit[1]
+
+    def temporal_slow(self) -> bool:
+        """Temporal has been answering describes slower than `read_wait_s` (the median of the last
+        LATENCY_WINDOW): a poll that has a last read to fall back on is answered with it at once."""
+        return (
+            len(self._latency) >= LATENCY_WINDOW // 4 and statistics.median(self._latency) > self.read_wait_s
+        )
 
     def _read_done(self, job_id: str, task: asyncio.Task[Job | None]) -> None:
         failed = task.cancelled() or task.exception() is not None  # (retrieved even if nobody waits)
@@ -309,8 +323,10 @@ class JobStore:
             return None
         handle = self.client.get_workflow_handle(job_id, result_type=Job)
         self.describes += 1
+        started = time.monotonic()
         try:
             desc = await handle.describe()
+            self._latency.append(time.monotonic() - started)
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None

@@ -28,9 +28,9 @@ round), in two scenarios: `spread` (each poll a random one of the jobs) and `hot
 same job: many watchers of one job). Prints latency percentiles, throughput and each process's CPU,
 and the ratios shared/unshared. Issue target: p99 < 100 ms for `spread` with sharing on.
 
-The default client is a minimal HTTP/1.1 client on asyncio streams: on a 2-core machine httpx costs
-~3.5 ms of client CPU per request, so with it the client, not the API, is what gets measured
-(`--client httpx` shows that).
+The default client (both cases) is a minimal HTTP/1.1 client on asyncio streams (bench/rawhttp.py):
+on a 2-core machine httpx costs ~3.5 ms of client CPU per request, so with it the client, not the API,
+is what gets measured (`--client httpx` shows that).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import poll_burst  # noqa: E402
+from bench.rawhttp import RawConnection  # noqa: E402
 from recast.devstack.stack import Stack, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -109,35 +110,6 @@ async def wait_parked(http: httpx.AsyncClient, job_ids: list[str], limit_s: floa
         await asyncio.sleep(0.5)
 
 
-class RawConnection:
-    """One keep-alive HTTP/1.1 connection, just enough for GETs with a Content-Length reply."""
-
-    def __init__(self, base_url: str) -> None:
-        self.host, _, port = base_url.removeprefix("http://").partition(":")
-        self.port = int(port)
-        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def get(self, path: str) -> int:
-        if self.streams is None:
-            self.streams = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self.streams
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for header in head.split(b"\r\n")[1:]:
-            name, _, value = header.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return int(head.split(b" ", 2)[1])
-
-    def close(self) -> None:
-        if self.streams:
-            self.streams[1].close()
-
-
 async def load(
     base_url: str, targets: list[str], pollers: int, seconds: float, interval: float, client: str
 ) -> dict[str, Any]:
@@ -150,7 +122,7 @@ async def load(
         timeout=30,
         limits=httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers),
     )
-    raw = [RawConnection(base_url) for _ in range(pollers)]
+    raw = [RawConnection(base_url, KEY) for _ in range(pollers)]
 
     async def poller(i: int) -> None:
         nonlocal errors
@@ -241,7 +213,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--pollers", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="parked: rounds per API; burst: bursts")
     parser.add_argument("--interval", type=float, default=0.0, help="pause between one poller's requests")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--case", choices=("parked", "burst", "both"), default="both")

@@ -87,6 +87,11 @@ CHUNKING_MIN_DOC = (
     '`"chunking": "auto"` chunks inputs at least this long (and only with more than one chunk slot in the '
     "fleet); shorter ones are encoded whole."
 )
+WORKER_NICE_DOC = (
+    "How much lower a worker's CPU priority is than the API's and Temporal's (`nice`, 0-19; its ffmpeg "
+    "inherits it): encodes are batch work, so on a machine shared with them they yield the CPU to reads "
+    "and orchestration, and take all of it otherwise. 0: the same priority."
+)
 WORKERS_DOC = (
     "Worker processes `make run` starts (each with its chunk slots), to see split-and-stitch spread one "
     "encode over them on one machine."

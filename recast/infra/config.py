@@ -350,6 +350,7 @@ class Settings(BaseSettings):
         "is encoded again on another.",
     )
     worker_activities: int = Field(default=4, ge=1, description="Activities one worker runs at once.")
+    worker_nice: int = Field(default=10, ge=0, le=19, description=chunking.WORKER_NICE_DOC)
     chunk_slots: int = Field(default=1, ge=1, description=chunking.CHUNK_SLOTS_DOC)
     chunk_duration_s: float = Field(
         default=10.0,
@@ -396,15 +397,14 @@ class Settings(BaseSettings):
         "for one describe, and its result is served again for this long; `0` makes every read its own.",
     )
     read_wait_ms: int = Field(
-        default=50,
+        default=20,
         ge=0,
-        description="Milliseconds a poll (`GET /v1/jobs/{id}`) of a running job waits for Temporal before it is "
-        "answered with the job's last read (see `RECAST_READ_MAX_AGE_MS`; the answer's `Age` header says so), "
-        "while the read goes on to refresh the next poll. Keeps polls fast while the server is busy; a request "
-        "with `Cache-Control: no-cache` always waits for a fresh read.",
+        description="Milliseconds a poll (`GET /v1/jobs/{id}`) of a running job waits for Temporal (not at all "
+        "while recent reads were slower) before it gets the job's last read, with an `Age` header, the read "
+        "going on for the next poll (`RECAST_READ_MAX_AGE_MS`). `Cache-Control: no-cache` waits for a fresh read.",
     )
     read_max_age_ms: int = Field(
-        default=2000,
+        default=10000,
         ge=0,
         description="Oldest last read of a running job a poll may be answered with when Temporal is slower than "
         "`RECAST_READ_WAIT_MS`; `0` makes every poll wait for Temporal.",

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.errors import ApiError
-from api.job_store import JobStore
+from api.job_store import JobStore, read_age
 from recast.core import ids
 from recast.core.job import JobStatus
 from recast.core.payloads import InputSource, JobParams, PlannedOutput
@@ -115,5 +115,38 @@ def test_a_caller_that_goes_away_does_not_cancel_the_shared_read(temporal: Stack
         assert job.id == job_id and time.monotonic() - started < 5
         assert first.cancelled()
         assert store.describes == 1
+
+    run(temporal, test)
+
+
+def test_while_temporal_is_slow_a_poll_does_not_wait_for_it(temporal: Stack) -> None:
+    """A poll waits up to `read_wait_s` for a fresh read; once the recent describes were slower than that,
+    a poll with a last read to fall back on gets it at once (`read_age` set), and waiting resumes when
+    describes are quick again."""
+
+    async def test(client: Client, job_id: str) -> None:
+        store = JobStore(client, QUEUE, read_cache_s=0.001, read_wait_s=2.0, read_max_age_s=60)
+        await store.get(job_id, "acme")  # a last read, and a quick describe
+        await asyncio.sleep(0.01)
+        await store.get(job_id, "acme", stale_ok=True)
+        assert read_age.get() is None  # Temporal quick: the poll waited for the fresh read
+        assert not store.temporal_slow()
+
+        # Describes as a busy server answers them: slower than the poll's wait.
+        store._latency.extend([3.0] * len(store._latency) + [3.0] * 4)
+        assert store.temporal_slow()
+        await asyncio.sleep(0.01)
+        await store.get(job_id, "acme", stale_ok=True)
+        assert read_age.get() is not None  # answered with the last read, without waiting
+        await store.get(job_id, "acme")  # not a poll: always waits for Temporal
+        assert read_age.get() is None
+
+        for _ in range(16):  # quick describes again push the slow ones out of the window
+            await asyncio.sleep(0.002)
+            await store.get(job_id, "acme")
+        assert not store.temporal_slow()
+        await asyncio.sleep(0.01)
+        await store.get(job_id, "acme", stale_ok=True)
+        assert read_age.get() is None
 
     run(temporal, test)
