@@ -88,11 +88,15 @@ class ChunkActivities:
             cut = chunks.ranges(end - first, layout.rate, chunk_s, first, layout.keyframes)
         if len(cut) < 2:
             return ChunkPlan(reason=f"the input is shorter than two chunks of {chunk_s:g} s")
+        planned = [
+            ChunkRange(index=i, start_frame=a, frames=n, offset=a - first, count=len(cut))
+            for i, (a, n) in enumerate(cut)
+        ]
         return ChunkPlan(
-            chunks=[
-                ChunkRange(index=i, start_frame=a, frames=n, offset=a - first, count=len(cut))
-                for i, (a, n) in enumerate(cut)
-            ],
+            # Longest first: the workflow schedules the chunks in this order and Temporal hands them out
+            # in it, so long chunks start early and short ones fill in at the end, keeping every worker
+            # busy to the last chunk when keyframe boundaries made them unequal (the stitch goes by index).
+            chunks=sorted(planned, key=lambda c: -c.frames),
             rate_num=layout.rate.numerator,
             rate_den=layout.rate.denominator,
             total_frames=end - first,

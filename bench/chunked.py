@@ -1,7 +1,7 @@
 """Split-and-stitch against one whole encode, side by side in one run, through the real stack.
 
     .venv/bin/python bench/chunked.py [--duration 60] [--workers 1,2] [--chunk-duration 10]
-                                      [--codec vp9] [--no-ssim]
+                                      [--codec vp9] [--no-ssim] [--no-ladder] [--rounds 1]
 
 A `--duration` s 1080p30 clip (testsrc2 with a tone, made once in bench/results/) is encoded to 720p
 (VP9 by default, `--codec av1` for SVT-AV1) by a Recast stack of its own (Temporal dev server, API,
@@ -22,6 +22,10 @@ HLS, which is its only ladder), chunked with the first --chunk-duration rounded 
 whole-1 vs chunked on each worker count, with SSIM and size per rung (each rung's init + segments
 against the source scaled to the rung's size). `--no-ladder` skips it.
 
+With `--rounds N` every run is made N times and the ratios are the medians of each round's (the
+whole and chunked runs on one worker back to back, in alternating order): this VM's CPU speed drifts
+by up to 15 % between runs minutes apart, more than the 5 % the cost target allows.
+
 Needs as many idle cores as the largest --workers (2 by default). The default run (60 s, workers 1
 and 2, 10 s chunks) takes about 6–8 minutes on 2 idle cores. Results: bench/results/chunked.json.
 """
@@ -32,6 +36,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -218,6 +223,48 @@ def ladder_ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def one_round(
+    bench: Bench, r: int, counts: list[int], chunk_lengths: list[float], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Every run once. The whole and chunked runs on 1 worker go back to back, in alternating order from
+    round to round (so a drift of the machine's speed does not favour one side); SSIM in round 0 only
+    (the outputs do not change between rounds)."""
+    runs: dict[str, dict[str, Any]] = {}
+    ssim = not args.no_ssim and r == 0
+    cases: list[tuple[bool, list[tuple[str, str, float | None]]]] = [
+        (False, [("whole-1", "off", None)] + [(f"chunked-1-{c:g}s", "on", c) for c in chunk_lengths])
+    ]
+    if not args.no_ladder:
+        cases.append((True, [("ladder-whole-1", "off", None), ("ladder-chunked-1", "on", chunk_lengths[0])]))
+    for ladder, pair in cases:
+        bench.use_workers(1)
+        for label, chunking, chunk_s in pair if r % 2 == 0 else reversed(pair):
+            if chunking == "off" or 1 in counts:
+                # SSIM once per chunk length: the output does not depend on the worker count.
+                runs[label] = bench.run(label, chunking, chunk_s, ssim and counts[0] == 1, ladder)
+        for count in (c for c in counts if c != 1):
+            bench.use_workers(count)
+            lengths = chunk_lengths[:1] if ladder else chunk_lengths
+            for chunk_s in lengths:
+                label = f"ladder-chunked-{count}" if ladder else f"chunked-{count}-{chunk_s:g}s"
+                runs[label] = bench.run(label, "on", chunk_s, ssim and count == counts[0], ladder)
+    return runs
+
+
+def median_of(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each ratio's median over the rounds (SSIM and sizes: round 0's), with every round's value."""
+    merged: dict[str, Any] = {}
+    for name in found[0]:
+        values = [f[name] for f in found if name in f]
+        if isinstance(values[0], float) and name in ("speedup_2_workers", "cost_1_worker", "cpu_cost"):
+            merged[name] = round(statistics.median(values), 3)
+            if len(values) > 1:
+                merged[f"{name}_rounds"] = values
+        else:
+            merged[name] = values[0]
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,6 +277,7 @@ def main() -> None:
     parser.add_argument("--codec", default="vp9", choices=sorted(CONTAINER), help="default vp9")
     parser.add_argument("--no-ssim", action="store_true", help="skip the SSIM measurements")
     parser.add_argument("--no-ladder", action="store_true", help="skip the 3-rung ladder case")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every run; ratios are medians")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
@@ -237,7 +285,7 @@ def main() -> None:
     print(
         f"input: {src.name} ({src.stat().st_size / 1e6:.1f} MB), → 720p {args.codec}; cores {os.cpu_count()}"
     )
-    runs: dict[str, dict[str, Any]] = {}
+    rounds: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = {
@@ -253,46 +301,43 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {KEY}"}
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as http:
                 bench = Bench(stack, http, src, args.codec, work)
-                bench.use_workers(1)
-                runs["whole-1"] = bench.run("whole-1", "off", None, not args.no_ssim)
-                for count in counts:
-                    bench.use_workers(count)
-                    for chunk_s in chunk_lengths:
-                        label = f"chunked-{count}-{chunk_s:g}s"
-                        # SSIM once per chunk length: the output does not depend on the worker count.
-                        measure = not args.no_ssim and count == counts[0]
-                        runs[label] = bench.run(label, "on", chunk_s, measure)
-                if not args.no_ladder:
-                    bench.use_workers(1)
-                    runs["ladder-whole-1"] = bench.run("ladder-whole-1", "off", None, not args.no_ssim, True)
-                    for count in counts:
-                        bench.use_workers(count)
-                        label = f"ladder-chunked-{count}"
-                        measure = not args.no_ssim and count == counts[0]
-                        runs[label] = bench.run(label, "on", chunk_lengths[0], measure, True)
-    print("\nratios (the issue's targets in brackets):")
+                for r in range(args.rounds):
+                    print(f"round {r + 1} of {args.rounds}", flush=True)
+                    rounds.append(one_round(bench, r, counts, chunk_lengths, args))
+    print(f"\nratios (median of {args.rounds} round(s); the issue's targets in brackets):")
     summary = {}
     for chunk_s in chunk_lengths:
-        found = ratios(runs, chunk_s)
+        found = median_of([ratios(runs, chunk_s) for runs in rounds])
         summary[f"{chunk_s:g}s"] = found
         for name, value in found.items():
-            print(f"  {chunk_s:g} s chunks  {name:<18} {value:<9} [{TARGETS[name]}]")
+            if not name.endswith("_rounds"):
+                print(
+                    f"  {chunk_s:g} s chunks  {name:<18} {value:<9} [{TARGETS[name]}]  {found.get(name + '_rounds', '')}"
+                )
     for count in counts:
         for chunk_s in chunk_lengths:
-            base, run = runs.get(f"chunked-1-{chunk_s:g}s"), runs[f"chunked-{count}-{chunk_s:g}s"]
-            if base:
+            label, base_label = f"chunked-{count}-{chunk_s:g}s", f"chunked-1-{chunk_s:g}s"
+            speedups = [
+                runs[base_label]["encode_s"] / runs[label]["encode_s"]
+                for runs in rounds
+                if base_label in runs
+            ]
+            if speedups:
                 print(
-                    f"  speed-up with {count} worker(s), {chunk_s:g} s chunks: {base['encode_s'] / run['encode_s']:.2f}×"
+                    f"  speed-up with {count} worker(s), {chunk_s:g} s chunks: {statistics.median(speedups):.2f}×"
                 )
-    ladder: dict[str, Any] = {} if args.no_ladder else ladder_ratios(runs)
+    ladder: dict[str, Any] = {} if args.no_ladder else median_of([ladder_ratios(runs) for runs in rounds])
     for name, value in ladder.items():
-        print(f"  3-rung ladder     {name:<18} {value!s:<9} [{TARGETS[name]}]")
+        if not name.endswith("_rounds"):
+            print(
+                f"  3-rung ladder     {name:<18} {value!s:<9} [{TARGETS[name]}]  {ladder.get(name + '_rounds', '')}"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
         "input_s": args.duration,
         "codec": args.codec,
         "cores": os.cpu_count(),
-        "runs": runs,
+        "rounds": rounds,
         "ratios": summary,
         "targets": TARGETS,
         "ladder": ladder,

@@ -166,7 +166,7 @@ async def _stitch_and_store(
         encode=request.model_copy(update={"stage_upload": True}),
         chunks=chunks,
         total_frames=plan.total_frames,
-        first_frame=plan.chunks[0].start_frame,
+        first_frame=min(c.start_frame for c in plan.chunks),  # plans list them longest first
         rate_num=plan.rate_num,
         rate_den=plan.rate_den,
     )
