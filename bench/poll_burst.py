@@ -89,6 +89,7 @@ async def measure(
     finished: set[str] = set()
     polls: list[float] = []
     stale: list[float] = []  # the polls answered with the job's last read (an `Age` header)
+    ages: list[int] = []  # those answers' `Age` (whole seconds; raw client only)
     describes: list[float] = []
     errors = {"poll": 0, "describe": 0}
     done = asyncio.Event()
@@ -122,6 +123,8 @@ async def measure(
                     start = time.perf_counter()
                     status, headers, body = await conn.request(f"/v1/jobs/{rng.choice(submitted)}")
                     record(time.perf_counter() - start, status, "age" in headers, body)
+                    if "age" in headers:
+                        ages.append(int(headers["age"]))
                     await asyncio.sleep(args.burst_interval)
             finally:
                 conn.close()
@@ -188,7 +191,12 @@ async def measure(
         "measured_s": elapsed,
         "seen_finished": len(finished),
         "poll": percentiles(polls)
-        | {"errors": errors["poll"], "rps": len(polls) / elapsed, "last_read_share": len(stale) / len(polls)},
+        | {
+            "errors": errors["poll"],
+            "rps": len(polls) / elapsed,
+            "last_read_share": len(stale) / len(polls),
+            "last_read_age_s": {"median": statistics.median(ages), "max": max(ages)} if ages else None,
+        },
         "describe": percentiles(describes) | {"errors": errors["describe"], "rps": len(describes) / elapsed},
     }
 
@@ -297,6 +305,11 @@ def one_round(args: argparse.Namespace, clip: Path, key: str, output: dict[str, 
     )
     print(
         f"  polls answered with the job's last read (Temporal slower than RECAST_READ_WAIT_MS): {poll['last_read_share']:.0%}"
+        + (
+            f", Age median {poll['last_read_age_s']['median']:g} s, max {poll['last_read_age_s']['max']} s"
+            if poll["last_read_age_s"]
+            else ""
+        )
     )
     print(f"  this round: poll p99 {poll['p99_ms']:.1f} ms, {ratio:.2f}x describe p99")
     return {"poll_p99_over_describe_p99": ratio, "loadavg_before": load_before, **result}

@@ -27,16 +27,8 @@ def test_chunks_cover_every_frame_once_and_a_short_tail_joins_the_chunk_before()
 
 
 def test_a_boundary_moves_to_a_nearby_keyframe_but_the_grid_does_not_drift() -> None:
-    # Keyframes every 250 frames: 250, 1250 and 1500 are within a quarter of a chunk (75 frames) of a
-    # boundary; 600 and 900 have none that near and stay where they are.
-    assert ranges(1800, Fraction(30), 10, keyframes=range(0, 1800, 250)) == [
-        (0, 250),
-        (250, 350),
-        (600, 300),
-        (900, 350),
-        (1250, 250),
-        (1500, 300),
-    ]
+    # Keyframes every 250 frames: only 1500 is within a tenth of a chunk (30 frames) of a boundary.
+    assert ranges(1800, Fraction(30), 10, keyframes=range(0, 1800, 250)) == [(i * 300, 300) for i in range(6)]
     assert ranges(1800, Fraction(30), 10, keyframes=[0, 290, 610]) == [
         (0, 290),
         (290, 320),
@@ -45,8 +37,8 @@ def test_a_boundary_moves_to_a_nearby_keyframe_but_the_grid_does_not_drift() -> 
         (1200, 300),
         (1500, 300),
     ]
-    # Farther than a quarter of a chunk: the boundary stays on the grid.
-    assert ranges(1800, Fraction(30), 10, keyframes=[0, 380]) == [(i * 300, 300) for i in range(6)]
+    # Farther than a tenth of a chunk: the boundary stays on the grid.
+    assert ranges(1800, Fraction(30), 10, keyframes=[0, 340]) == [(i * 300, 300) for i in range(6)]
 
 
 def test_a_clip_keeps_the_frames_whose_time_is_within_it() -> None:
