@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.errors import ApiError
-from api.job_store import JobStore, read_age
+from api.job_store import LATENCY_WINDOW, JobStore, read_age
 from recast.core import ids
 from recast.core.job import JobStatus
 from recast.core.payloads import InputSource, JobParams, PlannedOutput
@@ -133,7 +133,7 @@ def test_while_temporal_is_slow_a_poll_does_not_wait_for_it(temporal: Stack) -> 
         assert not store.temporal_slow()
 
         # Describes as a busy server answers them: slower than the poll's wait.
-        store._latency.extend([3.0] * len(store._latency) + [3.0] * 4)
+        store._latency.extend([3.0] * LATENCY_WINDOW)
         assert store.temporal_slow()
         await asyncio.sleep(0.01)
         await store.get(job_id, "acme", stale_ok=True)
