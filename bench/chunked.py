@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/chunked.py [--duration 60] [--workers 1,2] [--chunk-duration 10]
                                       [--codec vp9] [--no-ssim] [--no-ladder] [--rounds 1]
+                                      [--order concurrent|sequential]
 
 A `--duration` s 1080p30 clip (testsrc2 with a tone, made once in bench/results/) is encoded to 720p
 (VP9 by default, `--codec av1` for SVT-AV1) by a Recast stack of its own (Temporal dev server, API,
@@ -22,17 +23,23 @@ HLS, which is its only ladder), chunked with the first --chunk-duration rounded 
 whole-1 vs chunked on each worker count, with SSIM and size per rung (each rung's init + segments
 against the source scaled to the rung's size). `--no-ladder` skips it.
 
-With `--rounds N` every run is made N times and the ratios are the medians of each round's (the
-whole and chunked runs on one worker back to back, in alternating order): this VM's CPU speed drifts
-by up to 15 % between runs minutes apart, more than the 5 % the cost target allows.
+With `--rounds N` every run is made N times and the ratios are the medians of each round's. This
+VM's CPU speed drifts by up to 15 % within minutes (the same encode took 92 s in one run and 132 s in
+another that night), more than the 5 % the cost target allows, so by default (`--order concurrent`)
+the two 1-worker runs of a pair go at the same time, each in a stack of its own: whole on one core,
+chunked on the other, their cores swapped every round; a drift then slows both alike. Chunked on 2
+workers follows, on both cores, which were as busy during the pair. `--order sequential` runs the
+pair back to back on one core instead (in alternating order), the other core idle.
 
-Needs as many idle cores as the largest --workers (2 by default). The default run (60 s, workers 1
-and 2, 10 s chunks) takes about 6–8 minutes on 2 idle cores. Results: bench/results/chunked.json.
+Needs as many idle cores as the largest --workers (2 by default). One round of the default run (60 s,
+workers 1 and 2, 10 s chunks) takes about 3 minutes on 2 idle cores, 7–8 with the ladder. Results:
+bench/results/chunked.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -41,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +69,8 @@ TARGETS = {
     "cost_1_worker": "<= 1.05 (chunked vs whole, both on 1 worker)",
     "ssim_delta": "|chunked - whole| <= 0.003 (each against the source)",
     "size_ratio": "within 5 % (chunked / whole)",
+    "speedup_same_speed": "no target: the speed-up with each run's time per ffmpeg CPU second held equal "
+    "(encode/CPU of 1 worker over encode/CPU of 2): what it would be had the CPU not drifted between them",
     "cpu_cost": "no target: ffmpeg CPU seconds, chunked / whole (the cost of cutting, stitching and the "
     "full decode check, barely moved by other load)",
 }
@@ -90,22 +100,29 @@ class Bench:
         self.stack, self.http, self.src, self.codec, self.work = stack, http, src, codec, work
         self.workers: list[str] = []
 
-    def use_workers(self, count: int) -> None:
-        """Exactly `count` workers, worker i pinned to core i (one chunk slot each)."""
+    def use_workers(self, count: int, cores: list[int] | None = None) -> None:
+        """Exactly `count` workers, worker i pinned to the i-th of `cores` (default: the first `count`
+        cores this process may use), one chunk slot each."""
         for name in self.workers:
             self.stack.kill(name, 15)
         self.workers = []
-        cores = os.sched_getaffinity(0)
-        if count > len(cores):
-            raise SystemExit(f"{count} workers need {count} cores; this machine lets us use {len(cores)}")
-        for i, core in enumerate(sorted(cores)[:count]):
-            name = f"worker-{count}-{i}"
+        usable = sorted(os.sched_getaffinity(0))
+        if count > len(usable):
+            raise SystemExit(f"{count} workers need {count} cores; this machine lets us use {len(usable)}")
+        for i, core in enumerate((cores or usable)[:count]):
+            name = f"worker-{count}-{i}-{core}"
             self.stack.start_worker(name, cpus=str(core), RECAST_WORKER_METRICS_PORT="0")
             self.workers.append(name)
         time.sleep(3)  # every worker polling before the job is planned
 
     def run(
-        self, label: str, chunking: str, chunk_s: float | None, with_ssim: bool, ladder: bool = False
+        self,
+        label: str,
+        chunking: str,
+        chunk_s: float | None,
+        with_ssim: bool,
+        ladder: bool = False,
+        measure_now: bool = True,
     ) -> dict[str, Any]:
         output: dict[str, Any] = {
             "type": CONTAINER[self.codec],
@@ -150,23 +167,38 @@ class Bench:
             "stitch_s": round(out["stitch_duration_ms"] / 1000, 2) if out["stitch_duration_ms"] else None,
             "bytes": out["file_size_bytes"],
         }
-        if ladder:
-            result.update(self.rungs(job_id, out["id"], label, with_ssim))
+        result["job"] = {"id": job_id, "output": out, "type": output["type"], "ladder": ladder}
+        if self.workers and len(self.workers) == 1:
+            result["core"] = int(self.workers[0].rsplit("-", 1)[1])
+        if measure_now and (with_ssim or ladder):
+            self.measure(result, with_ssim)
+        self.show(result)
+        return result
+
+    def measure(self, result: dict[str, Any], with_ssim: bool) -> None:
+        """The output's bytes per rung (ladders) and, with `with_ssim`, its SSIM against the source."""
+        job, label = result["job"], result["label"]
+        out = job["output"]
+        if job["ladder"]:
+            result.update(self.rungs(job["id"], out["id"], label, with_ssim))
         elif with_ssim:
-            link = self.http.get(f"/v1/jobs/{job_id}/outputs/{out['id']}/download").json()["url"]
-            dst = self.work / f"{label}.{output['type']}"
+            link = self.http.get(f"/v1/jobs/{job['id']}/outputs/{out['id']}/download").json()["url"]
+            dst = self.work / f"{label}.{job['type']}"
             dst.write_bytes(httpx.get(link, timeout=300).content)
             result["ssim"] = round(ssim(dst, self.src, out["width"], out["height"]), 5)
+
+    @staticmethod
+    def show(result: dict[str, Any]) -> None:
         print(
-            f"  {label:<24} encode {result['encode_s']:>7.1f} s   wall {result['wall_s']:>7.1f} s   "
+            f"  {result['label']:<24} encode {result['encode_s']:>7.1f} s   wall {result['wall_s']:>7.1f} s   "
             f"ffmpeg CPU {result['ffmpeg_cpu_s']:>7.1f} s   "
             f"chunks {result['chunks']:>3}   stitch {result['stitch_s'] or 0:>5.2f} s   "
             f"{result['bytes'] / 1e6:>6.2f} MB"
             + (f"   SSIM {result['ssim']:.5f}" if isinstance(result.get("ssim"), float) else "")
-            + (f"   SSIM per rung {result['ssim']}" if isinstance(result.get("ssim"), list) else ""),
+            + (f"   SSIM per rung {result['ssim']}" if isinstance(result.get("ssim"), list) else "")
+            + (f"   core {result['core']}" if "core" in result else ""),
             flush=True,
         )
-        return result
 
     def rungs(self, job_id: str, output_id: str, label: str, with_ssim: bool) -> dict[str, Any]:
         """A ladder's bytes per rung and, with `with_ssim`, each rung's SSIM (its init segment and every
@@ -191,12 +223,25 @@ class Bench:
         return {"rung_bytes": sizes, **({"ssim": scores} if scores else {})}
 
 
+def speedups(one: dict[str, Any], two: dict[str, Any]) -> dict[str, float]:
+    """2 workers against 1: as timed, and with the CPU's drift between the two runs taken out (the
+    same frames took up to 14 % more or fewer CPU seconds from one run to the next on this VM)."""
+    per_cpu_one = one["encode_s"] / one["ffmpeg_cpu_s"]
+    per_cpu_two = two["encode_s"] / two["ffmpeg_cpu_s"]
+    return {
+        "speedup_2_workers": round(one["encode_s"] / two["encode_s"], 3),
+        "speedup_same_speed": round(per_cpu_one / per_cpu_two, 3),
+    }
+
+
 def ratios(runs: dict[str, dict[str, Any]], chunk_s: float) -> dict[str, Any]:
-    whole, one = runs["whole-1"], runs.get(f"chunked-1-{chunk_s:g}s")
+    # Run side by side, each chunk length has a whole encode of its own.
+    whole = runs.get(f"whole-1@{chunk_s:g}s") or runs["whole-1"]
+    one = runs.get(f"chunked-1-{chunk_s:g}s")
     two = runs.get(f"chunked-2-{chunk_s:g}s")
     found: dict[str, Any] = {}
     if one and two:
-        found["speedup_2_workers"] = round(one["encode_s"] / two["encode_s"], 3)
+        found.update(speedups(one, two))
     if one:
         found["cost_1_worker"] = round(one["encode_s"] / whole["encode_s"], 3)
         found["cpu_cost"] = round(one["ffmpeg_cpu_s"] / whole["ffmpeg_cpu_s"], 3)
@@ -211,7 +256,7 @@ def ladder_ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     whole, one, two = runs.get("ladder-whole-1"), runs.get("ladder-chunked-1"), runs.get("ladder-chunked-2")
     found: dict[str, Any] = {}
     if one and two:
-        found["speedup_2_workers"] = round(one["encode_s"] / two["encode_s"], 3)
+        found.update(speedups(one, two))
     if whole and one:
         found["cost_1_worker"] = round(one["encode_s"] / whole["encode_s"], 3)
         found["cpu_cost"] = round(one["ffmpeg_cpu_s"] / whole["ffmpeg_cpu_s"], 3)
@@ -251,12 +296,61 @@ def one_round(
     return runs
 
 
+def paired_round(
+    whole: Bench,
+    chunked: Bench,
+    r: int,
+    counts: list[int],
+    chunk_lengths: list[float],
+    args: argparse.Namespace,
+) -> dict[str, dict[str, Any]]:
+    """Every run once, the two 1-worker runs of a pair at the same time: whole on one core, chunked on
+    the other (their cores swapped every round), so a drift of the machine's speed — minutes long,
+    up to 15 % on this VM — meets both alike; then chunked on 2 workers, the two cores as busy as they
+    were for the pair. SSIM and rung sizes are measured after the pair, never during an encode."""
+    runs: dict[str, dict[str, Any]] = {}
+    ssim = not args.no_ssim and r == 0
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    if len(cores) < 2:
+        raise SystemExit("--order concurrent needs 2 cores")
+    mine, other = (cores[0], cores[1]) if r % 2 == 0 else (cores[1], cores[0])
+    pairs: list[tuple[bool, str, str, float]] = [
+        (False, "whole-1" if i == 0 else f"whole-1@{c:g}s", f"chunked-1-{c:g}s", c)
+        for i, c in enumerate(chunk_lengths)
+    ]
+    if not args.no_ladder:
+        pairs.append((True, "ladder-whole-1", "ladder-chunked-1", chunk_lengths[0]))
+    for ladder, whole_label, chunked_label, chunk_s in pairs:
+        whole.use_workers(1, [mine])
+        chunked.use_workers(1, [other])
+        with ThreadPoolExecutor(2) as pool:
+            a = pool.submit(whole.run, whole_label, "off", None, False, ladder, False)
+            b = pool.submit(chunked.run, chunked_label, "on", chunk_s, False, ladder, False)
+            runs[whole_label], runs[chunked_label] = a.result(), b.result()
+        if ssim or ladder:
+            whole.measure(runs[whole_label], ssim)
+            chunked.measure(runs[chunked_label], ssim)
+            if ssim:
+                print(f"    SSIM whole {runs[whole_label]['ssim']}   chunked {runs[chunked_label]['ssim']}")
+        whole.use_workers(0)
+        for count in (n for n in counts if n != 1):
+            chunked.use_workers(count)
+            label = f"ladder-chunked-{count}" if ladder else f"chunked-{count}-{chunk_s:g}s"
+            runs[label] = chunked.run(label, "on", chunk_s, False, ladder)
+    return runs
+
+
 def median_of(found: list[dict[str, Any]]) -> dict[str, Any]:
     """Each ratio's median over the rounds (SSIM and sizes: round 0's), with every round's value."""
     merged: dict[str, Any] = {}
     for name in found[0]:
         values = [f[name] for f in found if name in f]
-        if isinstance(values[0], float) and name in ("speedup_2_workers", "cost_1_worker", "cpu_cost"):
+        if isinstance(values[0], float) and name in (
+            "speedup_2_workers",
+            "speedup_same_speed",
+            "cost_1_worker",
+            "cpu_cost",
+        ):
             merged[name] = round(statistics.median(values), 3)
             if len(values) > 1:
                 merged[f"{name}_rounds"] = values
@@ -278,6 +372,13 @@ def main() -> None:
     parser.add_argument("--no-ssim", action="store_true", help="skip the SSIM measurements")
     parser.add_argument("--no-ladder", action="store_true", help="skip the 3-rung ladder case")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every run; ratios are medians")
+    parser.add_argument(
+        "--order",
+        choices=("concurrent", "sequential"),
+        default="concurrent",
+        help="the whole and chunked 1-worker runs side by side on a core each (default), or one after "
+        "the other on the same core",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
@@ -294,16 +395,32 @@ def main() -> None:
             "RECAST_WORKER_METRICS_PORT": "0",
             "RECAST_TASK_QUEUE": "bench-chunked",
         }
-        with Stack(work / "stack", env, quiet=True) as stack:
-            stack.start_temporal(free_port(), None, work / "temporal.db")
-            port = free_port()
-            stack.start_api("127.0.0.1", port)
-            headers = {"Authorization": f"Bearer {KEY}"}
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as http:
-                bench = Bench(stack, http, src, args.codec, work)
-                for r in range(args.rounds):
-                    print(f"round {r + 1} of {args.rounds}", flush=True)
-                    rounds.append(one_round(bench, r, counts, chunk_lengths, args))
+        with contextlib.ExitStack() as stacks:
+
+            def bench_on(name: str) -> Bench:
+                """A Recast stack of its own (Temporal dev server, API; workers come per run)."""
+                stack = stacks.enter_context(Stack(work / name, env, quiet=True))
+                stack.start_temporal(free_port(), None, work / f"{name}-temporal.db")
+                port = free_port()
+                stack.start_api("127.0.0.1", port)
+                headers = {"Authorization": f"Bearer {KEY}"}
+                url = f"http://127.0.0.1:{port}"
+                http = stacks.enter_context(httpx.Client(base_url=url, headers=headers, timeout=600))
+                return Bench(stack, http, src, args.codec, work)
+
+            if args.order == "concurrent":
+                whole, chunked = bench_on("stack-whole"), bench_on("stack-chunked")
+            else:
+                bench = bench_on("stack")
+            for r in range(args.rounds):
+                print(f"round {r + 1} of {args.rounds}", flush=True)
+                if args.order == "concurrent":
+                    runs = paired_round(whole, chunked, r, counts, chunk_lengths, args)
+                else:
+                    runs = one_round(bench, r, counts, chunk_lengths, args)
+                for run in runs.values():
+                    run.pop("job", None)
+                rounds.append(runs)
     print(f"\nratios (median of {args.rounds} round(s); the issue's targets in brackets):")
     summary = {}
     for chunk_s in chunk_lengths:
@@ -335,6 +452,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
         "input_s": args.duration,
+        "order": args.order,
         "codec": args.codec,
         "cores": os.cpu_count(),
         "rounds": rounds,
