@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/chunked.py [--duration 60] [--workers 1,2] [--chunk-duration 10]
                                       [--codec vp9] [--no-ssim] [--no-ladder] [--rounds 1]
-                                      [--order concurrent|sequential]
+                                      [--order concurrent|sequential] [--source-gop N]
 
-A `--duration` s 1080p30 clip (testsrc2 with a tone, made once in bench/results/) is encoded to 720p
+A `--duration` s 1080p30 clip (testsrc2 with a tone, made once in bench/results/; a keyframe every 250
+frames, x264's default, or every `--source-gop`) is encoded to 720p
 (VP9 by default, `--codec av1` for SVT-AV1) by a Recast stack of its own (Temporal dev server, API,
 workers), each worker pinned with `taskset` to one core of its own:
 
@@ -369,6 +370,13 @@ def main() -> None:
         "--chunk-duration", default="10", help="seconds per chunk, comma-separated (default 10)"
     )
     parser.add_argument("--codec", default="vp9", choices=sorted(CONTAINER), help="default vp9")
+    parser.add_argument(
+        "--source-gop",
+        type=int,
+        default=None,
+        help="frames between the source's keyframes (default: x264's, 250; 60 = 2 s, as phones and "
+        "streaming ingest make, puts every 10 s chunk boundary on a keyframe)",
+    )
     parser.add_argument("--no-ssim", action="store_true", help="skip the SSIM measurements")
     parser.add_argument("--no-ladder", action="store_true", help="skip the 3-rung ladder case")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every run; ratios are medians")
@@ -382,7 +390,13 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
-    src = make_clip(RESULTS / f"chunked-src-{args.duration}s-1080p.mp4", args.duration, "1920x1080")
+    gop = f"-gop{args.source_gop}" if args.source_gop else ""
+    src = make_clip(
+        RESULTS / f"chunked-src-{args.duration}s-1080p{gop}.mp4",
+        args.duration,
+        "1920x1080",
+        gop=args.source_gop,
+    )
     print(
         f"input: {src.name} ({src.stat().st_size / 1e6:.1f} MB), → 720p {args.codec}; cores {os.cpu_count()}"
     )
@@ -453,6 +467,7 @@ def main() -> None:
     report = {
         "input_s": args.duration,
         "order": args.order,
+        "source_gop": args.source_gop or 250,
         "codec": args.codec,
         "cores": os.cpu_count(),
         "rounds": rounds,
