@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from api import json_text
 from api.compat import transcodely_shapes as shapes
 from api.deps import (
     DownloadsDep,
@@ -164,7 +165,7 @@ async def _body(request: Request) -> dict[str, Any]:
     if not data.strip():
         return {}
     try:
-        message = json.loads(data)
+        message = json_text.loads(data)
     except ValueError as exc:
         raise ApiError(400, "invalid-input", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(message, dict):

@@ -4,7 +4,6 @@ idempotency key."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from api import json_text
 from api.errors import ApiError
 from api.job_store import JobStore
 from api.limits import Slot
@@ -169,7 +169,7 @@ async def _read_json(request: Request) -> dict[str, object]:
         if len(body) > MAX_JSON_BYTES:
             raise ApiError(413, "too-large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
     except ValueError as exc:
         raise ApiError(400, "invalid-input", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -179,6 +179,6 @@ async def _read_json(request: Request) -> dict[str, object]:
 
 def _form_json(fields: dict[str, str], name: str) -> object:
     try:
-        return json.loads(fields[name])
+        return json_text.loads(fields[name])
     except ValueError as exc:
         raise ApiError(400, "invalid-input", f"{name}: the form field is not valid JSON") from exc

@@ -56,6 +56,18 @@ def test_unknown_nested_fields_and_long_strings_are_400(api: Api, body: dict[str
     assert names in error(api.http.post("/v1/jobs", json=body), 400, "invalid-input")
 
 
+def test_unpaired_surrogate_is_400(api: Api) -> None:
+    # Valid JSON that Python parses, but no UTF-8 text holds: hashing the key would have failed (500).
+    body = json.dumps({"input_url": URL, "outputs": MP4, "idempotency_key": "k\udb05"})
+    assert "\\udb05" in body
+    resp = api.http.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert "surrogate" in error(resp, 400, "invalid-input")
+    transcodely = api.http.post(
+        "/transcodely.v1.JobService/Create", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert transcodely.status_code == 400, transcodely.text
+
+
 def test_unknown_upload_field_is_400(api: Api) -> None:
     if len(request_models()) < 2:
         pytest.skip("no upload route")
