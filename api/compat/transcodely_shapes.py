@@ -88,7 +88,7 @@ def _outputs(spec: dict[str, Any], i: int) -> list[dict[str, Any]]:
     kind = spec.get("type")
     if kind == "adaptive":
         raise bad(f"{where}.type", "adaptive is not supported by this server; use hls or dash")
-    if kind is not None and kind not in SINGLE_FILE | STREAMING:
+    if kind is not None and (not isinstance(kind, str) or kind not in SINGLE_FILE | STREAMING):
         raise bad(f"{where}.type", "one of mp4, webm, mkv, mov, hls, dash")
     base: dict[str, Any] = {}
     if kind:

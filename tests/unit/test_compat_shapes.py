@@ -107,6 +107,7 @@ def test_thumbnails_and_clip() -> None:
         ({"outputs": [{"type": "mp4", "video": [{"codec": "h264", "h264": {"crf": 20}}]}]}, "outputs[0].video[0].h264"),
         ({"outputs": [{"type": "hls", "video": [{"codec": "h264"}], "drm": {"systems": ["widevine"]}}]}, "outputs[0].drm"),
         ({"thumbnails": [{"mode": "animated"}]}, "thumbnails[0].mode"),
+        ({"outputs": [{"type": [[], True], "video": [{"codec": "h264"}]}]}, "outputs[0].type"),  # fuzz: a list
     ],
 )  # fmt: skip
 def test_unsupported_fields_are_named(change: dict[str, object], field: str) -> None:
