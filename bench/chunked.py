@@ -100,13 +100,14 @@ class Bench:
     def __init__(self, stack: Stack, http: httpx.Client, src: Path, codec: str, work: Path) -> None:
         self.stack, self.http, self.src, self.codec, self.work = stack, http, src, codec, work
         self.workers: list[str] = []
+        self.cores: list[int] = []  # the core each of `workers` is pinned to
 
     def use_workers(self, count: int, cores: list[int] | None = None) -> None:
         """Exactly `count` workers, worker i pinned to the i-th of `cores` (default: the first `count`
         cores this process may use), one chunk slot each."""
         for name in self.workers:
             self.stack.kill(name, 15)
-        self.workers = []
+        self.workers, self.cores = [], []
         usable = sorted(os.sched_getaffinity(0))
         if count > len(usable):
             raise SystemExit(f"{count} workers need {count} cores; this machine lets us use {len(usable)}")
@@ -114,6 +115,7 @@ class Bench:
             name = f"worker-{count}-{i}-{core}"
             self.stack.start_worker(name, cpus=str(core), RECAST_WORKER_METRICS_PORT="0")
             self.workers.append(name)
+            self.cores.append(core)
         time.sleep(3)  # every worker polling before the job is planned
 
     def run(
@@ -169,8 +171,8 @@ class Bench:
             "bytes": out["file_size_bytes"],
         }
         result["job"] = {"id": job_id, "output": out, "type": output["type"], "ladder": ladder}
-        if self.workers and len(self.workers) == 1:
-            result["core"] = int(self.workers[0].rsplit("-", 1)[1])
+        if len(self.cores) == 1:
+            result["core"] = self.cores[0]
         if measure_now and (with_ssim or ladder):
             self.measure(result, with_ssim)
         self.show(result)
