@@ -66,6 +66,8 @@ def test_unpaired_surrogate_is_400(api: Api) -> None:
         "/transcodely.v1.JobService/Create", content=body, headers={"Content-Type": "application/json"}
     )
     assert transcodely.status_code == 400, transcodely.text
+    assert transcodely.json()["code"] == "invalid_argument"  # Connect's error shape on its routes
+    assert "surrogate" in transcodely.json()["message"]
 
 
 def test_unknown_upload_field_is_400(api: Api) -> None:
