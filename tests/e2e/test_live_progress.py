@@ -93,8 +93,11 @@ def test_thumbnails_progress_is_live(slow_api: Api, clips: dict[str, Path]) -> N
     thumbnails = {"count": 60, "format": "png", "width": 1280, "sprite": {"columns": 10}}
     job = part_way(slow_api, clips["long720"], {"type": "thumbnails", "thumbnails": thumbnails})
     assert_live(job)
-    # Seen in the first half of the thumbnails, not only once ffmpeg reports with the sprite (at ~96%).
-    assert job["outputs"][0]["progress"] < 50, job
+    # Measured by the files written, not only once ffmpeg reports: ffmpeg opens the sprite after the
+    # last thumbnail (60 of 61 files, ~98 %) and only then prints its output time (~96 % of the input).
+    # How far the files got before the first poll saw them depends on the machine's load (one CI run
+    # on two busy cores first saw 57 %), so the bound is the one that tells the two sources apart.
+    assert job["outputs"][0]["progress"] < 90, job
 
 
 def test_chunked_output_progress_is_live(slow_api: Api, clips: dict[str, Path]) -> None:
