@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.clips import RESULTS, make_clip  # noqa: E402
+from bench.clips import chunked_source  # noqa: E402
 from recast.core.specs import OutputSpec  # noqa: E402
 from recast.media import chunks, probe, renditions  # noqa: E402
 
@@ -79,13 +79,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--core", type=int, default=1, help="the core to pin to (default 1)")
     args = parser.parse_args()
-    gop = f"-gop{args.source_gop}" if args.source_gop else ""
-    src = make_clip(
-        RESULTS / f"chunked-src-{args.duration}s-1080p{gop}.mp4",
-        args.duration,
-        "1920x1080",
-        gop=args.source_gop,
-    )
+    src = chunked_source(args.duration, args.source_gop)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         whole, parts, thrown, files = asyncio.run(

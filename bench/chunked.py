@@ -58,7 +58,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.clips import RESULTS, make_clip  # noqa: E402
+from bench.clips import RESULTS, chunked_source  # noqa: E402
 from recast.devstack.stack import Stack, free_port  # noqa: E402
 
 KEY = "bench-chunked"
@@ -392,13 +392,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     chunk_lengths = [float(s) for s in args.chunk_duration.split(",")]
-    gop = f"-gop{args.source_gop}" if args.source_gop else ""
-    src = make_clip(
-        RESULTS / f"chunked-src-{args.duration}s-1080p{gop}.mp4",
-        args.duration,
-        "1920x1080",
-        gop=args.source_gop,
-    )
+    src = chunked_source(args.duration, args.source_gop)
     print(
         f"input: {src.name} ({src.stat().st_size / 1e6:.1f} MB), → 720p {args.codec}; cores {os.cpu_count()}"
     )

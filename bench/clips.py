@@ -47,6 +47,13 @@ def make_clip(path: Path, seconds: int, size: str, *, audio: bool = True, gop: i
     return path
 
 
+def chunked_source(seconds: int, gop: int | None = None) -> Path:
+    """The split-and-stitch benches' source (bench/chunked.py, bench/chunk_parts.py): 1080p30 with a
+    tone, a keyframe every `gop` frames or x264's default 250; made once in RESULTS."""
+    suffix = f"-gop{gop}" if gop else ""
+    return make_clip(RESULTS / f"chunked-src-{seconds}s-1080p{suffix}.mp4", seconds, "1920x1080", gop=gop)
+
+
 @contextmanager
 def bench_stack(key: str, env: dict[str, str] | None = None) -> Iterator[tuple[Stack, httpx.Client, Path]]:
     """A fresh Recast (dev server on SQLite, one worker, the API) with the API key `key` and `env`: the
